@@ -1,0 +1,93 @@
+// backends/registry.cc: the list itself.
+#include "backends/registry.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "model/model_backend.h"
+
+namespace amc::backends {
+
+const std::vector<BackendEntry>& AllBackends() {
+  static const std::vector<BackendEntry> kAll = {
+      {"model", "the reference model (model/)",
+       [](const std::optional<core::Environment>& env) {
+         model::Params params = model::Params::Host();
+         if (env) {
+           params.env.possible_cpus = env->possible_cpus;
+           params.env.page_size = env->page_size;
+           params.env.kernel_release = env->kernel_release;
+         }
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<model::ModelBackend>(params));
+       }},
+  };
+  return kAll;
+}
+
+Selection SelectBackends(const std::string& list,
+                         const std::optional<core::Environment>& env) {
+  Selection out;
+  std::vector<std::string> names;
+  if (list.empty()) {
+    for (const auto& e : AllBackends()) names.push_back(e.name);
+  } else {
+    std::stringstream in(list);
+    std::string name;
+    while (std::getline(in, name, ',')) {
+      if (!name.empty()) names.push_back(name);
+    }
+  }
+  for (const std::string& name : names) {
+    const BackendEntry* entry = nullptr;
+    for (const auto& e : AllBackends()) {
+      if (e.name == name) entry = &e;
+    }
+    if (!entry) {
+      std::string known;
+      for (const auto& e : AllBackends()) known += (known.empty() ? "" : ", ") + e.name;
+      out.error = "unknown backend '" + name + "' (known: " + known + ")";
+      return out;
+    }
+    auto backend = entry->make(env);
+    core::Availability availability = backend->Probe();
+    if (availability.available && env) {
+      core::Environment have = backend->Env();
+      if (have.possible_cpus != env->possible_cpus ||
+          have.page_size != env->page_size) {
+        availability.available = false;
+        availability.reason =
+            "the case was recorded with " + std::to_string(env->possible_cpus) +
+            " possible CPUs and " + std::to_string(env->page_size) +
+            "-byte pages; this backend has " +
+            std::to_string(have.possible_cpus) + " and " +
+            std::to_string(have.page_size);
+      }
+    }
+    if (availability.available) {
+      out.available.push_back(std::move(backend));
+    } else {
+      out.unavailable.emplace_back(name, availability.reason);
+    }
+  }
+  return out;
+}
+
+std::string MissingRequiredBackends(const Selection& selection) {
+  const char* required = std::getenv("AMC_REQUIRE_KERNEL");
+  if (!required || std::string(required) != "1") return "";
+  for (const auto& [name, reason] : selection.unavailable) {
+    if (name == "kernel") {
+      return "AMC_REQUIRE_KERNEL=1 but the kernel backend is unavailable: " +
+             reason;
+    }
+  }
+  return "";
+}
+
+std::string BackendListFromEnvironment() {
+  const char* value = std::getenv("AMC_BACKENDS");
+  return value ? value : "";
+}
+
+}  // namespace amc::backends

@@ -1,0 +1,54 @@
+// backends/registry.h: the one explicit list of every backend this build
+// knows. Adding a backend here makes it run in every test, property, fuzzer,
+// corpus case and amc campaign; nothing registers itself.
+#ifndef AMC_BACKENDS_REGISTRY_H_
+#define AMC_BACKENDS_REGISTRY_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace amc::backends {
+
+struct BackendEntry {
+  std::string name;
+  std::string description;
+  // Makes the backend. `env`, when given, asks for a backend that answers as
+  // on a machine with that environment (possible CPUs, page size); backends
+  // tied to this machine (the kernel) ignore it and report their own Env().
+  std::function<std::unique_ptr<core::Backend>(
+      const std::optional<core::Environment>& env)>
+      make;
+};
+
+// Every backend, in report order: the reference model first.
+const std::vector<BackendEntry>& AllBackends();
+
+struct Selection {
+  std::vector<std::unique_ptr<core::Backend>> available;
+  // Backends that were asked for (or are in the default set) but cannot run
+  // here, with the reason.
+  std::vector<std::pair<std::string, std::string>> unavailable;
+  // Set when the list named a backend that does not exist.
+  std::string error;
+};
+
+// Makes the backends named in `list` ("model,impl,kernel"; empty = all),
+// probes each, and sorts them into available / unavailable.
+Selection SelectBackends(const std::string& list,
+                         const std::optional<core::Environment>& env = {});
+
+// With AMC_REQUIRE_KERNEL=1 (set by .ci/run), an unavailable kernel backend
+// is an error, not a skip: returns the message, or "" when nothing is missing.
+std::string MissingRequiredBackends(const Selection& selection);
+
+// The list from the AMC_BACKENDS environment variable, or empty (= all).
+std::string BackendListFromEnvironment();
+
+}  // namespace amc::backends
+
+#endif  // AMC_BACKENDS_REGISTRY_H_

@@ -1,0 +1,50 @@
+#include "backends/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace amc::backends {
+namespace {
+
+TEST(RegistryTest, ModelIsFirstAndAlwaysAvailable) {
+  ASSERT_FALSE(AllBackends().empty());
+  EXPECT_EQ(AllBackends()[0].name, "model");
+  Selection s = SelectBackends("model");
+  EXPECT_TRUE(s.error.empty());
+  ASSERT_EQ(s.available.size(), 1u);
+  EXPECT_EQ(s.available[0]->Name(), "model");
+}
+
+TEST(RegistryTest, EmptyListSelectsEveryBackend) {
+  Selection s = SelectBackends("");
+  EXPECT_EQ(s.available.size() + s.unavailable.size(), AllBackends().size());
+}
+
+TEST(RegistryTest, UnknownBackendIsAnErrorListingTheKnownOnes) {
+  Selection s = SelectBackends("model,nosuch");
+  EXPECT_NE(s.error.find("unknown backend 'nosuch' (known: model"),
+            std::string::npos)
+      << s.error;
+}
+
+TEST(RegistryTest, RequestedEnvironmentReachesTheModel) {
+  core::Environment env{7, 16384, "x"};
+  Selection s = SelectBackends("model", env);
+  ASSERT_EQ(s.available.size(), 1u);
+  EXPECT_EQ(s.available[0]->Env().possible_cpus, 7u);
+  EXPECT_EQ(s.available[0]->Env().page_size, 16384u);
+}
+
+TEST(RegistryTest, RequiredKernelMissingIsReported) {
+  Selection s;
+  s.unavailable.emplace_back("kernel", "no CAP_BPF");
+  setenv("AMC_REQUIRE_KERNEL", "1", 1);
+  EXPECT_EQ(MissingRequiredBackends(s),
+            "AMC_REQUIRE_KERNEL=1 but the kernel backend is unavailable: no CAP_BPF");
+  setenv("AMC_REQUIRE_KERNEL", "0", 1);
+  EXPECT_EQ(MissingRequiredBackends(s), "");
+}
+
+}  // namespace
+}  // namespace amc::backends

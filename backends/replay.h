@@ -1,0 +1,65 @@
+// backends/replay.h: replays .ops files against the selected backends,
+// checking recorded expectations and agreement. Conformance tests, corpus
+// replay and `amc replay` all use it.
+//
+// Invariant: a file is never silently skipped. It passes, fails with a
+// divergence, fails to parse (naming file and line), or reports which
+// backends could not run it and why.
+#ifndef AMC_BACKENDS_REPLAY_H_
+#define AMC_BACKENDS_REPLAY_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "core/differential.h"
+#include "core/ops_text.h"
+
+namespace amc::backends {
+
+struct ReplayOutcome {
+  std::string path;
+  std::optional<core::ParseError> parse_error;
+  std::optional<core::Sequence> sequence;
+  core::RunOutcome run;
+  std::vector<std::string> backends_run;
+  std::vector<std::pair<std::string, std::string>> unavailable;
+  // Non-empty when a required backend (AMC_REQUIRE_KERNEL) could not run.
+  std::string required_missing;
+
+  bool ok() const {
+    return !parse_error && run.ok() && required_missing.empty();
+  }
+  // One line: "PASS path (model, kernel)" or "FAIL path: step 3 ...".
+  std::string Line() const;
+};
+
+class Replayer {
+ public:
+  // `backend_list` as for SelectBackends ("" = every backend).
+  explicit Replayer(std::string backend_list) : list_(std::move(backend_list)) {}
+
+  ReplayOutcome ReplayFile(const std::string& path);
+  ReplayOutcome ReplaySequence(const core::Sequence& seq,
+                               const std::string& name);
+  // Error from selecting backends (an unknown name), or "".
+  std::string SelectionError();
+
+ private:
+  Selection& SelectionFor(const std::optional<core::Environment>& env);
+  std::string list_;
+  // Backends are made once per recorded environment (none = this machine).
+  std::map<std::pair<uint32_t, uint32_t>, Selection> by_env_;
+  std::optional<Selection> host_;
+};
+
+// Expands files and folders (recursively, *.ops, sorted) into file paths.
+// Returns false and sets `error` for a path that does not exist.
+bool CollectOpsFiles(const std::vector<std::string>& paths,
+                     std::vector<std::string>* files, std::string* error);
+
+}  // namespace amc::backends
+
+#endif  // AMC_BACKENDS_REPLAY_H_

@@ -1,0 +1,59 @@
+// core/backend.h: the one small interface every implementation of array-map
+// semantics sits behind (the reference model, the optimized impl, the real
+// kernel, plug-ins).
+//
+// Invariant: a Backend never sees fuzzer bytes or generator types, only
+// core values. Creating a map is differential too: refusal is a CreateResult
+// with an errno, not an exception.
+#ifndef AMC_CORE_BACKEND_H_
+#define AMC_CORE_BACKEND_H_
+
+#include <memory>
+#include <string>
+
+#include "core/map_spec.h"
+#include "core/op.h"
+#include "core/result.h"
+
+namespace amc::core {
+
+// One live map of a backend. Destroying it releases everything the map
+// holds (fds, mappings, programs' references).
+class MapInstance {
+ public:
+  virtual ~MapInstance() = default;
+  // Runs one op and returns what it gave. Never throws for any op value.
+  virtual Result Execute(const Op& op) = 0;
+  // Reads every key and CPU slot (see MapState), bypassing fd modes and
+  // freezing, for the final comparison.
+  virtual MapState ReadState() = 0;
+};
+
+struct CreateResult {
+  int err = 0;  // 0: `map` is set
+  std::unique_ptr<MapInstance> map;
+};
+
+struct Availability {
+  bool available = true;
+  std::string reason;  // why not, precisely (privilege, sysctl, version)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Short name used in reports and in --backends ("model", "impl", "kernel").
+  virtual std::string Name() const = 0;
+  // Whether this backend can run here, and why not.
+  virtual Availability Probe() = 0;
+  // The environment results depend on (possible CPUs, page size, release).
+  virtual Environment Env() const = 0;
+  // BPF_MAP_CREATE.
+  virtual CreateResult Create(const MapSpec& spec) = 0;
+  // Whether this backend implements ops of `kind` (plug-ins may not).
+  virtual bool Supports(OpKind /*kind*/) const { return true; }
+};
+
+}  // namespace amc::core
+
+#endif  // AMC_CORE_BACKEND_H_

@@ -1,0 +1,84 @@
+// core/differential.h: the one check every driver calls. Runs a sequence on
+// several backends op by op, stops at the first op whose results differ (or
+// that contradicts a recorded expectation), and otherwise compares the final
+// map states as a backstop.
+//
+// Unit tests, properties, fuzzers, corpus replay and the amc tool differ
+// only in how they report a Divergence, never in how they find one.
+#ifndef AMC_CORE_DIFFERENTIAL_H_
+#define AMC_CORE_DIFFERENTIAL_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/op.h"
+
+namespace amc::core {
+
+struct Divergence {
+  enum class Kind {
+    kCreate,       // creation results differ
+    kOp,           // one op's results differ
+    kFinalState,   // every op agreed, the final contents do not
+    kExpectation,  // a backend contradicts the recorded expectation
+  };
+  Kind kind = Kind::kOp;
+  // Index into Sequence::steps of the op (kOp, kExpectation on an op);
+  // -1 for creation and the final state.
+  int step = -1;
+  // Every backend's result at that point, printed, in backend order; for
+  // kExpectation the first entry is "expected".
+  std::vector<std::pair<std::string, std::string>> sides;
+  // For kFinalState: where the first difference is (key, cpu, byte).
+  std::string detail;
+
+  // A readable report: what differs, every side, and the sequence so far.
+  std::string Report(const Sequence& seq) const;
+  // One line: "step 3 (update): model E2BIG, kernel ENOENT".
+  std::string Summary(const Sequence& seq) const;
+};
+
+// The sequence that reproduces a divergence: the ops up to and including the
+// diverging one, without expectations.
+Sequence Reproducer(const Sequence& seq, const Divergence& divergence);
+
+struct BackendOutcome {
+  std::string name;
+  int create_err = 0;
+  // One result per step that ran (all steps, unless a divergence stopped
+  // the run early).
+  std::vector<Result> results;
+};
+
+struct RunOutcome {
+  std::optional<Divergence> divergence;
+  std::vector<BackendOutcome> backends;
+  // Backends left out of this sequence and why (an op kind they do not
+  // support). Reported, never silent.
+  std::vector<std::pair<std::string, std::string>> left_out;
+  size_t steps_run = 0;
+  bool ok() const { return !divergence.has_value(); }
+};
+
+struct RunOptions {
+  // Check recorded expectations (Sequence::expect_create / Step::expect).
+  bool check_expectations = true;
+  // Compare final states after the last op.
+  bool compare_final_state = true;
+};
+
+// Runs `seq` on every backend in `backends` (already probed as available).
+// The first backend is the reference the others are compared with.
+RunOutcome RunDifferential(const Sequence& seq,
+                           const std::vector<Backend*>& backends,
+                           const RunOptions& options = {});
+
+// Where two states first differ, in words ("key 2 cpu 1 byte 5: 00 vs 07").
+std::string DescribeStateDifference(const MapSpec& spec, const Environment& env,
+                                    const MapState& a, const MapState& b);
+
+}  // namespace amc::core
+
+#endif  // AMC_CORE_DIFFERENTIAL_H_

@@ -1,0 +1,158 @@
+#include "core/differential.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "core/ops_text.h"
+
+namespace amc::core {
+namespace {
+
+// A backend whose every answer comes from the test.
+class FakeBackend : public Backend {
+ public:
+  using OpFn = std::function<Result(const Op&, size_t index)>;
+  FakeBackend(std::string name, int create_err, OpFn fn, MapState state = {})
+      : name_(std::move(name)), create_err_(create_err), fn_(std::move(fn)),
+        state_(std::move(state)) {}
+  std::string Name() const override { return name_; }
+  Availability Probe() override { return {}; }
+  Environment Env() const override { return Environment{2, 4096, ""}; }
+  bool Supports(OpKind kind) const override {
+    return kind != unsupported_;
+  }
+  CreateResult Create(const MapSpec&) override {
+    CreateResult r;
+    r.err = create_err_;
+    if (r.err == 0) r.map = std::make_unique<Map>(this);
+    return r;
+  }
+  OpKind unsupported_ = OpKind::kProgAtomicAdd;
+
+ private:
+  struct Map : MapInstance {
+    explicit Map(FakeBackend* b) : b(b) {}
+    Result Execute(const Op& op) override { return b->fn_(op, n++); }
+    MapState ReadState() override { return b->state_; }
+    FakeBackend* b;
+    size_t n = 0;
+  };
+  std::string name_;
+  int create_err_;
+  OpFn fn_;
+  MapState state_;
+};
+
+Result Ok(const Op&, size_t) { return {}; }
+
+Sequence ThreeLookups() {
+  Sequence seq;
+  seq.spec.max_entries = 2;
+  for (uint32_t k = 0; k < 3; ++k) seq.steps.push_back({Lookup{k, 0}, {}});
+  return seq;
+}
+
+TEST(DifferentialTest, AgreeingBackendsGiveNoDivergence) {
+  FakeBackend a("a", 0, Ok), b("b", 0, Ok);
+  RunOutcome out = RunDifferential(ThreeLookups(), {&a, &b});
+  EXPECT_TRUE(out.ok());
+  EXPECT_EQ(out.steps_run, 3u);
+  ASSERT_EQ(out.backends.size(), 2u);
+  EXPECT_EQ(out.backends[1].results.size(), 3u);
+}
+
+TEST(DifferentialTest, FirstDifferingOpIsReportedWithBothSidesAndReproducer) {
+  FakeBackend a("model", 0, Ok);
+  FakeBackend b("kernel", 0, [](const Op&, size_t i) {
+    return i == 1 ? Result::Errno(ENOENT) : Result{};
+  });
+  Sequence seq = ThreeLookups();
+  RunOutcome out = RunDifferential(seq, {&a, &b});
+  ASSERT_FALSE(out.ok());
+  const Divergence& d = *out.divergence;
+  EXPECT_EQ(d.kind, Divergence::Kind::kOp);
+  EXPECT_EQ(d.step, 1);
+  EXPECT_EQ(out.steps_run, 2u);
+  EXPECT_EQ(d.Summary(seq), "step 1 (lookup): model ok, kernel ENOENT");
+  std::string report = d.Report(seq);
+  EXPECT_NE(report.find("model  : ok"), std::string::npos) << report;
+  EXPECT_NE(report.find("kernel : ENOENT"), std::string::npos) << report;
+  Sequence repro = Reproducer(seq, d);
+  EXPECT_EQ(repro.steps.size(), 2u);
+  EXPECT_NE(report.find(PrintOps(repro)), std::string::npos);
+}
+
+TEST(DifferentialTest, CreationDifferenceStopsTheRun) {
+  FakeBackend a("a", 0, Ok), b("b", EINVAL, Ok);
+  RunOutcome out = RunDifferential(ThreeLookups(), {&a, &b});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kCreate);
+  EXPECT_EQ(out.divergence->Summary(ThreeLookups()),
+            "map creation: a created, b EINVAL");
+  EXPECT_TRUE(Reproducer(ThreeLookups(), *out.divergence).steps.empty());
+}
+
+TEST(DifferentialTest, BothRefusingCreationAlikeAgree) {
+  FakeBackend a("a", E2BIG, Ok), b("b", E2BIG, Ok);
+  EXPECT_TRUE(RunDifferential(ThreeLookups(), {&a, &b}).ok());
+}
+
+TEST(DifferentialTest, ExpectationMismatchNamesExpectedFirst) {
+  FakeBackend a("a", 0, Ok);
+  Sequence seq = ThreeLookups();
+  seq.steps[2].expect = Result::Errno(ENOENT);
+  RunOutcome out = RunDifferential(seq, {&a});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kExpectation);
+  EXPECT_EQ(out.divergence->Summary(seq), "step 2 (lookup): expected ENOENT, a ok");
+  RunOptions no_check;
+  no_check.check_expectations = false;
+  EXPECT_TRUE(RunDifferential(seq, {&a}, no_check).ok());
+}
+
+TEST(DifferentialTest, CreationExpectationIsChecked) {
+  FakeBackend a("a", 0, Ok);
+  Sequence seq = ThreeLookups();
+  seq.expect_create = EINVAL;
+  RunOutcome out = RunDifferential(seq, {&a});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->Summary(seq), "map creation: expected EINVAL, a created");
+}
+
+TEST(DifferentialTest, FinalStateDifferenceSaysWhere) {
+  MapState s1{{0, 0, 0, 0, 0, 0, 0, 0}, std::nullopt};
+  MapState s2{{0, 0, 0, 0, 0, 7, 0, 0}, std::nullopt};
+  FakeBackend a("a", 0, Ok, s1), b("b", 0, Ok, s2);
+  Sequence seq = ThreeLookups();
+  seq.spec.value_size = 4;
+  RunOutcome out = RunDifferential(seq, {&a, &b});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kFinalState);
+  EXPECT_EQ(out.divergence->detail, "a vs b: key 1 byte 1: 00 vs 07");
+}
+
+TEST(DifferentialTest, PerCpuStateDifferenceNamesTheCpu) {
+  MapSpec spec;
+  spec.type = MapType::kPercpuArray;
+  spec.value_size = 4;  // elem 8, two CPUs: 16 bytes per key
+  MapState a{std::vector<uint8_t>(32, 0), std::nullopt};
+  MapState b = a;
+  b.values[16 + 8 + 5] = 1;  // key 1, cpu 1, byte 5 (padding)
+  EXPECT_EQ(DescribeStateDifference(spec, Environment{2, 4096, ""}, a, b),
+            "key 1 cpu 1 byte 5: 00 vs 01");
+}
+
+TEST(DifferentialTest, BackendWithoutAnOpKindIsLeftOutAndSaysWhy) {
+  FakeBackend a("a", 0, Ok), b("b", 0, Ok);
+  b.unsupported_ = OpKind::kLookup;
+  RunOutcome out = RunDifferential(ThreeLookups(), {&a, &b});
+  EXPECT_TRUE(out.ok());
+  ASSERT_EQ(out.left_out.size(), 1u);
+  EXPECT_EQ(out.left_out[0].first, "b");
+  EXPECT_EQ(out.left_out[0].second, "does not implement lookup");
+  EXPECT_EQ(out.backends.size(), 1u);
+}
+
+}  // namespace
+}  // namespace amc::core

@@ -1,0 +1,163 @@
+#include "core/ops_text.h"
+
+#include <gtest/gtest.h>
+
+namespace amc::core {
+namespace {
+
+Sequence EveryOpKind() {
+  Sequence seq;
+  seq.comments = {"made by hand", "second line"};
+  seq.env = Environment{2, 4096, "6.18.0-test"};
+  seq.spec = MapSpec{MapType::kPercpuArray, 4, 12, 3,
+                     kBpfFRdonlyProg | 0x80000000u, 0, std::nullopt};
+  seq.expect_create = 0;
+  Result full;
+  full.err = 2;
+  full.null = true;
+  full.value = std::vector<uint8_t>{1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+  full.next_key = 7;
+  full.count = 3;
+  full.out_batch = 2;
+  full.keys = std::vector<uint32_t>{0, 1, 4294967295u};
+  full.aligned = true;
+  full.old = 18446744073709551615ull;
+  seq.steps = {
+      {Lookup{4294967295u, 0x100000004ull}, Result::Errno(2)},
+      {Update{1, {0xde, 0xad}, kBpfNoexist | kBpfFLock}, Result{}},
+      {Delete{2}, std::nullopt},
+      {LookupAndDelete{0, 3}, Result::Errno(524)},
+      {GetNextKey{std::nullopt}, std::nullopt},
+      {GetNextKey{5}, std::nullopt},
+      {LookupBatch{std::nullopt, 4, kBpfFLock, 1}, full},
+      {LookupAndDeleteBatch{7, 0, 0, 0}, std::nullopt},
+      {UpdateBatch{{0, 1}, std::vector<uint8_t>(48, 0xab), kBpfExist, 2},
+       std::nullopt},
+      {UpdateBatch{{}, {}, 0, 0}, std::nullopt},
+      {DeleteBatch{{3}, 0, 0}, std::nullopt},
+      {Freeze{}, Result::Errno(16)},
+      {Mmap{1, 4096, 8192, kProtRead | kProtWrite, false}, std::nullopt},
+      {Mmap{0, 0, 1, 0, true}, std::nullopt},
+      {MmapRead{1, 10, 20}, std::nullopt},
+      {MmapWrite{3, 7, {1, 1, 1, 1, 1, 1, 1, 1, 1, 2}}, std::nullopt},
+      {Munmap{2}, std::nullopt},
+      {ProgLookup{1, 9}, std::nullopt},
+      {ProgUpdate{0, 1, {5}, kBpfExist}, std::nullopt},
+      {ProgDelete{3, 4}, std::nullopt},
+      {ProgLookupPercpu{0, 1, 99}, std::nullopt},
+      {ProgAtomicAdd{1, 2, 8, 0xffffffffffffull}, std::nullopt},
+  };
+  return seq;
+}
+
+TEST(OpsTextTest, EveryOpKindIsCoveredByTheRoundTripCase) {
+  std::vector<bool> seen(kOpKindCount, false);
+  for (const Step& step : EveryOpKind().steps) {
+    seen[static_cast<size_t>(KindOf(step.op))] = true;
+  }
+  for (size_t i = 0; i < kOpKindCount; ++i) {
+    EXPECT_TRUE(seen[i]) << OpKindName(static_cast<OpKind>(i));
+  }
+}
+
+TEST(OpsTextTest, PrintThenParseGivesTheSameSequence) {
+  Sequence seq = EveryOpKind();
+  std::string text = PrintOps(seq);
+  auto parsed = ParseOps(text, "roundtrip.ops");
+  ASSERT_TRUE(std::holds_alternative<Sequence>(parsed))
+      << std::get<ParseError>(parsed).ToString() << "\n" << text;
+  EXPECT_EQ(std::get<Sequence>(parsed), seq) << text;
+  EXPECT_EQ(PrintOps(std::get<Sequence>(parsed)), text);
+}
+
+TEST(OpsTextTest, HandWrittenFileWithDefaultsAndNamesParses) {
+  auto parsed = ParseOps(
+      "# from the spec\n"
+      "map type=ARRAY value_size=4 max_entries=2 flags=BPF_F_MMAPABLE|BPF_F_RDONLY_PROG\n"
+      "update key=1 value=01+00*3 flags=BPF_NOEXIST -> EEXIST\n"
+      "  lookup key=0x1   ->   ok value=00000000\n"
+      "get_next_key -> ok next=0\n"
+      "mmap length=4096 prot=PROT_READ|PROT_WRITE -> ok\n",
+      "hand.ops");
+  ASSERT_TRUE(std::holds_alternative<Sequence>(parsed))
+      << std::get<ParseError>(parsed).ToString();
+  const Sequence& seq = std::get<Sequence>(parsed);
+  EXPECT_EQ(seq.spec.value_size, 4u);
+  EXPECT_EQ(seq.spec.map_flags, kBpfFMmapable | kBpfFRdonlyProg);
+  ASSERT_EQ(seq.steps.size(), 4u);
+  EXPECT_EQ(std::get<Update>(seq.steps[0].op).value,
+            (std::vector<uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(std::get<Update>(seq.steps[0].op).flags, kBpfNoexist);
+  EXPECT_EQ(seq.steps[0].expect->err, EEXIST);
+  EXPECT_EQ(std::get<Lookup>(seq.steps[1].op).key, 1u);
+  EXPECT_FALSE(std::get<GetNextKey>(seq.steps[2].op).key.has_value());
+  EXPECT_EQ(*seq.steps[2].expect->next_key, 0u);
+  EXPECT_EQ(std::get<Mmap>(seq.steps[3].op).prot, kProtRead | kProtWrite);
+  EXPECT_TRUE(std::get<Mmap>(seq.steps[3].op).shared);
+}
+
+std::string ErrorOf(const std::string& text) {
+  auto parsed = ParseOps(text, "bad.ops");
+  if (!std::holds_alternative<ParseError>(parsed)) return "(parsed)";
+  return std::get<ParseError>(parsed).ToString();
+}
+
+TEST(OpsTextTest, MalformedFilesNameFileLineAndWhatWasExpected) {
+  EXPECT_EQ(ErrorOf("map type=ARRAY\nlookup key=abc\n"),
+            "bad.ops:2: lookup: field 'key': expected a 32-bit number, got 'abc'");
+  EXPECT_EQ(ErrorOf("# c\n\nmap type=HASH\n"),
+            "bad.ops:3: map type: expected ARRAY or PERCPU_ARRAY, got 'HASH'");
+  EXPECT_EQ(ErrorOf("lookup key=1\n"),
+            "bad.ops:1: operation before the 'map' line (the map comes first)");
+  EXPECT_EQ(ErrorOf("map\nupdate key=1 colour=red\n"),
+            "bad.ops:2: update: unknown field 'colour' (fields: key value flags)");
+  EXPECT_EQ(ErrorOf("map\nlookup key=1 -> EWHAT\n"),
+            "bad.ops:2: expected ok or an errno name after '->', got 'EWHAT'");
+  EXPECT_EQ(ErrorOf("map\nupdate value=0\n"),
+            "bad.ops:2: update: field 'value': expected hex bytes (like 0102, "
+            "00*8, 01+00*7 or -), got '0'");
+  EXPECT_EQ(ErrorOf("map\nmap\n"),
+            "bad.ops:2: a second 'map' line (one map per file)");
+  EXPECT_EQ(ErrorOf("# only a comment\n"),
+            "bad.ops:1: no 'map' line: expected 'map type=ARRAY ...'");
+  EXPECT_NE(ErrorOf("map\nfrobnicate\n").find("bad.ops:2: unknown operation 'frobnicate'"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf("map\nlookup key=1 key=2\n"),
+            "bad.ops:2: field 'key' given twice");
+  EXPECT_EQ(ErrorOf("map\nlookup key=99999999999\n"),
+            "bad.ops:2: lookup: field 'key': expected a 32-bit number, got "
+            "'99999999999'");
+}
+
+TEST(OpsTextTest, OversizedByteRunsAreRejectedNotAllocated) {
+  EXPECT_NE(ErrorOf("map\nupdate value=00*99999999999\n").find("bad.ops:2"),
+            std::string::npos);
+}
+
+TEST(OpsTextTest, MissingFileIsAnErrorNamingIt) {
+  auto parsed = ReadOpsFile("/nonexistent/x.ops");
+  ASSERT_TRUE(std::holds_alternative<ParseError>(parsed));
+  EXPECT_EQ(std::get<ParseError>(parsed).ToString(),
+            "/nonexistent/x.ops: cannot open file");
+}
+
+TEST(OpsTextTest, BytesPrintWithRunsAndParseBack) {
+  EXPECT_EQ(PrintBytes({}), "-");
+  EXPECT_EQ(PrintBytes({1, 2}), "0102");
+  EXPECT_EQ(PrintBytes(std::vector<uint8_t>(8, 0)), "00*8");
+  std::vector<uint8_t> mixed = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff};
+  EXPECT_EQ(PrintBytes(mixed), "01+00*8+ff");
+}
+
+TEST(OpsTextTest, FlagsPrintByName) {
+  EXPECT_EQ(PrintElemFlags(0), "BPF_ANY");
+  EXPECT_EQ(PrintElemFlags(3), "BPF_NOEXIST|BPF_EXIST");
+  EXPECT_EQ(PrintElemFlags(kBpfFLock | (uint64_t{1} << 40)),
+            "BPF_F_LOCK|0x10000000000");
+  EXPECT_EQ(PrintMapFlags(kBpfFMmapable | kBpfFRdonly),
+            "BPF_F_RDONLY|BPF_F_MMAPABLE");
+  EXPECT_EQ(PrintMapFlags(0), "0");
+}
+
+}  // namespace
+}  // namespace amc::core

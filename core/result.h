@@ -1,0 +1,67 @@
+// core/result.h: what an operation returned, as a value. An errno is a
+// result, not a harness error; errnos print by name (ENOTSUPP for 524).
+//
+// Invariant: two backends agree on an op exactly when their Results compare
+// equal; every field a backend fills is part of that comparison, and fields
+// an op does not produce stay empty in every backend.
+#ifndef AMC_CORE_RESULT_H_
+#define AMC_CORE_RESULT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace amc::core {
+
+struct Result {
+  // Positive errno; 0 is success. Program helpers' negative returns are
+  // stored negated, so -EINVAL from a helper is err == EINVAL here too.
+  int err = 0;
+  // Program lookups: the helper returned NULL.
+  bool null = false;
+  // Bytes read back: lookup value buffer, program lookup value, mmap read,
+  // batch lookup values (count buffers packed).
+  std::optional<std::vector<uint8_t>> value;
+  // Get-next-key: the key written to next_key.
+  std::optional<uint32_t> next_key;
+  // Batch ops: attr.batch.count after the call.
+  std::optional<uint32_t> count;
+  // Batch lookups: out_batch, when the kernel wrote it.
+  std::optional<uint32_t> out_batch;
+  // Batch lookups: the keys written (count of them).
+  std::optional<std::vector<uint32_t>> keys;
+  // Program lookups: whether the returned pointer was 8-byte aligned.
+  std::optional<bool> aligned;
+  // Program atomic add: the value before the add.
+  std::optional<uint64_t> old;
+
+  bool operator==(const Result&) const = default;
+  bool ok() const { return err == 0; }
+
+  static Result Errno(int e) {
+    Result r;
+    r.err = e;
+    return r;
+  }
+};
+
+// The errno's symbolic name ("ENOENT", "ENOTSUPP"); unknown ones print as
+// their decimal number ("600").
+std::string ErrnoName(int err);
+// Inverse of ErrnoName; also accepts a decimal number.
+std::optional<int> ErrnoFromName(const std::string& name);
+
+// The whole observable contents of a map after a sequence: for every key
+// 0..max_entries-1 in order, the syscall lookup buffer (ARRAY value_size
+// bytes, PERCPU every CPU's slot with padding); for BPF_F_MMAPABLE arrays
+// also the mappable data region, padding included.
+struct MapState {
+  std::vector<uint8_t> values;
+  std::optional<std::vector<uint8_t>> mmap_data;
+  bool operator==(const MapState&) const = default;
+};
+
+}  // namespace amc::core
+
+#endif  // AMC_CORE_RESULT_H_

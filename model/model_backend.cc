@@ -1,0 +1,623 @@
+// model/model_backend.cc: the reference semantics, rule by rule.
+#include "model/model_backend.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "core/mapping_table.h"
+
+namespace amc::model {
+namespace {
+
+using core::Bytes;
+using core::MapSpec;
+using core::MapType;
+using core::Result;
+
+// kernel/bpf/arraymap.c: ARRAY_CREATE_FLAG_MASK.
+constexpr uint32_t kArrayCreateFlagMask =
+    core::kBpfFNumaNode | core::kBpfFMmapable | core::kBpfFRdonly |
+    core::kBpfFWronly | core::kBpfFRdonlyProg | core::kBpfFWronlyProg |
+    core::kBpfFPreserveElems | core::kBpfFInnerMap;
+// include/linux/percpu.h: PCPU_MIN_UNIT_SIZE.
+constexpr uint64_t kPcpuMinUnitSize = 32768;
+// Size of struct bpf_spin_lock.
+constexpr uint32_t kSpinLockSize = 4;
+
+// Zero-default byte store addressed by 64-bit offsets, in pages, so that a
+// map of any size costs only what is written.
+class SparseBytes {
+ public:
+  void Read(uint64_t offset, uint8_t* out, uint64_t length) const {
+    while (length > 0) {
+      uint64_t page = offset / kPage, in = offset % kPage;
+      uint64_t n = std::min(length, kPage - in);
+      auto it = pages_.find(page);
+      if (it == pages_.end()) {
+        std::memset(out, 0, n);
+      } else {
+        std::memcpy(out, it->second.data() + in, n);
+      }
+      offset += n;
+      out += n;
+      length -= n;
+    }
+  }
+  void Write(uint64_t offset, const uint8_t* in, uint64_t length) {
+    while (length > 0) {
+      uint64_t page = offset / kPage, at = offset % kPage;
+      uint64_t n = std::min(length, kPage - at);
+      auto& bytes = pages_[page];
+      if (bytes.empty()) bytes.resize(kPage, 0);
+      std::memcpy(bytes.data() + at, in, n);
+      offset += n;
+      in += n;
+      length -= n;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kPage = 4096;
+  std::map<uint64_t, std::vector<uint8_t>> pages_;
+};
+
+class ModelMap : public core::MapInstance {
+ public:
+  ModelMap(const MapSpec& spec, const Params& params)
+      : spec_(spec),
+        env_(params.env),
+        elem_size_(core::ElemSize(spec)),
+        cpus_(spec.type == MapType::kPercpuArray ? params.env.possible_cpus
+                                                 : 1),
+        mappings_(params.env.page_size) {}
+
+  ~ModelMap() override = default;
+
+  Result Execute(const core::Op& op) override {
+    return std::visit([this](const auto& o) { return Do(o); }, op);
+  }
+
+  core::MapState ReadState() override {
+    core::MapState state;
+    uint64_t per_key = core::SyscallValueSize(spec_, env_);
+    state.values.resize(per_key * spec_.max_entries);
+    for (uint32_t key = 0; key < spec_.max_entries; ++key) {
+      CopyOut(key, state.values.data() + per_key * key);
+    }
+    if (mmapable()) {
+      state.mmap_data.emplace(MmapRegionSize());
+      data_.Read(0, state.mmap_data->data(), state.mmap_data->size());
+    }
+    return state;
+  }
+
+ private:
+  bool percpu() const { return spec_.type == MapType::kPercpuArray; }
+  bool mmapable() const { return spec_.map_flags & core::kBpfFMmapable; }
+  bool has_spin_lock() const { return spec_.spin_lock_offset.has_value(); }
+  // The fd's mode (kernel/bpf/syscall.c: bpf_get_file_flag sets O_RDONLY /
+  // O_WRONLY from BPF_F_RDONLY / BPF_F_WRONLY).
+  bool fd_can_read() const { return !(spec_.map_flags & core::kBpfFWronly); }
+  bool fd_can_write() const { return !(spec_.map_flags & core::kBpfFRdonly); }
+  // kernel/bpf/syscall.c: map_get_sys_perms() drops FMODE_CAN_WRITE once the
+  // map is frozen.
+  bool sys_can_read() const { return fd_can_read(); }
+  bool sys_can_write() const { return fd_can_write() && !frozen_; }
+
+  // kernel/bpf/arraymap.c: array_map_mmap() bounds the mapping by
+  // PAGE_ALIGN(max_entries * elem_size).
+  uint64_t MmapRegionSize() const {
+    uint64_t page = env_.page_size;
+    uint64_t bytes = elem_size_ * spec_.max_entries;
+    return (bytes + page - 1) / page * page;
+  }
+  // Where CPU `cpu`'s slot of element `key` lives in the store.
+  uint64_t SlotOffset(uint32_t key, uint32_t cpu) const {
+    return (static_cast<uint64_t>(cpu) * spec_.max_entries + key) * elem_size_;
+  }
+
+  // The syscall lookup buffer of one key (kernel/bpf/syscall.c:
+  // bpf_map_copy_value): ARRAY copies value_size bytes (copy_map_value);
+  // PERCPU copies elem_size bytes per possible CPU, padding included
+  // (arraymap.c: bpf_percpu_array_copy, copy_map_value_long).
+  void CopyOut(uint32_t key, uint8_t* out) const {
+    if (percpu()) {
+      for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+        data_.Read(SlotOffset(key, cpu), out + cpu * elem_size_, elem_size_);
+      }
+    } else {
+      data_.Read(SlotOffset(key, 0), out, spec_.value_size);
+    }
+    // The bpf_spin_lock word always reads back as zero
+    // (check_and_init_map_value).
+    if (has_spin_lock()) {
+      for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+        uint64_t at = (percpu() ? cpu * elem_size_ : 0) + *spec_.spin_lock_offset;
+        std::memset(out + at, 0, kSpinLockSize);
+      }
+    }
+  }
+
+  // The map's own update checks, shared by the syscall (ARRAY) and the
+  // program side (both types): arraymap.c array_map_update_elem().
+  int ArrayUpdateChecks(uint32_t key, uint64_t flags) const {
+    if ((flags & ~core::kBpfFLock) > core::kBpfExist) return EINVAL;
+    if (key >= spec_.max_entries) return E2BIG;
+    if (flags & core::kBpfNoexist) return EEXIST;
+    if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
+    return 0;
+  }
+  // Writes value_size bytes into one slot, leaving the padding alone
+  // (copy_map_value; the spin lock word is skipped).
+  void WriteValue(uint64_t slot, const uint8_t* value) {
+    if (!has_spin_lock()) {
+      data_.Write(slot, value, spec_.value_size);
+      return;
+    }
+    uint32_t lock = *spec_.spin_lock_offset;
+    data_.Write(slot, value, lock);
+    data_.Write(slot + lock + kSpinLockSize, value + lock + kSpinLockSize,
+                spec_.value_size - lock - kSpinLockSize);
+  }
+
+  // ---- syscall side ----
+
+  // syscall.c map_lookup_elem().
+  Result Do(const core::Lookup& op) {
+    if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
+    if (!sys_can_read()) return Result::Errno(EPERM);
+    if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
+      return Result::Errno(EINVAL);
+    }
+    // arraymap.c array_map_lookup_elem / bpf_percpu_array_copy.
+    if (op.key >= spec_.max_entries) return Result::Errno(ENOENT);
+    Result r;
+    r.value.emplace(core::SyscallValueSize(spec_, env_));
+    CopyOut(op.key, r.value->data());
+    return r;
+  }
+
+  // syscall.c map_update_elem() -> bpf_map_update_value().
+  Result Do(const core::Update& op) {
+    if (!sys_can_write()) return Result::Errno(EPERM);
+    if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
+      return Result::Errno(EINVAL);
+    }
+    Bytes value = core::FitBuffer(op.value, core::SyscallValueSize(spec_, env_));
+    return Result::Errno(UpdateValue(op.key, value.data(), op.flags));
+  }
+
+  // syscall.c bpf_map_update_value(): the map type's update.
+  int UpdateValue(uint32_t key, const uint8_t* value, uint64_t flags) {
+    if (!percpu()) {
+      int err = ArrayUpdateChecks(key, flags);
+      if (err) return err;
+      WriteValue(SlotOffset(key, 0), value);
+      return 0;
+    }
+    // arraymap.c bpf_percpu_array_update(): compares the whole flags word.
+    if (flags > core::kBpfExist) return EINVAL;
+    if (key >= spec_.max_entries) return E2BIG;
+    if (flags == core::kBpfNoexist) return EEXIST;
+    // Every possible CPU's slot, elem_size bytes each, padding included
+    // (copy_map_value_long).
+    for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+      data_.Write(SlotOffset(key, cpu), value + cpu * elem_size_, elem_size_);
+    }
+    return 0;
+  }
+
+  // syscall.c map_delete_elem() -> arraymap.c array_map_delete_elem().
+  Result Do(const core::Delete&) {
+    if (!sys_can_write()) return Result::Errno(EPERM);
+    return Result::Errno(EINVAL);
+  }
+
+  // syscall.c map_lookup_and_delete_elem(): arrays fall through to ENOTSUPP.
+  Result Do(const core::LookupAndDelete& op) {
+    if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
+    if (!sys_can_read() || !sys_can_write()) return Result::Errno(EPERM);
+    if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
+      return Result::Errno(EINVAL);
+    }
+    return Result::Errno(ENOTSUPP_);
+  }
+
+  // syscall.c map_get_next_key() -> arraymap.c array_map_get_next_key():
+  // a NULL or out-of-range key restarts at 0; the last key ends the walk.
+  Result Do(const core::GetNextKey& op) {
+    if (!sys_can_read()) return Result::Errno(EPERM);
+    uint32_t next = 0;
+    int err = NextKey(op.key, &next);
+    if (err) return Result::Errno(err);
+    Result r;
+    r.next_key = next;
+    return r;
+  }
+  int NextKey(std::optional<uint32_t> key, uint32_t* next) const {
+    uint32_t index = key.value_or(UINT32_MAX);
+    if (index >= spec_.max_entries) {
+      *next = 0;
+      return 0;
+    }
+    if (index == spec_.max_entries - 1) return ENOENT;
+    *next = index + 1;
+    return 0;
+  }
+
+  // syscall.c bpf_map_do_batch(): permission checks, then the map's batch
+  // function; arrays have no delete batches (ENOTSUPP).
+  // QUESTION(kernel): attr.batch.flags is not checked for arrays.
+  int BatchPermissions(bool has_read, bool has_write) const {
+    if (has_read && !sys_can_read()) return EPERM;
+    if (has_write && !sys_can_write()) return EPERM;
+    return 0;
+  }
+
+  // syscall.c generic_map_lookup_batch(): walks with get-next-key from
+  // in_batch (exclusive), copies up to count elements; count 0 returns at
+  // once; out_batch is written only when something was copied.
+  Result LookupBatchWalk(std::optional<uint32_t> in_batch, uint32_t count,
+                         uint64_t elem_flags) {
+    Result r;
+    r.count = count;
+    if (elem_flags & ~core::kBpfFLock) return Errno(r, EINVAL);
+    if ((elem_flags & core::kBpfFLock) && !has_spin_lock()) {
+      return Errno(r, EINVAL);
+    }
+    uint64_t value_size = core::SyscallValueSize(spec_, env_);
+    r.keys.emplace();
+    r.value.emplace();
+    if (count == 0) return r;
+    std::optional<uint32_t> prev = in_batch;
+    uint32_t copied = 0;
+    int err = 0;
+    while (copied < count) {
+      uint32_t key = 0;
+      err = NextKey(prev, &key);
+      if (err) break;
+      r.keys->push_back(key);
+      size_t at = r.value->size();
+      r.value->resize(at + value_size);
+      CopyOut(key, r.value->data() + at);
+      ++copied;
+      prev = key;
+    }
+    r.err = err;
+    r.count = copied;
+    if (copied > 0) r.out_batch = *prev;
+    return r;
+  }
+  static Result Errno(Result r, int err) {
+    r.err = err;
+    return r;
+  }
+
+  Result Do(const core::LookupBatch& op) {
+    int err = BatchPermissions(true, false);
+    if (err) return BatchErrno(op.count, err);
+    return LookupBatchWalk(op.in_batch, op.count, op.elem_flags);
+  }
+  Result Do(const core::LookupAndDeleteBatch& op) {
+    int err = BatchPermissions(true, true);
+    return BatchErrno(op.count, err ? err : ENOTSUPP_);
+  }
+  Result Do(const core::DeleteBatch& op) {
+    int err = BatchPermissions(false, true);
+    return BatchErrno(static_cast<uint32_t>(op.keys.size()),
+                      err ? err : ENOTSUPP_);
+  }
+  static Result BatchErrno(uint32_t count, int err) {
+    Result r;
+    r.err = err;
+    r.count = count;
+    return r;
+  }
+
+  // syscall.c generic_map_update_batch(): elements in order through
+  // bpf_map_update_value with elem_flags; stops at the first failure;
+  // count says how many were applied.
+  Result Do(const core::UpdateBatch& op) {
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    int err = BatchPermissions(false, true);
+    if (err) return BatchErrno(count, err);
+    if (op.elem_flags & ~core::kBpfFLock) return BatchErrno(count, EINVAL);
+    if ((op.elem_flags & core::kBpfFLock) && !has_spin_lock()) {
+      return BatchErrno(count, EINVAL);
+    }
+    if (count == 0) return BatchErrno(0, 0);
+    uint64_t value_size = core::SyscallValueSize(spec_, env_);
+    Bytes values = core::FitBuffer(op.values, value_size * count);
+    uint32_t applied = 0;
+    for (; applied < count; ++applied) {
+      err = UpdateValue(op.keys[applied], values.data() + applied * value_size,
+                        op.elem_flags);
+      if (err) break;
+    }
+    return BatchErrno(applied, err);
+  }
+
+  // syscall.c map_freeze().
+  Result Do(const core::Freeze&) {
+    // Maps with special fields (a bpf_spin_lock) cannot be frozen.
+    if (has_spin_lock()) return Result::Errno(ENOTSUPP_);
+    if (!sys_can_write()) return Result::Errno(EPERM);  // also when frozen
+    if (writable_mappings_ > 0) return Result::Errno(EBUSY);
+    if (frozen_) return Result::Errno(EBUSY);
+    frozen_ = true;
+    return {};
+  }
+
+  // ---- mmap ----
+
+  // mm/mmap.c do_mmap() file checks, then syscall.c bpf_map_mmap(), then
+  // arraymap.c array_map_mmap().
+  Result Do(const core::Mmap& op) {
+    if (int err = mappings_.CheckFree(op.slot)) return Result::Errno(err);
+    const uint64_t page = env_.page_size;
+    // do_mmap: offset must be page aligned (the syscall wrapper), length not 0.
+    if (op.offset % page != 0) return Result::Errno(EINVAL);
+    if (op.length == 0) return Result::Errno(EINVAL);
+    uint64_t length = (op.length + page - 1) / page * page;
+    if (length < op.length || length == 0) return Result::Errno(ENOMEM);
+    uint64_t pgoff = op.offset / page;
+    if (pgoff + length / page < pgoff) return Result::Errno(EOVERFLOW);
+    // get_unmapped_area(): no room for more than TASK_SIZE (x86_64, 4-level
+    // paging: 2^47 - one page). QUESTION(kernel): other architectures.
+    if (length > (uint64_t{1} << 47) - page) return Result::Errno(ENOMEM);
+    bool write = op.prot & core::kProtWrite;
+    bool shared = op.shared;
+    // do_mmap MAP_SHARED: a writable shared mapping needs FMODE_WRITE; without
+    // it the mapping silently loses VM_SHARED.
+    if (shared) {
+      if (write && !fd_can_write()) return Result::Errno(EACCES);
+      if (!fd_can_write()) shared = false;
+    }
+    // do_mmap, every file mapping: FMODE_READ needed.
+    if (!fd_can_read()) return Result::Errno(EACCES);
+    // QUESTION(kernel): the bpf-map anon inode is on a noexec mount, so
+    // PROT_EXEC is refused with EPERM (path_noexec).
+    if (op.prot & core::kProtExec) return Result::Errno(EPERM);
+    // bpf_map_mmap: maps without ->map_mmap (PERCPU_ARRAY) -> ENOTSUPP.
+    if (percpu()) return Result::Errno(ENOTSUPP_);
+    if (!shared) return Result::Errno(EINVAL);
+    if (write) {
+      if (frozen_) return Result::Errno(EPERM);
+      if (spec_.map_flags & core::kBpfFRdonlyProg) return Result::Errno(EACCES);
+    }
+    // array_map_mmap.
+    if (!mmapable()) return Result::Errno(EINVAL);
+    if (op.offset > MmapRegionSize() || length > MmapRegionSize() - op.offset) {
+      return Result::Errno(EINVAL);
+    }
+    if (write) ++writable_mappings_;
+    mappings_.Put(op.slot, nullptr, op.offset, length, op.prot);
+    return {};
+  }
+
+  Result Do(const core::MmapRead& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
+    if (err) return Result::Errno(err);
+    Result r;
+    r.value.emplace(op.length);
+    data_.Read(m->offset + op.offset, r.value->data(), op.length);
+    return r;
+  }
+
+  Result Do(const core::MmapWrite& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
+    if (err) return Result::Errno(err);
+    data_.Write(m->offset + op.offset, op.bytes.data(), op.bytes.size());
+    return {};
+  }
+
+  Result Do(const core::Munmap& op) {
+    core::MappingSlot was;
+    int err = mappings_.Remove(op.slot, &was);
+    if (err) return Result::Errno(err);
+    // The vma's close drops the writer count (bpf_map_mmap_close).
+    if (was.prot & core::kProtWrite) --writable_mappings_;
+    return {};
+  }
+
+  // ---- program side ----
+  // Each program op first checks the harness CPU rule, then what the
+  // verifier would refuse at load time (kernel/bpf/verifier.c), then runs.
+
+  int ProgramCpuCheck(uint32_t cpu) const {
+    return cpu >= env_.possible_cpus ? EINVAL : 0;
+  }
+  bool prog_may_read() const {
+    return !(spec_.map_flags & core::kBpfFWronlyProg);
+  }
+  bool prog_may_write() const {
+    return !(spec_.map_flags & core::kBpfFRdonlyProg);
+  }
+  // Offset of the running CPU's slot for a program op (this_cpu_ptr).
+  uint64_t ProgSlot(uint32_t key, uint32_t cpu) const {
+    return SlotOffset(key, percpu() ? cpu : 0);
+  }
+
+  // bpf_map_lookup_elem: array_map_lookup_elem / percpu_array_map_lookup_elem
+  // return NULL for an index past the end. Reading the value needs read
+  // access (verifier check_map_access_type: EACCES under BPF_F_WRONLY_PROG).
+  Result Do(const core::ProgLookup& op) {
+    if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
+    if (!prog_may_read()) return Result::Errno(EACCES);
+    Result r;
+    if (op.key >= spec_.max_entries) {
+      r.null = true;
+      return r;
+    }
+    r.value.emplace(spec_.value_size);
+    data_.Read(ProgSlot(op.key, op.cpu), r.value->data(), spec_.value_size);
+    r.aligned = ProgSlot(op.key, op.cpu) % 8 == 0;
+    return r;
+  }
+
+  // bpf_map_update_elem -> array_map_update_elem for both types; writes
+  // value_size bytes into the element (PERCPU: the running CPU's slot).
+  // The verifier refuses updates of a BPF_F_RDONLY_PROG map (record_func_map).
+  Result Do(const core::ProgUpdate& op) {
+    if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
+    if (!prog_may_write()) return Result::Errno(EACCES);
+    int err = ArrayUpdateChecks(op.key, op.flags);
+    if (err) return Result::Errno(err);
+    Bytes value = core::FitBuffer(op.value, spec_.value_size);
+    WriteValue(ProgSlot(op.key, op.cpu), value.data());
+    return {};
+  }
+
+  // bpf_map_delete_elem -> array_map_delete_elem: -EINVAL. The verifier
+  // refuses deletes on a BPF_F_RDONLY_PROG map first (record_func_map).
+  Result Do(const core::ProgDelete& op) {
+    if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
+    if (!prog_may_write()) return Result::Errno(EACCES);
+    return Result::Errno(EINVAL);
+  }
+
+  // bpf_map_lookup_percpu_elem: only per-CPU maps may be passed
+  // (verifier check_map_func_compatibility: EINVAL at load for ARRAY);
+  // percpu_array_map_lookup_percpu_elem: NULL for cpu >= nr_cpu_ids or an
+  // index past the end.
+  Result Do(const core::ProgLookupPercpu& op) {
+    if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
+    if (!percpu()) return Result::Errno(EINVAL);
+    if (!prog_may_read()) return Result::Errno(EACCES);
+    Result r;
+    if (op.target_cpu >= env_.possible_cpus || op.key >= spec_.max_entries) {
+      r.null = true;
+      return r;
+    }
+    uint64_t slot = SlotOffset(op.key, op.target_cpu);
+    r.value.emplace(spec_.value_size);
+    data_.Read(slot, r.value->data(), spec_.value_size);
+    r.aligned = slot % 8 == 0;
+    return r;
+  }
+
+  // Lookup, then __sync_fetch_and_add on a u64 inside the value. The
+  // verifier checks an atomic as a read and a write of the value
+  // (check_atomic): either BPF_F_*_PROG restriction refuses it (EACCES), as
+  // does the harness convention for a misaligned or out-of-bounds offset.
+  Result Do(const core::ProgAtomicAdd& op) {
+    if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
+    if (!prog_may_read() || !prog_may_write()) return Result::Errno(EACCES);
+    if (op.offset % 8 != 0 ||
+        static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    Result r;
+    if (op.key >= spec_.max_entries) {
+      r.null = true;
+      return r;
+    }
+    uint64_t at = ProgSlot(op.key, op.cpu) + op.offset;
+    uint8_t bytes[8];
+    data_.Read(at, bytes, 8);
+    uint64_t old = 0;
+    for (int i = 7; i >= 0; --i) old = (old << 8) | bytes[i];  // little endian
+    uint64_t sum = old + op.delta;
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(sum >> (8 * i));
+    data_.Write(at, bytes, 8);
+    r.old = old;
+    return r;
+  }
+
+  static constexpr int ENOTSUPP_ = 524;  // kernel-internal ENOTSUPP
+
+  MapSpec spec_;
+  core::Environment env_;
+  uint64_t elem_size_;
+  uint32_t cpus_;
+  SparseBytes data_;
+  bool frozen_ = false;
+  int writable_mappings_ = 0;
+  core::MappingTable mappings_;
+};
+
+}  // namespace
+
+Params Params::Host() {
+  Params p;
+  p.env = core::HostEnvironment();
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) {
+    p.memory_limit_bytes = static_cast<uint64_t>(pages) * page;
+  }
+  return p;
+}
+
+int ModelCreateErrno(const MapSpec& spec, const Params& params) {
+  const bool percpu = spec.type == MapType::kPercpuArray;
+  uint32_t flags = spec.map_flags;
+  // syscall.c map_create(): BPF_F_TOKEN_FD is remembered and cleared before
+  // the map type's checks.
+  const bool token = flags & core::kBpfFTokenFd;
+  flags &= ~core::kBpfFTokenFd;
+  // bpf_get_file_flag(): RDONLY and WRONLY together.
+  if ((flags & core::kBpfFRdonly) && (flags & core::kBpfFWronly)) return EINVAL;
+  // map_create(): the NUMA node must exist and be online.
+  const bool numa = flags & core::kBpfFNumaNode;
+  if (numa && spec.numa_node >= params.numa_nodes) return EINVAL;
+  // arraymap.c array_map_alloc_check().
+  if (spec.max_entries == 0 || spec.key_size != 4 || spec.value_size == 0 ||
+      (flags & ~kArrayCreateFlagMask) ||
+      ((flags & core::kBpfFRdonlyProg) && (flags & core::kBpfFWronlyProg)) ||
+      (percpu && numa)) {
+    return EINVAL;
+  }
+  if (percpu && (flags & (core::kBpfFMmapable | core::kBpfFInnerMap))) {
+    return EINVAL;
+  }
+  if (flags & core::kBpfFPreserveElems) return EINVAL;
+  if (spec.value_size > INT_MAX) return E2BIG;
+  if (percpu && core::ElemSize(spec) > kPcpuMinUnitSize) return E2BIG;
+  // QUESTION(kernel): with BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
+  // bpf_token_get_from_fd(0) gives EBADF when fd 0 is closed and EINVAL when
+  // it is open but not a token. The harness keeps fd 0 open.
+  if (token) return EINVAL;
+  // Capabilities: the harness runs privileged (or the backend is skipped).
+  // arraymap.c array_map_alloc(): without bypass, max_entries rounds up to a
+  // power of two, and overflowing u32 is E2BIG.
+  uint64_t entries = spec.max_entries;
+  if (!params.bypass_spec_v1) {
+    uint64_t rounded = 1;
+    while (rounded < entries) rounded <<= 1;
+    if (rounded > UINT32_MAX) return E2BIG;
+    entries = rounded;
+  }
+  uint64_t cpus = percpu ? params.env.possible_cpus : 1;
+  uint64_t bytes = entries * core::ElemSize(spec);
+  if (bytes / core::ElemSize(spec) != entries ||
+      bytes * cpus / cpus != bytes || bytes * cpus > params.memory_limit_bytes) {
+    return ENOMEM;
+  }
+  // BTF (map_check_btf): a bpf_spin_lock is allowed in ARRAY values only.
+  // QUESTION(kernel): errno for PERCPU_ARRAY and for BPF_F_MMAPABLE with a
+  // lock; lock offset alignment rules (settled by the spin-lock issue).
+  if (spec.spin_lock_offset) {
+    if (percpu) return EOPNOTSUPP;
+    if (*spec.spin_lock_offset % 4 != 0 ||
+        static_cast<uint64_t>(*spec.spin_lock_offset) + kSpinLockSize >
+            spec.value_size) {
+      return EINVAL;
+    }
+  }
+  return 0;
+}
+
+core::CreateResult ModelBackend::Create(const MapSpec& spec) {
+  core::CreateResult out;
+  out.err = ModelCreateErrno(spec, params_);
+  if (out.err == 0) out.map = std::make_unique<ModelMap>(spec, params_);
+  return out;
+}
+
+}  // namespace amc::model

@@ -1,0 +1,94 @@
+#include "model/model_backend.h"
+
+#include <gtest/gtest.h>
+
+namespace amc::model {
+namespace {
+
+using core::MapSpec;
+using core::MapType;
+
+Params TwoCpus() {
+  Params p;
+  p.env = core::Environment{2, 4096, ""};
+  return p;
+}
+
+TEST(ModelTest, PercpuSyscallUpdateWritesEveryCpuIncludingPadding) {
+  ModelBackend model(TwoCpus());
+  MapSpec spec{MapType::kPercpuArray, 4, 3, 2, 0, 0, std::nullopt};
+  auto created = model.Create(spec);
+  ASSERT_EQ(created.err, 0);
+  std::vector<uint8_t> buf = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  EXPECT_EQ(created.map->Execute(core::Update{1, buf, 0}).err, 0);
+  core::Result r = created.map->Execute(core::Lookup{1, 0});
+  ASSERT_TRUE(r.value.has_value());
+  EXPECT_EQ(*r.value, buf);
+  core::Result prog = created.map->Execute(core::ProgLookup{1, 1});
+  EXPECT_EQ(*prog.value, (std::vector<uint8_t>{9, 10, 11}));
+}
+
+TEST(ModelTest, ProgramUpdateOnPercpuTouchesOnlyItsCpu) {
+  ModelBackend model(TwoCpus());
+  MapSpec spec{MapType::kPercpuArray, 4, 8, 1, 0, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  EXPECT_EQ(m->Execute(core::ProgUpdate{1, 0, {0xff}, 0}).err, 0);
+  EXPECT_EQ(*m->Execute(core::ProgLookupPercpu{0, 0, 0}).value,
+            std::vector<uint8_t>(8, 0));
+  EXPECT_EQ(m->Execute(core::ProgLookupPercpu{0, 0, 1}).value->at(0), 0xff);
+}
+
+TEST(ModelTest, HugeMapCostsOnlyWhatIsWritten) {
+  ModelBackend model(TwoCpus());
+  MapSpec spec{MapType::kArray, 4, 8, 1u << 30, 0, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->Execute(core::Update{(1u << 30) - 1, {7}, 0}).err, 0);
+  EXPECT_EQ(m->Execute(core::Lookup{(1u << 30) - 1, 0}).value->at(0), 7);
+}
+
+TEST(ModelTest, StorageBeyondMemoryIsEnomem) {
+  Params p = TwoCpus();
+  p.memory_limit_bytes = 1 << 20;
+  MapSpec spec{MapType::kArray, 4, 8, 1u << 18, 0, 0, std::nullopt};
+  EXPECT_EQ(ModelCreateErrno(spec, p), ENOMEM);
+  spec.max_entries = 1u << 17;
+  EXPECT_EQ(ModelCreateErrno(spec, p), 0);
+}
+
+TEST(ModelTest, UnprivilegedRoundingOverflowIsE2big) {
+  Params p = TwoCpus();
+  p.bypass_spec_v1 = false;
+  MapSpec spec{MapType::kArray, 4, 1, (1u << 31) + 1, 0, 0, std::nullopt};
+  EXPECT_EQ(ModelCreateErrno(spec, p), E2BIG);
+}
+
+TEST(ModelTest, WritableMappingBlocksFreezeUntilUnmapped) {
+  ModelBackend model(TwoCpus());
+  MapSpec spec{MapType::kArray, 4, 8, 4, core::kBpfFMmapable, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  EXPECT_EQ(m->Execute(core::Mmap{0, 0, 4096, core::kProtRead | core::kProtWrite, true}).err, 0);
+  EXPECT_EQ(m->Execute(core::Freeze{}).err, EBUSY);
+  EXPECT_EQ(m->Execute(core::Munmap{0}).err, 0);
+  EXPECT_EQ(m->Execute(core::Freeze{}).err, 0);
+  EXPECT_EQ(m->Execute(core::Mmap{0, 0, 4096, core::kProtRead | core::kProtWrite, true}).err, EPERM);
+  EXPECT_EQ(m->Execute(core::Mmap{0, 0, 4096, core::kProtRead, true}).err, 0);
+}
+
+TEST(ModelTest, MmapWritesShowInLookupsAndPaddingInState) {
+  ModelBackend model(TwoCpus());
+  MapSpec spec{MapType::kArray, 4, 4, 2, core::kBpfFMmapable, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  ASSERT_EQ(m->Execute(core::Mmap{0, 0, 4096, core::kProtRead | core::kProtWrite, true}).err, 0);
+  EXPECT_EQ(m->Execute(core::MmapWrite{0, 8, {1, 2, 3, 4, 5, 6}}).err, 0);
+  EXPECT_EQ(*m->Execute(core::Lookup{1, 0}).value, (std::vector<uint8_t>{1, 2, 3, 4}));
+  core::MapState state = m->ReadState();
+  ASSERT_TRUE(state.mmap_data.has_value());
+  EXPECT_EQ(state.mmap_data->size(), 4096u);
+  EXPECT_EQ(state.mmap_data->at(13), 6);
+  EXPECT_EQ(m->Execute(core::MmapRead{0, 4090, 7}).err, EFAULT);
+  EXPECT_EQ(m->Execute(core::MmapRead{1, 0, 1}).err, EBADF);
+}
+
+}  // namespace
+}  // namespace amc::model
