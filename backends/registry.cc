@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "impl/impl_backend.h"
 #include "model/model_backend.h"
 
 namespace amc::backends {
@@ -20,6 +21,11 @@ const std::vector<BackendEntry>& AllBackends() {
          }
          return std::unique_ptr<core::Backend>(
              std::make_unique<model::ModelBackend>(params));
+       }},
+      {"impl", "the optimized lock-free array maps (impl/)",
+       [](const std::optional<core::Environment>& env) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<impl::ImplBackend>(env));
        }},
   };
   return kAll;
