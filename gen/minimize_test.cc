@@ -4,44 +4,17 @@
 
 #include "core/ops_text.h"
 #include "gen/generator.h"
+#include "backends/faulty_backend.h"
 #include "model/model_backend.h"
 
 namespace amc::gen {
 namespace {
 
-// A model that answers ENOENT (instead of E2BIG) for updates past the end:
-// the kind of mistake the suite must find and shrink.
-class FaultyModel : public core::Backend {
- public:
-  explicit FaultyModel(model::Params p) : inner_(p) {}
-  std::string Name() const override { return "faulty"; }
-  core::Availability Probe() override { return {}; }
-  core::Environment Env() const override { return inner_.Env(); }
-  core::CreateResult Create(const core::MapSpec& spec) override {
-    core::CreateResult r = inner_.Create(spec);
-    if (r.map) r.map = std::make_unique<Map>(std::move(r.map));
-    return r;
-  }
-
- private:
-  struct Map : core::MapInstance {
-    explicit Map(std::unique_ptr<core::MapInstance> m) : m(std::move(m)) {}
-    core::Result Execute(const core::Op& op) override {
-      core::Result r = m->Execute(op);
-      if (std::holds_alternative<core::Update>(op) && r.err == E2BIG) r.err = ENOENT;
-      return r;
-    }
-    core::MapState ReadState() override { return m->ReadState(); }
-    std::unique_ptr<core::MapInstance> m;
-  };
-  model::ModelBackend inner_;
-};
-
 TEST(MinimizeTest, FaultyBackendDivergenceShrinksToOneUpdatePastTheEnd) {
   model::Params p;
   p.env = core::Environment{2, 4096, ""};
   model::ModelBackend good(p);
-  FaultyModel bad(p);
+  backends::FaultyBackend bad(p);
   std::vector<core::Backend*> backends = {&good, &bad};
   GenOptions o;
   RandomChooser c(5);
