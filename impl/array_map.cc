@@ -100,6 +100,14 @@ void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
 void AtomicStoreBytes(void* shared, const void* src, size_t n) {
   auto* in = static_cast<const uint8_t*>(src);
   uintptr_t at = reinterpret_cast<uintptr_t>(shared);
+  if (at % 8 == 0 && n % 8 == 0) {
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t v;
+      std::memcpy(&v, in + i, 8);
+      Word(at + i).store(v, std::memory_order_relaxed);
+    }
+    return;
+  }
   while (n > 0) {
     uintptr_t word = at & ~uintptr_t{7};
     size_t skip = at - word;
@@ -288,14 +296,6 @@ void ArrayMap::WriteValue(uint8_t* slot, const uint8_t* value) const {
   AtomicStoreBytes(slot, value, lock);
   AtomicStoreBytes(slot + lock + kSpinLockSize, value + lock + kSpinLockSize,
                    attr_.value_size - lock - kSpinLockSize);
-}
-
-uint32_t ArrayMap::CurrentCpu() const {
-  // glibc 2.35+ answers from the rseq area without a system call.
-  int cpu = sched_getcpu();
-  if (cpu < 0) return 0;
-  uint32_t c = static_cast<uint32_t>(cpu);
-  return c < cpus_ ? c : c % cpus_;
 }
 
 long ArrayMap::UpdateElemOnCpu(uint32_t key, const void* value, uint64_t flags,

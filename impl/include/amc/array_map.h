@@ -58,6 +58,12 @@
 #include <cstring>
 #include <memory>
 
+#include <sched.h>
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define AMC_IMPL_HAVE_RSEQ 1
+#endif
+
 namespace amc::impl {
 
 // Kernel map type numbers (enum bpf_map_type).
@@ -117,6 +123,31 @@ struct Options {
 
 // This machine's possible CPUs (/sys/devices/system/cpu/possible).
 uint32_t HostPossibleCpus();
+
+// The CPU the calling thread runs on: the cpu_id field of glibc's rseq area
+// (kept current by the kernel on every return to user space; one load), or
+// sched_getcpu() when rseq is not registered. Wait-free. The answer may be
+// stale by the time it is used (the thread may migrate); callers only use
+// it to pick a slot, and every slot write is atomic, so that is harmless.
+inline uint32_t RawCurrentCpu() {
+#if defined(AMC_IMPL_HAVE_RSEQ) && (defined(__x86_64__) || defined(__aarch64__))
+  if (__rseq_size > 0) {
+    char* tp;
+#if defined(__x86_64__)
+    asm("mov %%fs:0, %0" : "=r"(tp));
+#else
+    tp = static_cast<char*>(__builtin_thread_pointer());
+#endif
+    const auto* area = reinterpret_cast<const struct rseq*>(tp + __rseq_offset);
+    // The kernel writes it asynchronously, like a signal handler would.
+    auto cpu = static_cast<int32_t>(
+        __atomic_load_n(&area->cpu_id, __ATOMIC_RELAXED));
+    if (cpu >= 0) return static_cast<uint32_t>(cpu);
+  }
+#endif
+  int cpu = sched_getcpu();
+  return cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
+}
 
 // Copies between private memory and memory other threads may access
 // concurrently, with relaxed atomic accesses to every 8-byte word touched.
@@ -266,12 +297,19 @@ class ArrayMap {
   void CopyValue(uint32_t key, void* out) const;
 
   // ---- the helper face ----
-  // The calling thread's CPU, in [0, possible_cpus). Wait-free.
-  uint32_t CurrentCpu() const;
+  // The calling thread's CPU, folded onto [0, possible_cpus). Wait-free.
+  uint32_t CurrentCpu() const {
+    uint32_t cpu = RawCurrentCpu();
+    return cpu < cpus_ ? cpu : cpu % cpus_;
+  }
   // bpf_map_lookup_elem: the element (PERCPU: this CPU's slot), 8-byte
   // aligned, or nullptr for key >= max_entries. Wait-free; touches no data.
   void* Lookup(uint32_t key) const {
-    return LookupOnCpu(key, percpu() ? CurrentCpu() : 0);
+    if (!percpu()) {
+      if (key >= attr_.max_entries) [[unlikely]] return nullptr;
+      return data_ + key * elem_size_;
+    }
+    return LookupOnCpu(key, CurrentCpu());
   }
   // The element as seen from `cpu` (ARRAY ignores cpu); nullptr for a bad
   // key or cpu >= possible_cpus. Wait-free.
