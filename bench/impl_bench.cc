@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -528,8 +529,17 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       auto it = run.counters.find("items_per_second");
       if (it == run.counters.end()) continue;
-      rates_[run.run_name.function_name + "@" + std::to_string(run.threads)] =
-          it->second.value;
+      const std::string key =
+          run.run_name.function_name + "@" + std::to_string(run.threads);
+      // With --benchmark_repetitions the median wins; otherwise the run.
+      if (run.run_type == Run::RT_Aggregate) {
+        if (run.aggregate_name == "median") {
+          rates_[key] = it->second.value;
+          medians_.insert(key);
+        }
+      } else if (!medians_.count(key)) {
+        rates_[key] = it->second.value;
+      }
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -541,6 +551,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 
  private:
   std::map<std::string, double> rates_;
+  std::set<std::string> medians_;
 };
 
 void Ratio(const SummaryReporter& r, const char* what, const std::string& a,

@@ -1,6 +1,7 @@
 #include "amc/array_map.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -420,6 +421,45 @@ TEST(ArrayMapHelperTest, AtomicAddReturnsTheOldValueAndChecksTheOffset) {
   EXPECT_FALSE(map->AtomicAddOnCpu(1, 16, 1, 0));
   EXPECT_FALSE(map->AtomicAddOnCpu(2, 0, 1, 0));
   EXPECT_FALSE(map->AtomicAddOnCpu(0, 0, 1, 2));
+}
+
+bool PinTo(uint32_t cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+TEST(ArrayMapHelperTest, CurrentCpuHelpersLandInThePinnedCpusSlot) {
+  const uint32_t host = HostPossibleCpus();
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  auto map = Make(MapType::kPercpuArray, 8, 2, 0, host);
+  for (uint32_t cpu = 0; cpu < host && cpu < 4; ++cpu) {
+    if (!CPU_ISSET(cpu, &saved) || !PinTo(cpu)) continue;
+    EXPECT_EQ(RawCurrentCpu(), cpu);
+    EXPECT_EQ(map->CurrentCpu(), cpu);
+    EXPECT_TRUE(map->AtomicAdd(1, 0, 10 + cpu));
+    uint64_t v = 100 + cpu;
+    EXPECT_EQ(map->UpdateElem(0, &v), 0);
+    EXPECT_EQ(map->Lookup(1), map->LookupOnCpu(1, cpu));
+  }
+  sched_setaffinity(0, sizeof(saved), &saved);
+  std::vector<uint64_t> buf(host);
+  ASSERT_EQ(map->fd().Lookup(1, buf.data()), 0);
+  std::vector<uint64_t> vals(host);
+  ASSERT_EQ(map->fd().Lookup(0, vals.data()), 0);
+  for (uint32_t cpu = 0; cpu < host && cpu < 4; ++cpu) {
+    if (!CPU_ISSET(cpu, &saved)) continue;
+    EXPECT_EQ(buf[cpu], 10u + cpu);
+    EXPECT_EQ(vals[cpu], 100u + cpu);
+  }
+}
+
+TEST(ArrayMapHelperTest, CurrentCpuFoldsOntoFewerPossibleCpus) {
+  auto map = Make(MapType::kPercpuArray, 8, 2, 0, 1);
+  EXPECT_EQ(map->CurrentCpu(), 0u);
+  EXPECT_EQ(map->Lookup(0), map->LookupOnCpu(0, 0));
 }
 
 TEST(AtomicBytesTest, UnalignedCopiesTouchOnlyTheirBytes) {
