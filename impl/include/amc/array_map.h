@@ -10,7 +10,9 @@
 //   - the helper face (ArrayMap::Lookup*, Update*, ...): what a BPF program's
 //     helpers do. Lookup returns a pointer into the storage or nullptr;
 //     per-CPU calls act on an explicit CPU or on the calling thread's current
-//     CPU (sched_getcpu(), folded onto the configured possible CPUs).
+//     CPU (RawCurrentCpu(): glibc's rseq cpu_id, else sched_getcpu(); folded
+//     onto the configured possible CPUs when they are fewer than this
+//     machine's).
 //
 // Layout invariants (checked by impl/array_map_test.cc):
 //   - elem_size = round_up(value_size, 8); element i of a CPU's array sits at
@@ -309,7 +311,9 @@ class ArrayMap {
       if (key >= attr_.max_entries) [[unlikely]] return nullptr;
       return data_ + key * elem_size_;
     }
-    return LookupOnCpu(key, CurrentCpu());
+    const uint32_t cpu = CurrentCpu();  // already < possible_cpus
+    if (key >= attr_.max_entries) [[unlikely]] return nullptr;
+    return data_ + cpu * cpu_stride_ + key * elem_size_;
   }
   // The element as seen from `cpu` (ARRAY ignores cpu); nullptr for a bad
   // key or cpu >= possible_cpus. Wait-free.
