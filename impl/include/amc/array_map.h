@@ -64,6 +64,7 @@
 #if __has_include(<sys/rseq.h>)
 #include <sys/rseq.h>
 #define AMC_IMPL_HAVE_RSEQ 1
+static_assert(offsetof(struct rseq, cpu_id) == 4, "RawCurrentCpu reads fs:4");
 #endif
 
 namespace amc::impl {
@@ -132,23 +133,23 @@ uint32_t HostPossibleCpus();
 // stale by the time it is used (the thread may migrate); callers only use
 // it to pick a slot, and every slot write is atomic, so that is harmless.
 inline uint32_t RawCurrentCpu() {
-#if defined(AMC_IMPL_HAVE_RSEQ) && (defined(__x86_64__) || defined(__aarch64__))
-  if (__rseq_size > 0) {
-    char* tp;
-#if defined(__x86_64__)
-    asm("mov %%fs:0, %0" : "=r"(tp));
-#else
-    tp = static_cast<char*>(__builtin_thread_pointer());
+#if defined(AMC_IMPL_HAVE_RSEQ) && defined(__x86_64__)
+  // glibc keeps the area in every thread's TCB; when registration is off or
+  // failed, cpu_id holds RSEQ_CPU_ID_REGISTRATION_FAILED (negative).
+  // The kernel writes it asynchronously, like a signal handler would; a
+  // single aligned load sees one whole value.
+  int32_t cpu;
+  asm volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
+  if (cpu >= 0) [[likely]] return static_cast<uint32_t>(cpu);
+#elif defined(AMC_IMPL_HAVE_RSEQ) && defined(__aarch64__)
+  const auto* area = reinterpret_cast<const struct rseq*>(
+      static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset);
+  auto cpu = static_cast<int32_t>(
+      __atomic_load_n(&area->cpu_id, __ATOMIC_RELAXED));
+  if (cpu >= 0) return static_cast<uint32_t>(cpu);
 #endif
-    const auto* area = reinterpret_cast<const struct rseq*>(tp + __rseq_offset);
-    // The kernel writes it asynchronously, like a signal handler would.
-    auto cpu = static_cast<int32_t>(
-        __atomic_load_n(&area->cpu_id, __ATOMIC_RELAXED));
-    if (cpu >= 0) return static_cast<uint32_t>(cpu);
-  }
-#endif
-  int cpu = sched_getcpu();
-  return cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
+  int c = sched_getcpu();
+  return c < 0 ? 0 : static_cast<uint32_t>(c);
 }
 
 // Copies between private memory and memory other threads may access
@@ -343,7 +344,17 @@ class ArrayMap {
   // (one LOCK XADD), lock-free on LL/SC machines.
   bool AtomicAdd(uint32_t key, uint32_t offset, uint64_t delta,
                  uint64_t* old = nullptr) const {
-    return AtomicAddOnCpu(key, offset, delta, percpu() ? CurrentCpu() : 0, old);
+    if (offset % 8 != 0 || uint64_t{offset} + 8 > attr_.value_size ||
+        key >= attr_.max_entries) [[unlikely]] {
+      return false;
+    }
+    uint8_t* elem = data_ + key * elem_size_;
+    if (percpu()) elem += CurrentCpu() * cpu_stride_;
+    uint64_t before =
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(elem + offset))
+            .fetch_add(delta, std::memory_order_relaxed);
+    if (old) *old = before;
+    return true;
   }
   bool AtomicAddOnCpu(uint32_t key, uint32_t offset, uint64_t delta,
                       uint32_t cpu, uint64_t* old = nullptr) const {
