@@ -227,6 +227,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   map->fast_word_ = !percpu && attr.value_size == 8 && attr.spin_lock_offset < 0;
+  map->whole_words_ =
+      !percpu && attr.value_size % 8 == 0 && attr.spin_lock_offset < 0;
   const uint64_t data_bytes = elem_size * attr.max_entries;
   uint64_t total = data_bytes;
   if (percpu) {
@@ -354,25 +356,34 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
   if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
   const uint32_t max = *count;
   if (max == 0) return 0;
-  const uint64_t stride = map_->value_buffer_size();
-  auto* out = static_cast<uint8_t*>(values);
-  uint32_t copied = 0;
-  uint32_t prev = 0;
-  const uint32_t* prev_ptr = in_batch;
-  int err = 0;
-  while (copied < max) {
-    uint32_t key = 0;
-    err = GetNextKey(prev_ptr, &key);
-    if (err) break;
-    keys[copied] = key;
-    map_->CopyValue(key, out + copied * stride);
-    ++copied;
-    prev = key;
-    prev_ptr = &prev;
+  // The walk get-next-key would make, in closed form: from the key after
+  // in_batch (0 for none or one out of range) up to count keys; ENOENT when
+  // the end came first.
+  const uint32_t entries = map_->attr_.max_entries;
+  uint32_t start = 0;
+  if (in_batch != nullptr && *in_batch < entries) {
+    if (*in_batch == entries - 1) {
+      *count = 0;
+      return ENOENT;
+    }
+    start = *in_batch + 1;
   }
-  *count = copied;
-  if (copied > 0) *out_batch = prev;
-  return err;
+  const uint32_t n = std::min(max, entries - start);
+  for (uint32_t i = 0; i < n; ++i) keys[i] = start + i;
+  auto* out = static_cast<uint8_t*>(values);
+  if (map_->whole_words_) {
+    // Packed buffers have the storage's stride: one contiguous copy.
+    AtomicLoadBytes(out, map_->data_ + start * map_->elem_size_,
+                    uint64_t{n} * map_->elem_size_);
+  } else {
+    const uint64_t stride = map_->value_buffer_size();
+    for (uint32_t i = 0; i < n; ++i) {
+      map_->CopyValue(start + i, out + i * stride);
+    }
+  }
+  *count = n;
+  if (n > 0) *out_batch = start + n - 1;
+  return n < max ? ENOENT : 0;
 }
 
 int MapFd::UpdateBatch(const uint32_t* keys, const void* values,

@@ -247,6 +247,30 @@ TEST(ArrayMapSyscallTest, LookupBatchCopiesPackedValuesAndEndsWithEnoent) {
   EXPECT_EQ(count, 2u);
 }
 
+TEST(ArrayMapSyscallTest, LookupBatchOfWholeWordValuesRestartsOutOfRange) {
+  auto map = Make(MapType::kArray, 16, 3);
+  for (uint64_t k = 0; k < 3; ++k) {
+    uint64_t v[2] = {k, ~k};
+    ASSERT_EQ(map->fd().Update(static_cast<uint32_t>(k), v), 0);
+  }
+  uint32_t keys[3], out_batch = 77, count = 3, in = 99;
+  uint64_t vals[6];
+  EXPECT_EQ(map->fd().LookupBatch(&in, &out_batch, keys, vals, &count), 0);
+  EXPECT_EQ(count, 3u);
+  EXPECT_EQ(out_batch, 2u);
+  for (uint64_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(keys[k], k);
+    EXPECT_EQ(vals[2 * k], k);
+    EXPECT_EQ(vals[2 * k + 1], ~k);
+  }
+  in = 2;
+  count = 3;
+  out_batch = 77;
+  EXPECT_EQ(map->fd().LookupBatch(&in, &out_batch, keys, vals, &count), ENOENT);
+  EXPECT_EQ(count, 0u);
+  EXPECT_EQ(out_batch, 77u);
+}
+
 TEST(ArrayMapSyscallTest, UpdateBatchStopsAtTheFirstFailureAndCountsApplied) {
   auto map = Make(MapType::kArray, 8, 4);
   uint32_t keys[] = {0, 1, 9, 2};

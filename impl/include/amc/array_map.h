@@ -391,6 +391,9 @@ class ArrayMap {
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
+  // ARRAY with value_size % 8 == 0 and no spin lock: copies are whole
+  // words, and packed syscall buffers have the storage's stride.
+  bool whole_words_ = false;
   int memfd_ = -1;
   int memfd_ro_ = -1;  // the memfd reopened O_RDONLY, for read-only mappings
   // Freeze bit | number of live writable mappings. Freeze and writable Mmap
@@ -413,6 +416,16 @@ inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
                      *reinterpret_cast<uint64_t*>(m.data_ + key * 8))
                      .load(std::memory_order_relaxed);
     std::memcpy(value, &v, 8);
+    return 0;
+  }
+  if (m.whole_words_) {
+    const uintptr_t src = reinterpret_cast<uintptr_t>(m.data_ + key * m.elem_size_);
+    auto* dst = static_cast<uint8_t*>(value);
+    for (uint64_t i = 0; i < m.elem_size_; i += 8) {
+      uint64_t v = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(src + i))
+                       .load(std::memory_order_relaxed);
+      std::memcpy(dst + i, &v, 8);
+    }
     return 0;
   }
   m.CopyValue(key, value);
