@@ -323,6 +323,27 @@ bool SysWritable(bool can_write, const ArrayMap& map) {
 }
 }  // namespace
 
+// Every check in the kernel's order (syscall.c map_lookup_elem).
+int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
+                         uint64_t flags) {
+  if (flags & ~kFLock) return EINVAL;
+  if (!fd.can_read_) return EPERM;
+  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  if (key >= fd.max_entries_) return ENOENT;
+  fd.map_->CopyValue(key, value);
+  return 0;
+}
+
+// Every check in the kernel's order (syscall.c map_update_elem).
+int MapFd::UpdateChecked(MapFd fd, uint32_t key, const void* value,
+                         uint64_t flags) {
+  // Relaxed: the frozen bit publishes nothing; coherence of the one state
+  // word already makes every update that happens after Freeze() see it.
+  if (!fd.can_write_ || fd.map_->frozen()) return EPERM;
+  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  return fd.UpdateValue(key, static_cast<const uint8_t*>(value), flags);
+}
+
 int MapFd::Delete(uint32_t) const {
   if (!SysWritable(can_write_, *map_)) return EPERM;
   return EINVAL;  // array_map_delete_elem

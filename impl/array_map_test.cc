@@ -150,6 +150,28 @@ TEST(ArrayMapLayoutTest, MmapableDataIsPageAlignedAndMapsAtOffsetZero) {
   EXPECT_EQ(std::memcmp(second.addr() + 500 * 16 - kPage, v.data(), 12), 0);
 }
 
+TEST(ArrayMapLayoutTest, ElementOffsetsPastFourGibibytesDoNotWrap) {
+  MapAttr a;
+  a.value_size = 8;
+  a.max_entries = (1u << 29) + 2;  // 4 GiB + 16 bytes of lazily backed data
+  Options o;
+  o.memory_limit_bytes = uint64_t{8} << 30;
+  std::unique_ptr<ArrayMap> map;
+  ASSERT_EQ(ArrayMap::Create(a, o, &map), 0);
+  const uint32_t far = 1u << 29;
+  uint64_t v = 0x1234, got = 0;
+  ASSERT_EQ(map->fd().Update(far, &v), 0);
+  EXPECT_EQ(map->fd().Lookup(0, &got), 0);
+  EXPECT_EQ(got, 0u);
+  EXPECT_EQ(map->fd().Lookup(far, &got), 0);
+  EXPECT_EQ(got, 0x1234u);
+  EXPECT_EQ(static_cast<uint8_t*>(map->Lookup(far)) - map->data(),
+            int64_t{8} << 29);
+  EXPECT_EQ(map->UpdateElem(far + 1, &v), 0);
+  EXPECT_EQ(map->fd().Lookup(1, &got), 0);
+  EXPECT_EQ(got, 0u);
+}
+
 // ---- syscall face ----
 
 TEST(ArrayMapSyscallTest, LookupOfAFreshMapIsZerosAndOutOfRangeIsEnoent) {

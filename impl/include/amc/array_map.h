@@ -243,10 +243,29 @@ class MapFd {
 
  private:
   friend class ArrayMap;
-  MapFd(ArrayMap* map, bool can_read, bool can_write)
-      : map_(map), can_read_(can_read), can_write_(can_write) {}
+  MapFd(ArrayMap* map, bool can_read, bool can_write);
+  // Slow paths, static and taking the handle by value so the fast paths
+  // never let the handle's address escape (its fields can stay in
+  // registers across a caller's loop).
+  static int LookupChecked(MapFd fd, uint32_t key, void* value,
+                           uint64_t flags);
+  static int UpdateChecked(MapFd fd, uint32_t key, const void* value,
+                           uint64_t flags);
   int UpdateValue(uint32_t key, const uint8_t* value, uint64_t flags) const;
   ArrayMap* map_ = nullptr;
+  // Immutable geometry cached from the map, so a handle held in registers
+  // serves the fast paths without touching the map object.
+  uint8_t* data_ = nullptr;
+  uint64_t elem_size_ = 0;
+  uint32_t max_entries_ = 0;
+  // max_entries when this fd may read (write, for ARRAY), else 0: one
+  // compare admits a call to the fast path.
+  uint32_t read_limit_ = 0;
+  uint32_t write_limit_ = 0;
+  bool fast_word_ = false;
+  bool whole_words_ = false;
+  bool has_lock_ = false;
+  bool percpu_ = false;
   bool can_read_ = false;
   bool can_write_ = false;
 };
@@ -404,55 +423,76 @@ class ArrayMap {
 
 // ---- inline fast paths of the syscall face ----
 
+inline MapFd::MapFd(ArrayMap* map, bool can_read, bool can_write)
+    : map_(map),
+      data_(map->data_),
+      elem_size_(map->elem_size_),
+      max_entries_(map->attr_.max_entries),
+      read_limit_(can_read ? map->attr_.max_entries : 0),
+      write_limit_(can_write && !map->percpu() ? map->attr_.max_entries : 0),
+      fast_word_(map->fast_word_),
+      whole_words_(map->whole_words_),
+      has_lock_(map->attr_.spin_lock_offset >= 0),
+      percpu_(map->percpu()),
+      can_read_(can_read),
+      can_write_(can_write) {}
+
 inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
-  const ArrayMap& m = *map_;
-  if (flags & ~kFLock) [[unlikely]] return EINVAL;
-  if (!can_read_) [[unlikely]] return EPERM;
-  if ((flags & kFLock) && m.attr_.spin_lock_offset < 0) return EINVAL;
-  if (key >= m.attr_.max_entries) [[unlikely]] return ENOENT;
-  if (m.fast_word_) {
-    // The common case, one word: one relaxed load.
-    uint64_t v = std::atomic_ref<uint64_t>(
-                     *reinterpret_cast<uint64_t*>(m.data_ + key * 8))
-                     .load(std::memory_order_relaxed);
-    std::memcpy(value, &v, 8);
-    return 0;
-  }
-  if (m.whole_words_) {
-    const uintptr_t src = reinterpret_cast<uintptr_t>(m.data_ + key * m.elem_size_);
-    auto* dst = static_cast<uint8_t*>(value);
-    for (uint64_t i = 0; i < m.elem_size_; i += 8) {
-      uint64_t v = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(src + i))
+  // Fast path: no flags, readable fd, key in range, ARRAY of whole words.
+  if (flags == 0 && key < read_limit_) [[likely]] {
+    if (fast_word_) {
+      uint64_t v = std::atomic_ref<uint64_t>(
+                       *reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
                        .load(std::memory_order_relaxed);
-      std::memcpy(dst + i, &v, 8);
+      std::memcpy(value, &v, 8);
+      return 0;
     }
-    return 0;
+    if (whole_words_) {
+      const auto src = reinterpret_cast<uintptr_t>(data_ + key * elem_size_);
+      auto* dst = static_cast<uint8_t*>(value);
+      for (uint64_t i = 0; i < elem_size_; i += 8) {
+        uint64_t v =
+            std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(src + i))
+                .load(std::memory_order_relaxed);
+        std::memcpy(dst + i, &v, 8);
+      }
+      return 0;
+    }
   }
-  m.CopyValue(key, value);
-  return 0;
+  return LookupChecked(*this, key, value, flags);
 }
 
 inline int MapFd::Update(uint32_t key, const void* value,
                          uint64_t flags) const {
-  // Relaxed: the frozen bit publishes nothing; coherence of the one state
-  // word already makes every update that happens after Freeze() see it.
-  if (!can_write_ || map_->frozen()) [[unlikely]] return EPERM;
-  if ((flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
-  return UpdateValue(key, static_cast<const uint8_t*>(value), flags);
+  // Fast path: BPF_ANY on a writable ARRAY fd, key in range.
+  if (flags == 0 && key < write_limit_) [[likely]] {
+    if (map_->frozen()) [[unlikely]] return EPERM;
+    if (fast_word_) {
+      uint64_t v;
+      std::memcpy(&v, value, 8);
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
+          .store(v, std::memory_order_relaxed);
+      return 0;
+    }
+    map_->WriteValue(data_ + key * elem_size_,
+                     static_cast<const uint8_t*>(value));
+    return 0;
+  }
+  return UpdateChecked(*this, key, value, flags);
 }
 
 inline int MapFd::UpdateValue(uint32_t key, const uint8_t* value,
                               uint64_t flags) const {
   const ArrayMap& m = *map_;
-  if (!m.percpu()) {
+  if (!percpu_) {
     // arraymap.c array_map_update_elem.
     if ((flags & ~kFLock) > kExist) [[unlikely]] return EINVAL;
-    if (key >= m.attr_.max_entries) [[unlikely]] return E2BIG;
+    if (key >= max_entries_) [[unlikely]] return E2BIG;
     if (flags & kNoexist) [[unlikely]] return EEXIST;
-    if (m.fast_word_) {
+    if (fast_word_) {
       uint64_t v;
       std::memcpy(&v, value, 8);
-      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(m.data_ + key * 8))
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
           .store(v, std::memory_order_relaxed);
       return 0;
     }
