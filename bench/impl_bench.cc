@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <linux/bpf.h>
 #include <sched.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -173,6 +174,25 @@ void Items(benchmark::State& state, uint64_t per_iteration = 1) {
                                                per_iteration));
 }
 
+uint64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// CPU nanoseconds each thread spent per item, averaged over threads. Unlike
+// wall-time rates it does not depend on other load on the machine: a shared
+// cache line shows up as more CPU per item whenever the threads overlap.
+void CpuPerItem(benchmark::State& state, uint64_t cpu0) {
+  double per = state.iterations() > 0
+                   ? static_cast<double>(ThreadCpuNs() - cpu0) /
+                         static_cast<double>(state.iterations())
+                   : 0;
+  state.counters["cpu_ns_per_item"] =
+      benchmark::Counter(per, benchmark::Counter::kAvgThreads);
+}
+
 // Shared fixtures, made by thread 0 before the threads start their loops
 // (Google Benchmark runs the loop only after every thread got here, and the
 // fixtures live for the whole process).
@@ -290,13 +310,32 @@ void RegisterSize() {
             Pin(state);
             ArrayMap& map = impl();
             uint64_t i = 0;
+            const uint64_t cpu0 = ThreadCpuNs();
             for (auto _ : state) {
               bool ok = map.AtomicAdd(
                   array ? Key(state, i++) : static_cast<uint32_t>(i++ & 0), 0, 1);
               benchmark::DoNotOptimize(ok);
             }
+            CpuPerItem(state, cpu0);
             Items(state);
           }));
+      if (array && vs == 8) {
+        // Control for the per-CPU layout: every thread adds to the same
+        // u64 of an ARRAY (one shared cache line).
+        all.push_back(benchmark::RegisterBenchmark(
+            Name("atomic_add_shared", "impl", type, vs).c_str(),
+            [=](benchmark::State& state) {
+              Pin(state);
+              ArrayMap& map = impl();
+              const uint64_t cpu0 = ThreadCpuNs();
+              for (auto _ : state) {
+                bool ok = map.AtomicAdd(0, 0, 1);
+                benchmark::DoNotOptimize(ok);
+              }
+              CpuPerItem(state, cpu0);
+              Items(state);
+            }));
+      }
       // get-next-key over the whole map
       all.push_back(benchmark::RegisterBenchmark(
           Name("get_next_key", "impl", type, vs).c_str(),
@@ -529,6 +568,12 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (run.error_occurred) continue;
       auto it = run.counters.find("items_per_second");
       if (it == run.counters.end()) continue;
+      auto per = run.counters.find("cpu_ns_per_item");
+      if (per != run.counters.end() &&
+          (run.run_type != Run::RT_Aggregate || run.aggregate_name == "median")) {
+        cpu_per_item_[run.run_name.function_name + "@" +
+                      std::to_string(run.threads)] = per->second.value;
+      }
       std::string key =
           run.run_name.function_name + "@" + std::to_string(run.threads);
       // 1-thread rates over CPU time as well: on a machine shared with other
@@ -558,6 +603,11 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     auto it = rates_.find(name + "@" + std::to_string(threads));
     return it == rates_.end() ? 0 : it->second;
   }
+  // Thread CPU ns per item (benchmarks that measure it), 0 otherwise.
+  double CpuPerItem(const std::string& name, int threads) const {
+    auto it = cpu_per_item_.find(name + "@" + std::to_string(threads));
+    return it == cpu_per_item_.end() ? 0 : it->second;
+  }
   // Items per CPU-second of a 1-thread run.
   double CpuRate(const std::string& name) const {
     auto it = cpu_rates_.find(name + "@1");
@@ -568,6 +618,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> rates_;
   std::set<std::string> medians_;
   std::map<std::string, double> cpu_rates_;
+  std::map<std::string, double> cpu_per_item_;
 };
 
 void Ratio(const SummaryReporter& r, const char* what, const std::string& a,
@@ -624,6 +675,26 @@ void PrintSummary(const SummaryReporter& r) {
   Ratio(r, "impl PERCPU / mutex ARRAY, atomic add, 2 threads",
         Name("atomic_add", "impl", P, 8), 2, Name("atomic_add", "mutex", A, 8),
         2, ">=", 10);
+  // Load-independent view of the same target: CPU time per add with 2
+  // threads over 1 thread; 2/1.8 = 1.11 is what 1.8x throughput on two free
+  // CPUs allows. The shared-key ARRAY add shows what a shared line costs
+  // when the threads do overlap.
+  for (auto [label, name] :
+       {std::pair<const char*, std::string>{
+            "CPU per add 2 thr / 1 thr, PERCPU current CPU (same key)",
+            Name("atomic_add", "impl", P, 8)},
+        {"CPU per add 2 thr / 1 thr, ARRAY one shared u64 (control)",
+         Name("atomic_add_shared", "impl", A, 8)}}) {
+    double one = r.CpuPerItem(name, 1), two = r.CpuPerItem(name, 2);
+    if (one > 0 && two > 0) {
+      std::printf("  %-62s %9.3f  (%.2f -> %.2f ns; target <= 1.11 for the "
+                  "PERCPU line)  %s\n",
+                  label, two / one, one, two,
+                  name.find("shared") != std::string::npos
+                      ? "control"
+                      : (two / one <= 1.11 ? "MET" : "NOT MET"));
+    }
+  }
   Ratio(r, "control: vector get-next-key 2 thr / 1 thr (no shared data)",
         Name("get_next_key", "vector", A, 8), 2,
         Name("get_next_key", "vector", A, 8), 1, ">=", 1.8);
