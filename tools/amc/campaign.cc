@@ -46,8 +46,8 @@ struct Shared {
   std::mutex mu;  // guards everything below
   std::string error;
   size_t reproducers_written = 0;
-  size_t minimized = 0;  // divergences minimized so far
-  std::map<std::string, std::string> written;  // reproducer text -> file
+  // Divergence signature -> the first sequence that showed it.
+  std::map<std::string, uint64_t> by_signature;
 
   bool ShouldStop() const {
     if (failed.load(std::memory_order_relaxed)) return true;
@@ -63,6 +63,17 @@ struct WorkerResult {
   std::vector<SequenceCase> cases;
 };
 
+// What kind of divergence this is: its kind, the kind of op, and every
+// backend's answer ("op update: model E2BIG | faulty ENOENT").
+std::string Signature(const core::Sequence& seq, const core::Divergence& d) {
+  std::string out = std::to_string(static_cast<int>(d.kind)) + " ";
+  if (d.step >= 0 && static_cast<size_t>(d.step) < seq.steps.size()) {
+    out += core::OpKindName(core::KindOf(seq.steps[d.step].op));
+  }
+  for (const auto& [name, text] : d.sides) out += " | " + name + " " + text;
+  return out;
+}
+
 // Minimizes one divergence on the worker's backends and writes its file.
 DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& backends,
                            std::vector<BackendTimer>& timers, uint64_t index,
@@ -72,18 +83,25 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
   record.index = index;
   record.summary = d.Summary(seq);
   record.ops_before = seq.steps.size();
+  const std::string signature = Signature(seq, d);
   {
     std::lock_guard<std::mutex> lock(shared.mu);
-    // Past the cap, or after many duplicates, later divergences are only
-    // counted: minimizing costs hundreds of runs each.
-    if (shared.reproducers_written >= options.max_reproducers ||
-        shared.minimized >= 10 * std::max<size_t>(options.max_reproducers, 1)) {
-      record.note = "not minimized: enough reproducers already (--max-reproducers " +
-                    std::to_string(options.max_reproducers) + ")";
+    // One reproducer per kind of divergence: the same op kind answered the
+    // same different ways is, as far as anyone can tell here, the same bug.
+    auto it = shared.by_signature.find(signature);
+    if (it != shared.by_signature.end()) {
+      record.same_as = it->second;
       record.report = d.Report(seq);
       return record;
     }
-    ++shared.minimized;
+    shared.by_signature.emplace(signature, index);
+    if (shared.reproducers_written >= options.max_reproducers) {
+      record.note = "not minimized: already " + std::to_string(options.max_reproducers) +
+                    " reproducers (--max-reproducers)";
+      record.report = d.Report(seq);
+      return record;
+    }
+    ++shared.reproducers_written;  // reserved now, so the cap holds across jobs
   }
   for (auto& t : timers) t.enabled = false;
   gen::MinimizeStats stats;
@@ -108,7 +126,6 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
   env.kernel_release.clear();
   repro.env = env;
   const std::string names = JoinNames(shared.plan->backend_names, ",");
-  std::string body = core::PrintOps(repro);
   repro.comments = {
       "amc run divergence: sequence " + std::to_string(index) + " of seed " +
           std::to_string(options.seed) + " (amc run --backends " + names +
@@ -123,17 +140,6 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
       "reproduce: amc replay --backends " + names + " THIS_FILE",
   };
   std::lock_guard<std::mutex> lock(shared.mu);
-  auto it = shared.written.find(body);
-  if (it != shared.written.end()) {
-    record.note = "same reproducer as " + it->second;
-    record.file = it->second;
-    return record;
-  }
-  if (shared.reproducers_written >= options.max_reproducers) {
-    record.note = "not written: already " +
-                  std::to_string(options.max_reproducers) + " reproducers";
-    return record;
-  }
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   std::string path = (std::filesystem::path(options.out_dir) /
@@ -146,8 +152,6 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
     return record;
   }
   record.file = path;
-  shared.written.emplace(body, path);
-  ++shared.reproducers_written;
   return record;
 }
 

@@ -83,7 +83,10 @@ struct DivergenceRecord {
   std::string summary;   // Divergence::Summary of the generated sequence
   std::string report;    // Divergence::Report of the minimized reproducer
   std::string file;      // where the reproducer was written ("" if not)
-  std::string note;      // why not written, or "same as ..."
+  std::string note;      // why not minimized or not written
+  // Set when an earlier sequence diverged the same way (its index); that
+  // one's reproducer stands for this one.
+  std::optional<uint64_t> same_as;
   size_t ops_before = 0;
   size_t ops_after = 0;
 };

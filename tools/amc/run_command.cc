@@ -215,8 +215,10 @@ int RunCommand(int argc, char** argv) {
       {"backend", "sequences", "ops", "busy s", "sequences/s", "ops/s", "sat out"}};
   for (const auto& t : result.backends) {
     double busy = t.busy_ns / 1e9;
+    char busy_text[32];
+    std::snprintf(busy_text, sizeof busy_text, "%.2f", busy);
     rows.push_back({t.name, std::to_string(t.sequences), std::to_string(t.ops),
-                    Rate(busy), busy > 0 ? Rate(t.sequences / busy) : "-",
+                    busy_text, busy > 0 ? Rate(t.sequences / busy) : "-",
                     busy > 0 ? Rate(t.ops / busy) : "-", std::to_string(t.left_out)});
   }
   std::printf("per backend (busy s: time inside the backend, summed over jobs; "
@@ -254,21 +256,30 @@ int RunCommand(int argc, char** argv) {
                 options.out_dir.c_str());
   }
   std::printf("\n");
-  size_t shown = 0;
+  std::map<uint64_t, size_t> same;  // first sequence -> later ones like it
   for (const auto& d : result.divergences) {
-    if (shown++ == 20) {
-      std::printf("  ... and %zu more (see --json)\n", result.divergences.size() - 20);
-      break;
+    if (d.same_as) ++same[*d.same_as];
+  }
+  size_t unlisted = 0, listed = 0;
+  for (const auto& d : result.divergences) {
+    if (d.same_as) continue;
+    if (listed++ >= 20) {
+      ++unlisted;
+      continue;
     }
     std::printf("  sequence %llu: %s\n", static_cast<unsigned long long>(d.index),
                 d.summary.c_str());
-    if (!d.file.empty()) {
-      std::printf("    -> %s (%zu -> %zu ops)%s%s\n", d.file.c_str(), d.ops_before,
-                  d.ops_after, d.note.empty() ? "" : "; ", d.note.c_str());
-    } else if (!d.note.empty()) {
+    if (d.note.empty()) {
+      std::printf("    -> %s (minimized from %zu to %zu ops)\n", d.file.c_str(),
+                  d.ops_before, d.ops_after);
+    } else {
       std::printf("    %s\n", d.note.c_str());
     }
+    if (same[d.index]) {
+      std::printf("    and %zu more sequences diverged the same way\n", same[d.index]);
+    }
   }
+  if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
   // The first reproducer in full, so that a log alone is enough to start.
   for (const auto& d : result.divergences) {
     if (d.file.empty() || !d.note.empty()) continue;
@@ -298,8 +309,11 @@ int RunCommand(int argc, char** argv) {
       if (c.failure) {
         r.failure = *c.failure;
         const DivergenceRecord* d = by_index[c.index];
-        r.failure_text = d ? d->report + (d->file.empty() ? "" : "reproducer: " + d->file + "\n")
-                           : *c.failure;
+        const DivergenceRecord* first = d && d->same_as ? by_index[*d->same_as] : d;
+        r.failure_text = d ? d->report : *c.failure;
+        if (first && !first->file.empty()) {
+          r.failure_text += "reproducer: " + first->file + "\n";
+        }
       }
       cases.push_back(std::move(r));
     }
@@ -344,6 +358,7 @@ int RunCommand(int argc, char** argv) {
                           .Str("summary", d.summary)
                           .Str("file", d.file)
                           .Str("note", d.note)
+                          .Raw("same_as", d.same_as ? std::to_string(*d.same_as) : "null")
                           .Int("ops_before", d.ops_before)
                           .Int("ops_after", d.ops_after)
                           .Done());
