@@ -260,7 +260,7 @@ TEST_F(AmcCliTest, RecordWritesKernelExpectationsOrNamesTheMissingPrivilege) {
   ASSERT_EQ(r.status, 0) << r.output;
   std::string text = ReadFile(P("rec/update_array.ops"));
   EXPECT_NE(text.find("kernel="), std::string::npos) << text;
-  EXPECT_NE(text.find("recorded by amc record"), std::string::npos) << text;
+  EXPECT_NE(text.find("# recorded on Linux "), std::string::npos) << text;
   EXPECT_EQ(Amc("replay " + P("rec")).status, 0);
 }
 

@@ -301,17 +301,15 @@ int RecordCommand(int argc, char** argv) {
     return kExitUsage;
   }
   for (size_t i = 0; i < jobs.size(); ++i) {
-    core::Sequence recorded = recorder.Record(sequences[i]);
-    std::vector<std::string> comments;
-    for (const auto& c : recorded.comments) {
-      if (c.rfind("recorded by amc record", 0) != 0) comments.push_back(c);
+    std::string why;
+    std::optional<core::Sequence> recorded = recorder.Record(sequences[i], &why);
+    if (!recorded) {
+      std::fprintf(stderr, "amc record: %s: %s\n", jobs[i].first.c_str(), why.c_str());
+      return kExitUsage;
     }
-    comments.push_back("recorded by amc record on kernel " +
-                       (recorded.env ? recorded.env->kernel_release : std::string("?")));
-    recorded.comments = comments;
     std::error_code ec;
     fs::create_directories(jobs[i].second.parent_path(), ec);
-    std::string e = WriteTextFile(jobs[i].second.string(), core::PrintOps(recorded));
+    std::string e = WriteTextFile(jobs[i].second.string(), core::PrintOps(*recorded));
     if (!e.empty()) {
       std::fprintf(stderr, "amc record: %s\n", e.c_str());
       return kExitUsage;

@@ -1,20 +1,20 @@
 // tools/amc/record.h: recording a sequence on the real kernel for
 // `amc record`: the kernel's creation errno and every op's result become the
 // sequence's expectations, and the kernel's environment (possible CPUs, page
-// size, release) its `env` line.
+// size, release) its `env` line, with a "recorded on Linux ..." comment.
 //
-// The recorder is reached through this one function so that it can switch to
-// oracle_kernel's own recording function in a few lines once that is on main;
-// until then it drives the registry's "kernel" backend through the Backend
-// interface, which records the same results.
+// When oracle_kernel/record.h is in the tree, recording is its
+// RecordOnKernel (switched at compile time); otherwise the registry's
+// "kernel" backend, if any, is driven through the Backend interface, which
+// records the same results.
 //
 // Invariant: a recorder that is not available says why (the missing
 // privilege, or that this build has no kernel backend) and records nothing.
 #ifndef AMC_TOOLS_AMC_RECORD_H_
 #define AMC_TOOLS_AMC_RECORD_H_
 
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/backend.h"
@@ -30,8 +30,9 @@ class KernelRecorder {
   // "" when recording works here, otherwise the reason.
   const std::string& unavailable() const { return unavailable_; }
   // `seq` with expect_create, every step's expect and env set from the
-  // kernel (earlier expectations are replaced).
-  core::Sequence Record(const core::Sequence& seq);
+  // kernel (earlier expectations and "recorded on" comments are replaced),
+  // or nullopt with `error` set.
+  std::optional<core::Sequence> Record(const core::Sequence& seq, std::string* error);
 
  private:
   std::string unavailable_;
