@@ -284,6 +284,14 @@ int RecordCommand(int argc, char** argv) {
     }
   }
   if (jobs.empty()) return UsageError("record", "no .ops files under " + Join(args.positional(), ", "));
+  std::map<std::string, std::string> dest_of;  // output -> first input
+  for (const auto& [file, dest] : jobs) {
+    auto [it, fresh] = dest_of.emplace(dest.lexically_normal().string(), file);
+    if (!fresh) {
+      return UsageError("record", file + " and " + it->second + " would both be written to " +
+                                      it->first);
+    }
+  }
   // Read everything first: a malformed file stops the command before any
   // kernel work.
   std::vector<core::Sequence> sequences;
