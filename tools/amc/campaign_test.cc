@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
@@ -68,7 +70,8 @@ TEST(CampaignTest, TalliesCountEveryOpOnEveryBackend) {
 }
 
 TEST(CampaignTest, FaultyBackendDivergenceIsMinimizedIntoAFileThatReplayFails) {
-  auto dir = std::filesystem::temp_directory_path() / "amc_campaign_test_out";
+  auto dir = std::filesystem::temp_directory_path() /
+             ("amc_campaign_test_out_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   CampaignPlan plan = ModelPlan("model,faulty");
   CampaignOptions options;
