@@ -21,6 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long one divergence may be minimized.
+constexpr auto kMinimizeTimeLimit = std::chrono::seconds(15);
+
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -105,8 +108,21 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
   }
   for (auto& t : timers) t.enabled = false;
   gen::MinimizeStats stats;
-  core::Sequence minimized =
-      gen::Minimize(seq, gen::SameDivergence(backends, seq, d), {}, &stats);
+  // Bounded in time too: on the kernel each attempt costs milliseconds, and
+  // the campaign's budget should not stretch by minutes.
+  const auto same = gen::SameDivergence(backends, seq, d);
+  const Clock::time_point give_up = Clock::now() + kMinimizeTimeLimit;
+  bool timed_out = false;
+  core::Sequence minimized = gen::Minimize(
+      seq,
+      [&](const core::Sequence& candidate) {
+        if (Clock::now() >= give_up) {
+          timed_out = true;
+          return false;
+        }
+        return same(candidate);
+      },
+      {}, &stats);
   core::RunOptions run_options;
   run_options.check_expectations = false;
   core::RunOutcome again = core::RunDifferential(minimized, backends, run_options);
@@ -136,7 +152,8 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
       "as generated: " + record.summary,
       "minimized from " + std::to_string(record.ops_before) + " to " +
           std::to_string(record.ops_after) + " ops in " +
-          std::to_string(stats.attempts) + " attempts",
+          std::to_string(stats.attempts) + " attempts" +
+          (timed_out ? " (stopped at the time limit)" : ""),
       "reproduce: amc replay --backends " + names + " THIS_FILE",
   };
   std::lock_guard<std::mutex> lock(shared.mu);

@@ -5,11 +5,16 @@
 // the same run). Each worker owns its own backend instances (backends are
 // not thread-safe; kernel maps and programs belong to the instance that made
 // them), runs every sequence through core::RunDifferential, tallies results,
-// and minimizes each divergence with gen::Minimize on its own backends.
+// and minimizes each new kind of divergence with gen::Minimize on its own
+// backends (at most 15 s each).
 //
-// Invariant: a divergence is never dropped: it is counted, its summary kept,
-// and (up to max_reproducers distinct ones) its minimized reproducer written
-// as an .ops file that `amc replay` fails on.
+// A kind of divergence is its Divergence kind, the op kind and every
+// backend's answer; later sequences that diverge the same way point to the
+// first one (same_as) instead of writing another file for the same bug.
+//
+// Invariant: a divergence is never dropped: it is counted and its summary
+// kept, and each new kind (up to max_reproducers) gets its minimized
+// reproducer written as an .ops file that `amc replay` fails on.
 #ifndef AMC_TOOLS_AMC_CAMPAIGN_H_
 #define AMC_TOOLS_AMC_CAMPAIGN_H_
 
