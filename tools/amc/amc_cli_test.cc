@@ -76,7 +76,9 @@ class AmcCliTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  std::string P(const std::string& name) const { return (dir_ / name).string(); }
+  std::string P(const std::string& name) const {
+    return (dir_ / name).string();
+  }
   fs::path dir_;
 };
 
@@ -91,23 +93,30 @@ constexpr char kFailingCase[] =
     "lookup key=3 flags=0\n";
 
 TEST_F(AmcCliTest, RunWithFewSequencesExitsZeroWithSummaryAndValidReports) {
-  Ran r = Amc("run --sequences 60 --jobs 2 --seed 5 --out " + P("out") + " --json " +
-              P("run.json") + " --junit " + P("run.xml"));
+  Ran r = Amc("run --sequences 60 --jobs 2 --seed 5 --out " + P("out") +
+              " --json " + P("run.json") + " --junit " + P("run.xml"));
   EXPECT_EQ(r.status, 0) << r.output;
-  for (const char* part : {"seed 5", "per backend", "ops by kind", "op results by errno",
-                           "map creation", "backends unavailable", "op kinds left out",
-                           "divergences: 0", "PASS"}) {
-    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n" << r.output;
+  for (const char* part :
+       {"seed 5", "per backend", "ops by kind", "op results by errno",
+        "map creation", "backends unavailable", "op kinds left out",
+        "divergences: 0", "PASS"}) {
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n"
+                                                      << r.output;
   }
   EXPECT_TRUE(JsonValid(P("run.json")));
-  EXPECT_NE(ReadFile(P("run.json")).find("\"sequences\":60"), std::string::npos);
+  EXPECT_NE(ReadFile(P("run.json")).find("\"sequences\":60"),
+            std::string::npos);
   EXPECT_TRUE(JUnitValid(P("run.xml"), 60, 0));
   EXPECT_FALSE(fs::exists(P("out")));
 }
 
 TEST_F(AmcCliTest, RunIsReproducibleFromItsSeedWhateverTheJobs) {
-  Ran one = Amc("run --backends model --sequences 50 --jobs 1 --seed 77 --json " + P("1.json"));
-  Ran two = Amc("run --backends model --sequences 50 --jobs 2 --seed 77 --json " + P("2.json"));
+  Ran one =
+      Amc("run --backends model --sequences 50 --jobs 1 --seed 77 --json " +
+          P("1.json"));
+  Ran two =
+      Amc("run --backends model --sequences 50 --jobs 2 --seed 77 --json " +
+          P("2.json"));
   ASSERT_EQ(one.status, 0) << one.output;
   ASSERT_EQ(two.status, 0) << two.output;
   auto ops_part = [](const std::string& json) {
@@ -118,34 +127,41 @@ TEST_F(AmcCliTest, RunIsReproducibleFromItsSeedWhateverTheJobs) {
 }
 
 TEST_F(AmcCliTest, FaultyBackendRunExitsOneWithAReproducerThatReplayFails) {
-  Ran r = Amc("run --backends model,faulty --sequences 300 --seed 11 --out " + P("out") +
-              " --json " + P("run.json") + " --junit " + P("run.xml"));
+  Ran r =
+      Amc("run --backends model,faulty --sequences 300 --seed 11 --out " +
+          P("out") + " --json " + P("run.json") + " --junit " + P("run.xml"));
   ASSERT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL"), std::string::npos);
   EXPECT_TRUE(JsonValid(P("run.json")));
   EXPECT_TRUE(JUnitValid(P("run.xml"), 300, -1));
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(P("out"))) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(P("out")))
+    files.push_back(e.path());
   ASSERT_FALSE(files.empty());
   std::string text = ReadFile(files[0]);
   EXPECT_NE(text.find("# amc run divergence"), std::string::npos) << text;
   EXPECT_NE(text.find("seed 11"), std::string::npos) << text;
-  Ran replay = Amc("replay --backends model,faulty " + files[0].string() + " --json " +
-                   P("replay.json") + " --junit " + P("replay.xml"));
+  Ran replay =
+      Amc("replay --backends model,faulty " + files[0].string() + " --json " +
+          P("replay.json") + " --junit " + P("replay.xml"));
   EXPECT_EQ(replay.status, 1) << replay.output;
-  EXPECT_NE(replay.output.find("FAIL " + files[0].string() + ": step"), std::string::npos)
+  EXPECT_NE(replay.output.find("FAIL " + files[0].string() + ": step"),
+            std::string::npos)
       << replay.output;
-  EXPECT_NE(replay.output.find("faulty ENOENT"), std::string::npos) << replay.output;
+  EXPECT_NE(replay.output.find("faulty ENOENT"), std::string::npos)
+      << replay.output;
   EXPECT_TRUE(JsonValid(P("replay.json")));
   EXPECT_TRUE(JUnitValid(P("replay.xml"), 1, 1));
   EXPECT_EQ(Amc("replay --backends model " + files[0].string()).status, 0);
 }
 
 TEST_F(AmcCliTest, UnknownBackendExitsTwoNamingIt) {
-  for (const std::string cmd : {"run --sequences 1", "replay " AMC_SOURCE_DIR "/conformance/cases"}) {
+  for (const std::string cmd :
+       {"run --sequences 1", "replay " AMC_SOURCE_DIR "/conformance/cases"}) {
     Ran r = Amc(cmd + " --backends model,nosuch");
     EXPECT_EQ(r.status, 2) << r.output;
-    EXPECT_NE(r.output.find("unknown backend 'nosuch'"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("unknown backend 'nosuch'"), std::string::npos)
+        << r.output;
   }
 }
 
@@ -153,19 +169,23 @@ TEST_F(AmcCliTest, MissingPathExitsTwoNamingIt) {
   for (const char* cmd : {"replay", "minimize", "record --out /tmp/x"}) {
     Ran r = Amc(std::string(cmd) + " " + P("nothing_here.ops"));
     EXPECT_EQ(r.status, 2) << cmd << r.output;
-    EXPECT_NE(r.output.find(P("nothing_here.ops") + ": no such file"), std::string::npos)
+    EXPECT_NE(r.output.find(P("nothing_here.ops") + ": no such file"),
+              std::string::npos)
         << cmd << r.output;
   }
 }
 
 TEST_F(AmcCliTest, MalformedOpsExitsTwoNamingFileAndLine) {
   WriteFile(P("bad.ops"),
-            "# fine\nmap type=ARRAY key_size=4 value_size=8 max_entries=4\nupdate key=banana\n");
-  for (const char* cmd : {"replay", "minimize", "record --out " }) {
-    std::string extra = std::string(cmd) == "record --out " ? P("rec") + " " : "";
+            "# fine\nmap type=ARRAY key_size=4 value_size=8 "
+            "max_entries=4\nupdate key=banana\n");
+  for (const char* cmd : {"replay", "minimize", "record --out "}) {
+    std::string extra =
+        std::string(cmd) == "record --out " ? P("rec") + " " : "";
     Ran r = Amc(std::string(cmd) + extra + " " + P("bad.ops"));
     EXPECT_EQ(r.status, 2) << cmd << r.output;
-    EXPECT_NE(r.output.find(P("bad.ops") + ":3:"), std::string::npos) << cmd << r.output;
+    EXPECT_NE(r.output.find(P("bad.ops") + ":3:"), std::string::npos)
+        << cmd << r.output;
   }
 }
 
@@ -189,7 +209,8 @@ TEST_F(AmcCliTest, BadOptionsExitTwoWithAClearMessage) {
   for (const auto& c : cases) {
     Ran r = Amc(c.args);
     EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
-    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n"
+                                                           << r.output;
   }
 }
 
@@ -197,7 +218,9 @@ TEST_F(AmcCliTest, EveryCommandHasHelp) {
   for (const char* cmd : {"run", "replay", "record", "minimize", "info"}) {
     Ran r = Amc(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
-    EXPECT_NE(r.output.find(std::string("usage: amc ") + cmd), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(std::string("usage: amc ") + cmd),
+              std::string::npos)
+        << r.output;
   }
   Ran r = Amc("--help");
   EXPECT_EQ(r.status, 0);
@@ -205,13 +228,15 @@ TEST_F(AmcCliTest, EveryCommandHasHelp) {
 }
 
 TEST_F(AmcCliTest, ReplayOfTheConformanceCasesPassesWithValidReports) {
-  Ran r = Amc("replay " AMC_SOURCE_DIR "/conformance/cases --json " + P("r.json") +
-              " --junit " + P("r.xml"));
+  Ran r = Amc("replay " AMC_SOURCE_DIR "/conformance/cases --json " +
+              P("r.json") + " --junit " + P("r.xml"));
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("0 failed, 0 unreadable"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("0 failed, 0 unreadable"), std::string::npos)
+      << r.output;
   EXPECT_TRUE(JsonValid(P("r.json")));
   int files = 0;
-  for (const auto& e : fs::directory_iterator(AMC_SOURCE_DIR "/conformance/cases")) {
+  for (const auto& e :
+       fs::directory_iterator(AMC_SOURCE_DIR "/conformance/cases")) {
     files += e.path().extension() == ".ops";
   }
   EXPECT_TRUE(JUnitValid(P("r.xml"), files, 0));
@@ -219,7 +244,8 @@ TEST_F(AmcCliTest, ReplayOfTheConformanceCasesPassesWithValidReports) {
 
 TEST_F(AmcCliTest, MinimizeShrinksADisagreementToAFileReplayStillFails) {
   WriteFile(P("case.ops"), kFailingCase);
-  Ran r = Amc("minimize --backends model,faulty --out " + P("min.ops") + " " + P("case.ops"));
+  Ran r = Amc("minimize --backends model,faulty --out " + P("min.ops") + " " +
+              P("case.ops"));
   EXPECT_EQ(r.status, 1) << r.output;
   std::string text = ReadFile(P("min.ops"));
   EXPECT_NE(text.find("minimized by amc minimize"), std::string::npos) << text;
@@ -231,13 +257,14 @@ TEST_F(AmcCliTest, MinimizeShrinksADisagreementToAFileReplayStillFails) {
 }
 
 TEST_F(AmcCliTest, MinimizeKeepsTheRecordedExpectationThatFails) {
-  WriteFile(P("exp.ops"),
-            "map type=ARRAY key_size=4 value_size=8 max_entries=4 flags=0 -> ok\n"
-            "update key=0 value=11*8 flags=BPF_ANY -> ok\n"
-            "update key=1 value=22*8 flags=BPF_ANY -> ok\n"
-            "lookup key=0 flags=0 -> ok value=11*8\n"
-            "lookup key=1 flags=0 -> ok value=33*8\n"
-            "lookup key=2 flags=0 -> ok value=00*8\n");
+  WriteFile(
+      P("exp.ops"),
+      "map type=ARRAY key_size=4 value_size=8 max_entries=4 flags=0 -> ok\n"
+      "update key=0 value=11*8 flags=BPF_ANY -> ok\n"
+      "update key=1 value=22*8 flags=BPF_ANY -> ok\n"
+      "lookup key=0 flags=0 -> ok value=11*8\n"
+      "lookup key=1 flags=0 -> ok value=33*8\n"
+      "lookup key=2 flags=0 -> ok value=00*8\n");
   Ran r = Amc("minimize --backends model " + P("exp.ops"));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("update key=1 value=22*8 flags=BPF_ANY -> ok\n"
@@ -249,7 +276,8 @@ TEST_F(AmcCliTest, MinimizeKeepsTheRecordedExpectationThatFails) {
 }
 
 TEST_F(AmcCliTest, RecordWritesKernelExpectationsOrNamesTheMissingPrivilege) {
-  Ran r = Amc("record --out " + P("rec") + " " AMC_SOURCE_DIR "/conformance/cases/update_array.ops");
+  Ran r = Amc("record --out " + P("rec") +
+              " " AMC_SOURCE_DIR "/conformance/cases/update_array.ops");
   if (r.status == 2) {
     EXPECT_NE(r.output.find("cannot record"), std::string::npos) << r.output;
     EXPECT_TRUE(r.output.find("CAP_BPF") != std::string::npos ||
@@ -267,11 +295,12 @@ TEST_F(AmcCliTest, RecordWritesKernelExpectationsOrNamesTheMissingPrivilege) {
 TEST_F(AmcCliTest, InfoReportsMachineBackendsAndFeatures) {
   Ran r = Amc("info");
   EXPECT_EQ(r.status, 0) << r.output;
-  for (const char* part : {"kernel release:", "privileges:", "CAP_BPF", "possible CPUs:",
-                           "page size:", "model", "faulty", "mmapable arrays",
-                           "batch ops", "SYSCALL programs", "bpf_map_lookup_percpu_elem",
-                           "BPF_F_CPU"}) {
-    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n" << r.output;
+  for (const char* part : {"kernel release:", "privileges:", "CAP_BPF",
+                           "possible CPUs:", "page size:", "model", "faulty",
+                           "mmapable arrays", "batch ops", "SYSCALL programs",
+                           "bpf_map_lookup_percpu_elem", "BPF_F_CPU"}) {
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n"
+                                                      << r.output;
   }
 }
 

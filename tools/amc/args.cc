@@ -47,7 +47,8 @@ std::string Args::Parse(int argc, char** argv, int first,
   return "";
 }
 
-std::string Args::Get(const std::string& name, const std::string& fallback) const {
+std::string Args::Get(const std::string& name,
+                      const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
 }
@@ -58,13 +59,15 @@ std::string Args::GetUint(const std::string& name,
   if (it == values_.end()) return "";
   const std::string& text = it->second;
   if (text.empty() || text[0] == '-' || text[0] == '+') {
-    return "option '--" + name + "' needs an unsigned number, not '" + text + "'";
+    return "option '--" + name + "' needs an unsigned number, not '" + text +
+           "'";
   }
   errno = 0;
   char* end = nullptr;
   unsigned long long v = std::strtoull(text.c_str(), &end, 0);
   if (errno != 0 || end == text.c_str() || *end != '\0') {
-    return "option '--" + name + "' needs an unsigned number, not '" + text + "'";
+    return "option '--" + name + "' needs an unsigned number, not '" + text +
+           "'";
   }
   *out = v;
   return "";
@@ -77,9 +80,10 @@ std::string Args::GetSeconds(const std::string& name,
   const std::string& text = it->second;
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end == text.c_str() || *end != '\0' || !std::isfinite(v) ||
-      v < 0) {
-    return "option '--" + name + "' needs a number of seconds, not '" + text + "'";
+  if (text.empty() || end == text.c_str() || *end != '\0' ||
+      !std::isfinite(v) || v < 0) {
+    return "option '--" + name + "' needs a number of seconds, not '" + text +
+           "'";
   }
   *out = v;
   return "";

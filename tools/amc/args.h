@@ -28,13 +28,16 @@ class Args {
                     const std::vector<OptionSpec>& specs);
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
-  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  std::string Get(const std::string& name,
+                  const std::string& fallback = "") const;
   const std::vector<std::string>& positional() const { return positional_; }
 
   // Reads an unsigned number option ("" = absent). Returns "" or an error.
-  std::string GetUint(const std::string& name, std::optional<uint64_t>* out) const;
+  std::string GetUint(const std::string& name,
+                      std::optional<uint64_t>* out) const;
   // Reads a non-negative decimal number of seconds.
-  std::string GetSeconds(const std::string& name, std::optional<double>* out) const;
+  std::string GetSeconds(const std::string& name,
+                         std::optional<double>* out) const;
 
  private:
   std::map<std::string, std::string> values_;

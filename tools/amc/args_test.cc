@@ -14,7 +14,8 @@ std::string ParseArgs(Args& args, std::vector<std::string> words) {
 
 TEST(ArgsTest, AcceptsSpacedAndEqualsValuesAndPositionals) {
   Args args;
-  EXPECT_EQ(ParseArgs(args, {"--seed", "7", "a.ops", "--out=dir", "--help"}), "");
+  EXPECT_EQ(ParseArgs(args, {"--seed", "7", "a.ops", "--out=dir", "--help"}),
+            "");
   EXPECT_EQ(args.Get("seed"), "7");
   EXPECT_EQ(args.Get("out"), "dir");
   EXPECT_TRUE(args.Has("help"));
@@ -30,12 +31,14 @@ TEST(ArgsTest, UnknownOptionIsAnErrorNamingIt) {
 
 TEST(ArgsTest, OptionMissingItsValueIsAnError) {
   Args args;
-  EXPECT_NE(ParseArgs(args, {"--seed"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(ParseArgs(args, {"--seed"}).find("needs a value"),
+            std::string::npos);
 }
 
 TEST(ArgsTest, FlagGivenAValueIsAnError) {
   Args args;
-  EXPECT_NE(ParseArgs(args, {"--help=yes"}).find("takes no value"), std::string::npos);
+  EXPECT_NE(ParseArgs(args, {"--help=yes"}).find("takes no value"),
+            std::string::npos);
 }
 
 TEST(ArgsTest, DoubleDashMakesTheRestPositional) {

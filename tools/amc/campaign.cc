@@ -54,7 +54,8 @@ struct Shared {
 
   bool ShouldStop() const {
     if (failed.load(std::memory_order_relaxed)) return true;
-    if (options->stop && options->stop->load(std::memory_order_relaxed)) return true;
+    if (options->stop && options->stop->load(std::memory_order_relaxed))
+      return true;
     return deadline && Clock::now() >= *deadline;
   }
 };
@@ -78,9 +79,11 @@ std::string Signature(const core::Sequence& seq, const core::Divergence& d) {
 }
 
 // Minimizes one divergence on the worker's backends and writes its file.
-DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& backends,
+DivergenceRecord Reproduce(Shared& shared,
+                           const std::vector<core::Backend*>& backends,
                            std::vector<BackendTimer>& timers, uint64_t index,
-                           const core::Sequence& seq, const core::Divergence& d) {
+                           const core::Sequence& seq,
+                           const core::Divergence& d) {
   const CampaignOptions& options = *shared.options;
   DivergenceRecord record;
   record.index = index;
@@ -99,7 +102,8 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
     }
     shared.by_signature.emplace(signature, index);
     if (shared.reproducers_written >= options.max_reproducers) {
-      record.note = "not minimized: already " + std::to_string(options.max_reproducers) +
+      record.note = "not minimized: already " +
+                    std::to_string(options.max_reproducers) +
                     " reproducers (--max-reproducers)";
       record.report = d.Report(seq);
       return record;
@@ -125,7 +129,8 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
       {}, &stats);
   core::RunOptions run_options;
   run_options.check_expectations = false;
-  core::RunOutcome again = core::RunDifferential(minimized, backends, run_options);
+  core::RunOutcome again =
+      core::RunDifferential(minimized, backends, run_options);
   for (auto& t : timers) t.enabled = true;
   core::Sequence repro = minimized;
   if (again.divergence) {
@@ -175,14 +180,16 @@ DivergenceRecord Reproduce(Shared& shared, const std::vector<core::Backend*>& ba
 void Worker(Shared& shared, WorkerResult& out) {
   const CampaignOptions& options = *shared.options;
   const CampaignPlan& plan = *shared.plan;
-  backends::Selection selection = backends::SelectBackends(options.backend_list);
+  backends::Selection selection =
+      backends::SelectBackends(options.backend_list);
   std::vector<std::string> names;
   for (auto& b : selection.available) names.push_back(b->Name());
   if (!selection.error.empty() || names != plan.backend_names) {
     std::lock_guard<std::mutex> lock(shared.mu);
     shared.error = selection.error.empty()
                        ? "a worker found different backends available (" +
-                             JoinNames(names, ", ") + ") than the first probe (" +
+                             JoinNames(names, ", ") +
+                             ") than the first probe (" +
                              JoinNames(plan.backend_names, ", ") + ")"
                        : selection.error;
     shared.failed = true;
@@ -210,10 +217,13 @@ void Worker(Shared& shared, WorkerResult& out) {
       BackendTally& t = out.tallies[bo.name];
       ++t.sequences;
       t.ops += bo.results.size();
-      ++t.create_errnos[bo.create_err ? core::ErrnoName(bo.create_err) : "created"];
-      for (const auto& r : bo.results) ++t.errnos[r.err ? core::ErrnoName(r.err) : "ok"];
+      ++t.create_errnos[bo.create_err ? core::ErrnoName(bo.create_err)
+                                      : "created"];
+      for (const auto& r : bo.results)
+        ++t.errnos[r.err ? core::ErrnoName(r.err) : "ok"];
     }
-    for (const auto& [name, why] : outcome.left_out) ++out.tallies[name].left_out;
+    for (const auto& [name, why] : outcome.left_out)
+      ++out.tallies[name].left_out;
     for (size_t k = 0; k < outcome.steps_run; ++k) {
       ++out.ops_by_kind[static_cast<size_t>(core::KindOf(seq.steps[k].op))];
     }
@@ -246,13 +256,15 @@ uint64_t SequenceSeed(uint64_t campaign_seed, uint64_t index) {
   return z ^ (z >> 31);
 }
 
-CampaignPlan PlanCampaign(const backends::Selection& selection, size_t max_ops) {
+CampaignPlan PlanCampaign(const backends::Selection& selection,
+                          size_t max_ops) {
   CampaignPlan plan;
   plan.gen.max_ops = max_ops;
   if (!selection.available.empty()) {
     plan.gen.env = selection.available[0]->Env();
   }
-  for (const auto& b : selection.available) plan.backend_names.push_back(b->Name());
+  for (const auto& b : selection.available)
+    plan.backend_names.push_back(b->Name());
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
     auto kind = static_cast<core::OpKind>(k);
     std::vector<std::string> lacking;
@@ -262,7 +274,8 @@ CampaignPlan PlanCampaign(const backends::Selection& selection, size_t max_ops) 
     if (!lacking.empty()) {
       plan.gen.kinds.reset(k);
       plan.left_out_kinds.emplace_back(
-          core::OpKindName(kind), "not implemented by " + JoinNames(lacking, ", "));
+          core::OpKindName(kind),
+          "not implemented by " + JoinNames(lacking, ", "));
     }
   }
   return plan;
@@ -281,8 +294,9 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
   shared.options = &options;
   shared.start = Clock::now();
   if (options.seconds) {
-    shared.deadline = shared.start + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(*options.seconds));
+    shared.deadline =
+        shared.start + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(*options.seconds));
   }
   unsigned jobs = std::max(1u, options.jobs);
   std::vector<WorkerResult> results(jobs);
@@ -335,7 +349,8 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
     result.backends.push_back(std::move(total));
   }
   for (auto& w : results) {
-    for (size_t k = 0; k < core::kOpKindCount; ++k) result.ops_by_kind[k] += w.ops_by_kind[k];
+    for (size_t k = 0; k < core::kOpKindCount; ++k)
+      result.ops_by_kind[k] += w.ops_by_kind[k];
     for (auto& d : w.divergences) result.divergences.push_back(std::move(d));
     for (auto& c : w.cases) result.cases.push_back(std::move(c));
   }

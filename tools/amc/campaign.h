@@ -85,10 +85,10 @@ struct BackendTally {
 
 struct DivergenceRecord {
   uint64_t index = 0;
-  std::string summary;   // Divergence::Summary of the generated sequence
-  std::string report;    // Divergence::Report of the minimized reproducer
-  std::string file;      // where the reproducer was written ("" if not)
-  std::string note;      // why not minimized or not written
+  std::string summary;  // Divergence::Summary of the generated sequence
+  std::string report;   // Divergence::Report of the minimized reproducer
+  std::string file;     // where the reproducer was written ("" if not)
+  std::string note;     // why not minimized or not written
   // Set when an earlier sequence diverged the same way (its index); that
   // one's reproducer stands for this one.
   std::optional<uint64_t> same_as;

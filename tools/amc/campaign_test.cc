@@ -1,7 +1,6 @@
 #include "tools/amc/campaign.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>

@@ -111,10 +111,12 @@ bool WantsHelp(const Args& args, const char* text) {
 }
 
 // "step 3 update key=4 value=00*8 flags=BPF_ANY: model E2BIG, faulty ENOENT".
-std::string FirstDifference(const core::Sequence& seq, const core::Divergence& d) {
+std::string FirstDifference(const core::Sequence& seq,
+                            const core::Divergence& d) {
   std::string where;
   if (d.step >= 0 && static_cast<size_t>(d.step) < seq.steps.size()) {
-    where = "step " + std::to_string(d.step) + " `" + core::PrintOp(seq.steps[d.step].op) + "`";
+    where = "step " + std::to_string(d.step) + " `" +
+            core::PrintOp(seq.steps[d.step].op) + "`";
   } else if (d.kind == core::Divergence::Kind::kFinalState) {
     where = "final map contents";
   } else {
@@ -124,7 +126,8 @@ std::string FirstDifference(const core::Sequence& seq, const core::Divergence& d
   for (const auto& [name, text] : d.sides) {
     sides += (sides.empty() ? "" : ", ") + name + " " + text;
   }
-  if (d.kind == core::Divergence::Kind::kFinalState) return where + ": " + d.detail;
+  if (d.kind == core::Divergence::Kind::kFinalState)
+    return where + ": " + d.detail;
   return where + ": " + sides;
 }
 
@@ -152,13 +155,15 @@ int ReplayCommand(int argc, char** argv) {
       {{"backends"}, {"junit"}, {"json"}, {"verbose", false}, {"help", false}});
   if (!error.empty()) return UsageError("replay", error);
   if (WantsHelp(args, kReplayHelp)) return kExitAgree;
-  if (args.positional().empty()) return UsageError("replay", "no .ops file or folder given");
+  if (args.positional().empty())
+    return UsageError("replay", "no .ops file or folder given");
   std::vector<std::string> files;
   if (!backends::CollectOpsFiles(args.positional(), &files, &error)) {
     return UsageError("replay", error);
   }
   if (files.empty()) {
-    return UsageError("replay", "no .ops files under " + Join(args.positional(), ", "));
+    return UsageError("replay",
+                      "no .ops files under " + Join(args.positional(), ", "));
   }
   backends::Replayer replayer(args.Get("backends"));
   error = replayer.SelectionError();
@@ -176,8 +181,10 @@ int ReplayCommand(int argc, char** argv) {
     tc.classname = "amc.replay";
     tc.name = file;
     tc.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    for (const auto& [name, reason] : out.unavailable) not_run.emplace(name, reason);
-    for (const auto& [name, reason] : out.run.left_out) left_out.emplace(name, reason);
+    for (const auto& [name, reason] : out.unavailable)
+      not_run.emplace(name, reason);
+    for (const auto& [name, reason] : out.run.left_out)
+      left_out.emplace(name, reason);
     std::string line;
     if (out.parse_error) {
       ++unreadable;
@@ -211,18 +218,23 @@ int ReplayCommand(int argc, char** argv) {
     cases.push_back(std::move(tc));
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("replayed %zu files: %zu passed, %zu failed, %zu unreadable, %zu skipped\n",
-              files.size(), passed, failed, unreadable, skipped);
+  std::printf(
+      "replayed %zu files: %zu passed, %zu failed, %zu unreadable, %zu "
+      "skipped\n",
+      files.size(), passed, failed, unreadable, skipped);
   for (const auto& [name, reason] : not_run) {
     std::printf("  not run on %s: %s\n", name.c_str(), reason.c_str());
   }
   for (const auto& [name, reason] : left_out) {
     std::printf("  %s sat out some files: %s\n", name.c_str(), reason.c_str());
   }
-  const int exit_code = unreadable ? kExitUsage : failed ? kExitDiverge : kExitAgree;
+  const int exit_code = unreadable ? kExitUsage
+                        : failed   ? kExitDiverge
+                                   : kExitAgree;
   int status = exit_code;
   if (args.Has("junit")) {
-    std::string e = WriteTextFile(args.Get("junit"), JUnitXml("amc replay", cases, seconds));
+    std::string e = WriteTextFile(args.Get("junit"),
+                                  JUnitXml("amc replay", cases, seconds));
     if (!e.empty()) {
       std::fprintf(stderr, "amc replay: %s\n", e.c_str());
       status = std::max(status, kExitUsage);
@@ -231,13 +243,24 @@ int ReplayCommand(int argc, char** argv) {
   if (args.Has("json")) {
     JsonList list(false);
     for (const auto& c : cases) {
-      std::string result = c.error ? "error" : c.failure ? "fail" : c.skipped ? "skip" : "pass";
-      std::string message = c.error ? *c.error : c.failure ? *c.failure : c.skipped ? *c.skipped : "";
-      list.Add(JsonList(true).Str("file", c.name).Str("result", result).Str("message", message).Done());
+      std::string result = c.error     ? "error"
+                           : c.failure ? "fail"
+                           : c.skipped ? "skip"
+                                       : "pass";
+      std::string message = c.error     ? *c.error
+                            : c.failure ? *c.failure
+                            : c.skipped ? *c.skipped
+                                        : "";
+      list.Add(JsonList(true)
+                   .Str("file", c.name)
+                   .Str("result", result)
+                   .Str("message", message)
+                   .Done());
     }
     JsonList unavailable(false);
     for (const auto& [name, reason] : not_run) {
-      unavailable.Add(JsonList(true).Str("name", name).Str("reason", reason).Done());
+      unavailable.Add(
+          JsonList(true).Str("name", name).Str("reason", reason).Done());
     }
     std::string json = JsonList(true)
                            .Str("command", "replay")
@@ -267,7 +290,8 @@ int RecordCommand(int argc, char** argv) {
   std::string error = args.Parse(argc, argv, 2, {{"out"}, {"help", false}});
   if (!error.empty()) return UsageError("record", error);
   if (WantsHelp(args, kRecordHelp)) return kExitAgree;
-  if (args.positional().empty()) return UsageError("record", "no .ops file or folder given");
+  if (args.positional().empty())
+    return UsageError("record", "no .ops file or folder given");
   if (!args.Has("out") || args.Get("out").empty()) {
     return UsageError("record", "--out DIR is required");
   }
@@ -276,20 +300,23 @@ int RecordCommand(int argc, char** argv) {
   std::vector<std::pair<std::string, fs::path>> jobs;
   for (const std::string& p : args.positional()) {
     std::vector<std::string> files;
-    if (!backends::CollectOpsFiles({p}, &files, &error)) return UsageError("record", error);
+    if (!backends::CollectOpsFiles({p}, &files, &error))
+      return UsageError("record", error);
     bool folder = fs::is_directory(p);
     for (const auto& f : files) {
       fs::path rel = folder ? fs::relative(f, p) : fs::path(f).filename();
       jobs.emplace_back(f, fs::path(args.Get("out")) / rel);
     }
   }
-  if (jobs.empty()) return UsageError("record", "no .ops files under " + Join(args.positional(), ", "));
+  if (jobs.empty())
+    return UsageError("record",
+                      "no .ops files under " + Join(args.positional(), ", "));
   std::map<std::string, std::string> dest_of;  // output -> first input
   for (const auto& [file, dest] : jobs) {
     auto [it, fresh] = dest_of.emplace(dest.lexically_normal().string(), file);
     if (!fresh) {
-      return UsageError("record", file + " and " + it->second + " would both be written to " +
-                                      it->first);
+      return UsageError("record", file + " and " + it->second +
+                                      " would both be written to " + it->first);
     }
   }
   // Read everything first: a malformed file stops the command before any
@@ -305,26 +332,32 @@ int RecordCommand(int argc, char** argv) {
   }
   KernelRecorder recorder;
   if (!recorder.unavailable().empty()) {
-    std::fprintf(stderr, "amc record: cannot record: %s\n", recorder.unavailable().c_str());
+    std::fprintf(stderr, "amc record: cannot record: %s\n",
+                 recorder.unavailable().c_str());
     return kExitUsage;
   }
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string why;
-    std::optional<core::Sequence> recorded = recorder.Record(sequences[i], &why);
+    std::optional<core::Sequence> recorded =
+        recorder.Record(sequences[i], &why);
     if (!recorded) {
-      std::fprintf(stderr, "amc record: %s: %s\n", jobs[i].first.c_str(), why.c_str());
+      std::fprintf(stderr, "amc record: %s: %s\n", jobs[i].first.c_str(),
+                   why.c_str());
       return kExitUsage;
     }
     std::error_code ec;
     fs::create_directories(jobs[i].second.parent_path(), ec);
-    std::string e = WriteTextFile(jobs[i].second.string(), core::PrintOps(*recorded));
+    std::string e =
+        WriteTextFile(jobs[i].second.string(), core::PrintOps(*recorded));
     if (!e.empty()) {
       std::fprintf(stderr, "amc record: %s\n", e.c_str());
       return kExitUsage;
     }
-    std::printf("recorded %s -> %s\n", jobs[i].first.c_str(), jobs[i].second.c_str());
+    std::printf("recorded %s -> %s\n", jobs[i].first.c_str(),
+                jobs[i].second.c_str());
   }
-  std::printf("recorded %zu files on kernel %s\n", jobs.size(), ReadableKernelRelease().c_str());
+  std::printf("recorded %zu files on kernel %s\n", jobs.size(),
+              ReadableKernelRelease().c_str());
   return kExitAgree;
 }
 
@@ -332,8 +365,9 @@ int RecordCommand(int argc, char** argv) {
 
 int MinimizeCommand(int argc, char** argv) {
   Args args;
-  std::string error = args.Parse(argc, argv, 2,
-                                 {{"backends"}, {"out"}, {"max-attempts"}, {"help", false}});
+  std::string error =
+      args.Parse(argc, argv, 2,
+                 {{"backends"}, {"out"}, {"max-attempts"}, {"help", false}});
   if (!error.empty()) return UsageError("minimize", error);
   if (WantsHelp(args, kMinimizeHelp)) return kExitAgree;
   if (args.positional().size() != 1) {
@@ -343,19 +377,23 @@ int MinimizeCommand(int argc, char** argv) {
   error = args.GetUint("max-attempts", &max_attempts);
   if (!error.empty()) return UsageError("minimize", error);
   const std::string file = args.positional()[0];
-  if (!std::filesystem::exists(file)) return UsageError("minimize", file + ": no such file");
+  if (!std::filesystem::exists(file))
+    return UsageError("minimize", file + ": no such file");
   auto parsed = core::ReadOpsFile(file);
   if (auto* e = std::get_if<core::ParseError>(&parsed)) {
     std::fprintf(stderr, "amc minimize: %s\n", e->ToString().c_str());
     return kExitUsage;
   }
   core::Sequence seq = std::get<core::Sequence>(std::move(parsed));
-  backends::Selection selection = backends::SelectBackends(args.Get("backends"), seq.env);
+  backends::Selection selection =
+      backends::SelectBackends(args.Get("backends"), seq.env);
   if (!selection.error.empty()) return UsageError("minimize", selection.error);
   if (selection.available.empty()) {
     std::string why;
-    for (const auto& [name, reason] : selection.unavailable) why += "\n  " + name + ": " + reason;
-    return UsageError("minimize", "no selected backend can run " + file + ":" + why);
+    for (const auto& [name, reason] : selection.unavailable)
+      why += "\n  " + name + ": " + reason;
+    return UsageError("minimize",
+                      "no selected backend can run " + file + ":" + why);
   }
   std::vector<core::Backend*> backends;
   std::vector<std::string> names;
@@ -378,33 +416,37 @@ int MinimizeCommand(int argc, char** argv) {
   size_t attempts = 0;
   std::string how;
   if (d.kind == core::Divergence::Kind::kExpectation) {
-    minimized = MinimizeExpectationFailure(seq, outcome, backends,
-                                           max_attempts ? *max_attempts : 4000, &attempts);
+    minimized = MinimizeExpectationFailure(
+        seq, outcome, backends, max_attempts ? *max_attempts : 4000, &attempts);
     how = "removing ops (recorded expectations kept)";
   } else {
     gen::MinimizeOptions options;
     if (max_attempts) options.max_attempts = *max_attempts;
     gen::MinimizeStats stats;
-    core::Sequence found = gen::Minimize(seq, gen::SameDivergence(backends, seq, d), options, &stats);
+    core::Sequence found = gen::Minimize(
+        seq, gen::SameDivergence(backends, seq, d), options, &stats);
     attempts = stats.attempts;
     core::RunOptions run_options;
     run_options.check_expectations = false;
-    core::RunOutcome again = core::RunDifferential(found, backends, run_options);
-    minimized = again.divergence ? core::Reproducer(found, *again.divergence) : found;
+    core::RunOutcome again =
+        core::RunDifferential(found, backends, run_options);
+    minimized =
+        again.divergence ? core::Reproducer(found, *again.divergence) : found;
     minimized.comments = seq.comments;
     how = "delta debugging over ops, spec and values";
   }
   minimized.comments.push_back("minimized by amc minimize from " + file + " (" +
                                std::to_string(seq.steps.size()) + " -> " +
-                               std::to_string(minimized.steps.size()) + " ops, " + how +
-                               ", " + std::to_string(attempts) + " attempts, backends " +
-                               Join(names, ",") + ")");
+                               std::to_string(minimized.steps.size()) +
+                               " ops, " + how + ", " +
+                               std::to_string(attempts) +
+                               " attempts, backends " + Join(names, ",") + ")");
   core::RunOutcome check = core::RunDifferential(minimized, backends);
   if (check.divergence) {
     std::fprintf(stderr, "%s", check.divergence->Report(minimized).c_str());
   }
-  std::fprintf(stderr, "amc minimize: %zu -> %zu ops in %zu attempts\n", seq.steps.size(),
-               minimized.steps.size(), attempts);
+  std::fprintf(stderr, "amc minimize: %zu -> %zu ops in %zu attempts\n",
+               seq.steps.size(), minimized.steps.size(), attempts);
   std::string text = core::PrintOps(minimized);
   if (args.Has("out")) {
     std::string e = WriteTextFile(args.Get("out"), text);
@@ -427,13 +469,15 @@ int InfoCommand(int argc, char** argv) {
   if (!error.empty()) return UsageError("info", error);
   if (WantsHelp(args, kInfoHelp)) return kExitAgree;
   if (!args.positional().empty()) {
-    return UsageError("info", "unexpected argument '" + args.positional()[0] + "'");
+    return UsageError("info",
+                      "unexpected argument '" + args.positional()[0] + "'");
   }
   core::Environment env = core::HostEnvironment();
   std::printf("kernel release: %s\n", ReadableKernelRelease().c_str());
   std::printf("privileges: uid %u, %s\n", static_cast<unsigned>(geteuid()),
               ReadPrivileges().Describe().c_str());
-  std::printf("possible CPUs: %u (/sys/devices/system/cpu/possible: %s)\n", env.possible_cpus,
+  std::printf("possible CPUs: %u (/sys/devices/system/cpu/possible: %s)\n",
+              env.possible_cpus,
               ReadFirstLine("/sys/devices/system/cpu/possible").c_str());
   std::printf("page size: %u\n", env.page_size);
   std::printf("backends:\n");
@@ -458,8 +502,8 @@ int InfoCommand(int argc, char** argv) {
 // ------------------------------------------------------------------ main
 
 int Main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help" ||
-      std::string(argv[1]) == "-h") {
+  if (argc < 2 || std::string(argv[1]) == "--help" ||
+      std::string(argv[1]) == "help" || std::string(argv[1]) == "-h") {
     std::fputs(kMainHelp, argc < 2 ? stderr : stdout);
     return argc < 2 ? kExitUsage : kExitAgree;
   }
@@ -469,7 +513,8 @@ int Main(int argc, char** argv) {
   if (command == "record") return RecordCommand(argc, argv);
   if (command == "minimize") return MinimizeCommand(argc, argv);
   if (command == "info") return InfoCommand(argc, argv);
-  std::fprintf(stderr, "amc: unknown command '%s'\n\n%s", command.c_str(), kMainHelp);
+  std::fprintf(stderr, "amc: unknown command '%s'\n\n%s", command.c_str(),
+               kMainHelp);
   return kExitUsage;
 }
 

@@ -13,8 +13,8 @@ namespace {
 
 // Which backends contradict the expectation the run stopped at, and what
 // each of them answered there.
-std::map<std::string, std::string> Contradicting(const core::Sequence& seq,
-                                                 const core::RunOutcome& outcome) {
+std::map<std::string, std::string> Contradicting(
+    const core::Sequence& seq, const core::RunOutcome& outcome) {
   std::map<std::string, std::string> out;
   const core::Divergence& d = *outcome.divergence;
   for (const auto& bo : outcome.backends) {
@@ -46,17 +46,20 @@ core::Sequence MinimizeExpectationFailure(
   }
   best.steps.resize(static_cast<size_t>(d.step) + 1);
   const core::Step target = failing.steps[d.step];
-  const std::map<std::string, std::string> who = Contradicting(failing, outcome);
+  const std::map<std::string, std::string> who =
+      Contradicting(failing, outcome);
 
   auto still_fails = [&](const core::Sequence& candidate) {
     ++*attempts;
     core::RunOutcome out = core::RunDifferential(candidate, backends);
-    if (out.ok() || out.divergence->kind != core::Divergence::Kind::kExpectation ||
+    if (out.ok() ||
+        out.divergence->kind != core::Divergence::Kind::kExpectation ||
         out.divergence->step < 0) {
       return false;
     }
     size_t step = static_cast<size_t>(out.divergence->step);
-    return step + 1 == candidate.steps.size() && candidate.steps[step] == target &&
+    return step + 1 == candidate.steps.size() &&
+           candidate.steps[step] == target &&
            Contradicting(candidate, out) == who;
   };
 
@@ -65,7 +68,8 @@ core::Sequence MinimizeExpectationFailure(
   size_t chunk = std::max<size_t>(1, (best.steps.size() - 1) / 2);
   while (*attempts < max_attempts) {
     bool removed = false;
-    for (size_t start = 0; start + 1 < best.steps.size() && *attempts < max_attempts;) {
+    for (size_t start = 0;
+         start + 1 < best.steps.size() && *attempts < max_attempts;) {
       size_t end = std::min(start + chunk, best.steps.size() - 1);
       core::Sequence candidate = best;
       candidate.steps.erase(candidate.steps.begin() + start,

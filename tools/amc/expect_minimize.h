@@ -6,8 +6,9 @@
 // A candidate counts as failing the same way when, with expectations
 // checked, every kept op before the failing one still meets its expectation
 // on every backend, the failing op (with its expectation) is the same one,
-// and the same backends contradict it with the same answers. Requiring the earlier expectations to
-// hold is what keeps the recorded results meaningful after removals.
+// and the same backends contradict it with the same answers. Requiring the
+// earlier expectations to hold is what keeps the recorded results meaningful
+// after removals.
 //
 // Invariant: the result is a subsequence of the input's steps, ends at the
 // failing step, and still fails that way.

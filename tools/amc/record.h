@@ -32,7 +32,8 @@ class KernelRecorder {
   // `seq` with expect_create, every step's expect and env set from the
   // kernel (earlier expectations and "recorded on" comments are replaced),
   // or nullopt with `error` set.
-  std::optional<core::Sequence> Record(const core::Sequence& seq, std::string* error);
+  std::optional<core::Sequence> Record(const core::Sequence& seq,
+                                       std::string* error);
 
  private:
   std::string unavailable_;

@@ -14,11 +14,21 @@ std::string XmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (unsigned char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (c < 0x20 && c != '\t' && c != '\n') {
           out += '?';  // not allowed in XML 1.0, even as a reference
@@ -36,9 +46,12 @@ std::string JUnitXml(const std::string& suite_name,
                      const std::vector<TestCaseReport>& cases, double seconds) {
   size_t failures = 0, errors = 0, skipped = 0;
   for (const auto& c : cases) {
-    if (c.error) ++errors;
-    else if (c.failure) ++failures;
-    else if (c.skipped) ++skipped;
+    if (c.error)
+      ++errors;
+    else if (c.failure)
+      ++failures;
+    else if (c.skipped)
+      ++skipped;
   }
   std::string counts = " tests=\"" + std::to_string(cases.size()) +
                        "\" failures=\"" + std::to_string(failures) +
@@ -49,15 +62,18 @@ std::string JUnitXml(const std::string& suite_name,
   out += "<testsuites name=\"" + XmlEscape(suite_name) + "\"" + counts + ">\n";
   out += "  <testsuite name=\"" + XmlEscape(suite_name) + "\"" + counts + ">\n";
   for (const auto& c : cases) {
-    out += "    <testcase classname=\"" + XmlEscape(c.classname) + "\" name=\"" +
-           XmlEscape(c.name) + "\" time=\"" + JsonNumber(c.seconds) + "\"";
+    out += "    <testcase classname=\"" + XmlEscape(c.classname) +
+           "\" name=\"" + XmlEscape(c.name) + "\" time=\"" +
+           JsonNumber(c.seconds) + "\"";
     if (c.error) {
-      out += ">\n      <error message=\"" + XmlEscape(*c.error) + "\"/>\n    </testcase>\n";
+      out += ">\n      <error message=\"" + XmlEscape(*c.error) +
+             "\"/>\n    </testcase>\n";
     } else if (c.failure) {
       out += ">\n      <failure message=\"" + XmlEscape(*c.failure) + "\">" +
              XmlEscape(c.failure_text) + "</failure>\n    </testcase>\n";
     } else if (c.skipped) {
-      out += ">\n      <skipped message=\"" + XmlEscape(*c.skipped) + "\"/>\n    </testcase>\n";
+      out += ">\n      <skipped message=\"" + XmlEscape(*c.skipped) +
+             "\"/>\n    </testcase>\n";
     } else {
       out += "/>\n";
     }
@@ -70,11 +86,21 @@ std::string JsonString(const std::string& text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c >= 0x80) {
           char buf[8];

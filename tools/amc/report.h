@@ -57,7 +57,9 @@ class JsonList {
   }
   // Array element (key ignored for arrays).
   JsonList& Add(const std::string& json) { return Raw("", json); }
-  std::string Done() const { return (object_ ? "{" : "[") + body_ + (object_ ? "}" : "]"); }
+  std::string Done() const {
+    return (object_ ? "{" : "[") + body_ + (object_ ? "}" : "]");
+  }
 
  private:
   bool object_;

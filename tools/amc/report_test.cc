@@ -11,7 +11,8 @@ TEST(ReportTest, XmlEscapeRemovesMarkupAndForbiddenControlBytes) {
 }
 
 TEST(ReportTest, JsonStringEscapesQuotesBackslashesAndControlBytes) {
-  EXPECT_EQ(JsonString("a\"b\\c\n\x01\xff"), "\"a\\\"b\\\\c\\n\\u0001\\u00ff\"");
+  EXPECT_EQ(JsonString("a\"b\\c\n\x01\xff"),
+            "\"a\\\"b\\\\c\\n\\u0001\\u00ff\"");
 }
 
 TEST(ReportTest, JsonNumberPrintsNonFiniteAsZero) {

@@ -64,21 +64,27 @@ std::string ProgressLine(const Progress& p, const CampaignOptions& o) {
   if (o.sequences) {
     double rate = p.elapsed > 0 ? p.sequences / p.elapsed : 0;
     uint64_t todo = *o.sequences > p.sequences ? *o.sequences - p.sequences : 0;
-    std::string eta = rate > 0 ? std::to_string(static_cast<long>(todo / rate + 0.5)) + " s left"
-                               : "?";
-    if (left.empty() || (rate > 0 && todo / rate < *o.seconds - p.elapsed)) left = "~" + eta;
+    std::string eta =
+        rate > 0
+            ? std::to_string(static_cast<long>(todo / rate + 0.5)) + " s left"
+            : "?";
+    if (left.empty() || (rate > 0 && todo / rate < *o.seconds - p.elapsed))
+      left = "~" + eta;
   }
   std::snprintf(buf, sizeof buf,
                 "amc run: %llu sequences, %s ops/s, %llu divergences, %s",
-                static_cast<unsigned long long>(p.sequences), Rate(ops_rate).c_str(),
+                static_cast<unsigned long long>(p.sequences),
+                Rate(ops_rate).c_str(),
                 static_cast<unsigned long long>(p.divergences), left.c_str());
   return buf;
 }
 
 std::string HistogramLine(const std::map<std::string, uint64_t>& histogram) {
-  std::vector<std::pair<std::string, uint64_t>> items(histogram.begin(), histogram.end());
-  std::stable_sort(items.begin(), items.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<std::pair<std::string, uint64_t>> items(histogram.begin(),
+                                                      histogram.end());
+  std::stable_sort(
+      items.begin(), items.end(),
+      [](const auto& a, const auto& b) { return a.second > b.second; });
   std::string out;
   for (const auto& [name, count] : items) {
     out += (out.empty() ? "" : ", ") + name + " " + std::to_string(count);
@@ -96,22 +102,33 @@ std::string JsonHistogram(const std::map<std::string, uint64_t>& histogram) {
 
 int RunCommand(int argc, char** argv) {
   Args args;
-  std::string error = args.Parse(
-      argc, argv, 2,
-      {{"backends"}, {"seed"}, {"sequences"}, {"time"}, {"jobs"}, {"out"},
-       {"junit"}, {"json"}, {"max-ops"}, {"max-reproducers"}, {"help", false}});
+  std::string error = args.Parse(argc, argv, 2,
+                                 {{"backends"},
+                                  {"seed"},
+                                  {"sequences"},
+                                  {"time"},
+                                  {"jobs"},
+                                  {"out"},
+                                  {"junit"},
+                                  {"json"},
+                                  {"max-ops"},
+                                  {"max-reproducers"},
+                                  {"help", false}});
   if (!error.empty()) return UsageError("run", error);
   if (args.Has("help")) {
     std::fputs(kRunHelp, stdout);
     return kExitAgree;
   }
   if (!args.positional().empty()) {
-    return UsageError("run", "unexpected argument '" + args.positional()[0] + "'");
+    return UsageError("run",
+                      "unexpected argument '" + args.positional()[0] + "'");
   }
   std::optional<uint64_t> seed, sequences, jobs, max_ops, max_repro;
   std::optional<double> seconds;
-  for (auto [name, out] : {std::pair{"seed", &seed}, {"sequences", &sequences},
-                           {"jobs", &jobs}, {"max-ops", &max_ops},
+  for (auto [name, out] : {std::pair{"seed", &seed},
+                           {"sequences", &sequences},
+                           {"jobs", &jobs},
+                           {"max-ops", &max_ops},
                            {"max-reproducers", &max_repro}}) {
     error = args.GetUint(name, out);
     if (!error.empty()) return UsageError("run", error);
@@ -130,7 +147,8 @@ int RunCommand(int argc, char** argv) {
   if (!seed) {
     std::random_device rd;
     seed = (uint64_t{rd()} << 32 | rd()) ^
-           static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+           static_cast<uint64_t>(
+               std::chrono::system_clock::now().time_since_epoch().count());
     seed = *seed % 1000000000000ull;  // short enough to retype
   }
   options.seed = *seed;
@@ -144,7 +162,8 @@ int RunCommand(int argc, char** argv) {
   options.collect_cases = args.Has("junit");
   options.stop = &g_stop;
 
-  backends::Selection selection = backends::SelectBackends(options.backend_list);
+  backends::Selection selection =
+      backends::SelectBackends(options.backend_list);
   if (!selection.error.empty()) return UsageError("run", selection.error);
   if (std::string missing = backends::MissingRequiredBackends(selection);
       !missing.empty()) {
@@ -162,10 +181,11 @@ int RunCommand(int argc, char** argv) {
   selection.available.clear();  // workers make their own
 
   const std::string names = Join(plan.backend_names, ",");
-  std::printf("amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
-              static_cast<unsigned long long>(options.seed),
-              static_cast<unsigned long long>(options.seed), names.c_str(),
-              sequences ? (" --sequences " + std::to_string(*sequences)).c_str() : "");
+  std::printf(
+      "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
+      static_cast<unsigned long long>(options.seed),
+      static_cast<unsigned long long>(options.seed), names.c_str(),
+      sequences ? (" --sequences " + std::to_string(*sequences)).c_str() : "");
   std::string budget;
   if (sequences) budget = std::to_string(*sequences) + " sequences";
   if (options.seconds) {
@@ -173,15 +193,18 @@ int RunCommand(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%g s", *options.seconds);
     budget += (budget.empty() ? "" : " or ") + std::string(buf);
   }
-  std::printf("backends: %s; %u jobs; budget: %s; env: %u possible CPUs, %u-byte pages\n",
-              Join(plan.backend_names, ", ").c_str(), options.jobs, budget.c_str(),
-              plan.gen.env.possible_cpus, plan.gen.env.page_size);
+  std::printf(
+      "backends: %s; %u jobs; budget: %s; env: %u possible CPUs, %u-byte "
+      "pages\n",
+      Join(plan.backend_names, ", ").c_str(), options.jobs, budget.c_str(),
+      plan.gen.env.possible_cpus, plan.gen.env.page_size);
   for (const auto& [name, reason] : unavailable) {
     std::printf("not running %s: %s\n", name.c_str(), reason.c_str());
   }
   if (plan.backend_names.size() == 1) {
-    std::printf("note: only one backend can run, so nothing is compared but "
-                "crashes and hangs\n");
+    std::printf(
+        "note: only one backend can run, so nothing is compared but "
+        "crashes and hangs\n");
   }
   std::fflush(stdout);
 
@@ -206,24 +229,29 @@ int RunCommand(int argc, char** argv) {
 
   // ---- summary ----
   const double elapsed = std::max(result.elapsed, 1e-9);
-  std::printf("\n%llu sequences, %llu ops in %.1f s: %s sequences/s, %s ops/s (wall clock%s)\n",
-              static_cast<unsigned long long>(result.sequences),
-              static_cast<unsigned long long>(result.ops), result.elapsed,
-              Rate(result.sequences / elapsed).c_str(), Rate(result.ops / elapsed).c_str(),
-              g_stop.load() ? "; interrupted" : "");
-  std::vector<std::vector<std::string>> rows = {
-      {"backend", "sequences", "ops", "busy s", "sequences/s", "ops/s", "sat out"}};
+  std::printf(
+      "\n%llu sequences, %llu ops in %.1f s: %s sequences/s, %s ops/s (wall "
+      "clock%s)\n",
+      static_cast<unsigned long long>(result.sequences),
+      static_cast<unsigned long long>(result.ops), result.elapsed,
+      Rate(result.sequences / elapsed).c_str(),
+      Rate(result.ops / elapsed).c_str(), g_stop.load() ? "; interrupted" : "");
+  std::vector<std::vector<std::string>> rows = {{"backend", "sequences", "ops",
+                                                 "busy s", "sequences/s",
+                                                 "ops/s", "sat out"}};
   for (const auto& t : result.backends) {
     double busy = t.busy_ns / 1e9;
     char busy_text[32];
     std::snprintf(busy_text, sizeof busy_text, "%.2f", busy);
     rows.push_back({t.name, std::to_string(t.sequences), std::to_string(t.ops),
                     busy_text, busy > 0 ? Rate(t.sequences / busy) : "-",
-                    busy > 0 ? Rate(t.ops / busy) : "-", std::to_string(t.left_out)});
+                    busy > 0 ? Rate(t.ops / busy) : "-",
+                    std::to_string(t.left_out)});
   }
-  std::printf("per backend (busy s: time inside the backend, summed over jobs; "
-              "rates per busy second):\n%s",
-              FormatTable(rows).c_str());
+  std::printf(
+      "per backend (busy s: time inside the backend, summed over jobs; "
+      "rates per busy second):\n%s",
+      FormatTable(rows).c_str());
   rows = {{"op kind", "ops"}};
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
     rows.push_back({core::OpKindName(static_cast<core::OpKind>(k)),
@@ -236,13 +264,15 @@ int RunCommand(int argc, char** argv) {
   }
   std::printf("map creation:\n");
   for (const auto& t : result.backends) {
-    std::printf("  %s: %s\n", t.name.c_str(), HistogramLine(t.create_errnos).c_str());
+    std::printf("  %s: %s\n", t.name.c_str(),
+                HistogramLine(t.create_errnos).c_str());
   }
   std::printf("backends unavailable: %s\n", unavailable.empty() ? "none" : "");
   for (const auto& [name, reason] : unavailable) {
     std::printf("  %s: %s\n", name.c_str(), reason.c_str());
   }
-  std::printf("op kinds left out: %s\n", plan.left_out_kinds.empty() ? "none" : "");
+  std::printf("op kinds left out: %s\n",
+              plan.left_out_kinds.empty() ? "none" : "");
   for (const auto& [kind, reason] : plan.left_out_kinds) {
     std::printf("  %s: %s\n", kind.c_str(), reason.c_str());
   }
@@ -267,8 +297,8 @@ int RunCommand(int argc, char** argv) {
       ++unlisted;
       continue;
     }
-    std::printf("  sequence %llu: %s\n", static_cast<unsigned long long>(d.index),
-                d.summary.c_str());
+    std::printf("  sequence %llu: %s\n",
+                static_cast<unsigned long long>(d.index), d.summary.c_str());
     if (d.note.empty()) {
       std::printf("    -> %s (minimized from %zu to %zu ops)\n", d.file.c_str(),
                   d.ops_before, d.ops_after);
@@ -276,7 +306,8 @@ int RunCommand(int argc, char** argv) {
       std::printf("    %s\n", d.note.c_str());
     }
     if (same[d.index]) {
-      std::printf("    and %zu more sequences diverged the same way\n", same[d.index]);
+      std::printf("    and %zu more sequences diverged the same way\n",
+                  same[d.index]);
     }
   }
   if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
@@ -290,8 +321,9 @@ int RunCommand(int argc, char** argv) {
   }
   const int exit_code = result.divergences.empty() ? kExitAgree : kExitDiverge;
   std::printf("\n%s (seed %llu)\n",
-              exit_code == kExitAgree ? "PASS: every backend agreed on every sequence"
-                                      : "FAIL: backends diverged",
+              exit_code == kExitAgree
+                  ? "PASS: every backend agreed on every sequence"
+                  : "FAIL: backends diverged",
               static_cast<unsigned long long>(options.seed));
   std::fflush(stdout);
 
@@ -309,7 +341,8 @@ int RunCommand(int argc, char** argv) {
       if (c.failure) {
         r.failure = *c.failure;
         const DivergenceRecord* d = by_index[c.index];
-        const DivergenceRecord* first = d && d->same_as ? by_index[*d->same_as] : d;
+        const DivergenceRecord* first =
+            d && d->same_as ? by_index[*d->same_as] : d;
         r.failure_text = d ? d->report : *c.failure;
         if (first && !first->file.empty()) {
           r.failure_text += "reproducer: " + first->file + "\n";
@@ -317,7 +350,8 @@ int RunCommand(int argc, char** argv) {
       }
       cases.push_back(std::move(r));
     }
-    std::string e = WriteTextFile(args.Get("junit"), JUnitXml("amc run", cases, result.elapsed));
+    std::string e = WriteTextFile(args.Get("junit"),
+                                  JUnitXml("amc run", cases, result.elapsed));
     if (!e.empty()) {
       std::fprintf(stderr, "amc run: %s\n", e.c_str());
       report_status = kExitUsage;
@@ -332,7 +366,8 @@ int RunCommand(int argc, char** argv) {
                        .Int("sequences", t.sequences)
                        .Int("ops", t.ops)
                        .Num("busy_seconds", busy)
-                       .Num("sequences_per_busy_second", busy > 0 ? t.sequences / busy : 0)
+                       .Num("sequences_per_busy_second",
+                            busy > 0 ? t.sequences / busy : 0)
                        .Num("ops_per_busy_second", busy > 0 ? t.ops / busy : 0)
                        .Int("sequences_sat_out", t.left_out)
                        .Raw("errnos", JsonHistogram(t.errnos))
@@ -341,45 +376,50 @@ int RunCommand(int argc, char** argv) {
     }
     JsonList kinds(true);
     for (size_t k = 0; k < core::kOpKindCount; ++k) {
-      kinds.Int(core::OpKindName(static_cast<core::OpKind>(k)), result.ops_by_kind[k]);
+      kinds.Int(core::OpKindName(static_cast<core::OpKind>(k)),
+                result.ops_by_kind[k]);
     }
     JsonList unavail(false);
     for (const auto& [name, reason] : unavailable) {
-      unavail.Add(JsonList(true).Str("name", name).Str("reason", reason).Done());
+      unavail.Add(
+          JsonList(true).Str("name", name).Str("reason", reason).Done());
     }
     JsonList left_out(false);
     for (const auto& [kind, reason] : plan.left_out_kinds) {
-      left_out.Add(JsonList(true).Str("kind", kind).Str("reason", reason).Done());
+      left_out.Add(
+          JsonList(true).Str("kind", kind).Str("reason", reason).Done());
     }
     JsonList divergences(false);
     for (const auto& d : result.divergences) {
-      divergences.Add(JsonList(true)
-                          .Int("sequence", d.index)
-                          .Str("summary", d.summary)
-                          .Str("file", d.file)
-                          .Str("note", d.note)
-                          .Raw("same_as", d.same_as ? std::to_string(*d.same_as) : "null")
-                          .Int("ops_before", d.ops_before)
-                          .Int("ops_after", d.ops_after)
-                          .Done());
+      divergences.Add(
+          JsonList(true)
+              .Int("sequence", d.index)
+              .Str("summary", d.summary)
+              .Str("file", d.file)
+              .Str("note", d.note)
+              .Raw("same_as", d.same_as ? std::to_string(*d.same_as) : "null")
+              .Int("ops_before", d.ops_before)
+              .Int("ops_after", d.ops_after)
+              .Done());
     }
-    std::string json = JsonList(true)
-                           .Str("command", "run")
-                           .Int("seed", options.seed)
-                           .Int("jobs", options.jobs)
-                           .Int("sequences", result.sequences)
-                           .Int("ops", result.ops)
-                           .Num("seconds", result.elapsed)
-                           .Num("sequences_per_second", result.sequences / elapsed)
-                           .Num("ops_per_second", result.ops / elapsed)
-                           .Bool("interrupted", g_stop.load())
-                           .Raw("backends", backends.Done())
-                           .Raw("ops_by_kind", kinds.Done())
-                           .Raw("unavailable", unavail.Done())
-                           .Raw("left_out_kinds", left_out.Done())
-                           .Raw("divergences", divergences.Done())
-                           .Int("exit_code", static_cast<uint64_t>(exit_code))
-                           .Done();
+    std::string json =
+        JsonList(true)
+            .Str("command", "run")
+            .Int("seed", options.seed)
+            .Int("jobs", options.jobs)
+            .Int("sequences", result.sequences)
+            .Int("ops", result.ops)
+            .Num("seconds", result.elapsed)
+            .Num("sequences_per_second", result.sequences / elapsed)
+            .Num("ops_per_second", result.ops / elapsed)
+            .Bool("interrupted", g_stop.load())
+            .Raw("backends", backends.Done())
+            .Raw("ops_by_kind", kinds.Done())
+            .Raw("unavailable", unavail.Done())
+            .Raw("left_out_kinds", left_out.Done())
+            .Raw("divergences", divergences.Done())
+            .Int("exit_code", static_cast<uint64_t>(exit_code))
+            .Done();
     std::string e = WriteTextFile(args.Get("json"), json + "\n");
     if (!e.empty()) {
       std::fprintf(stderr, "amc run: %s\n", e.c_str());

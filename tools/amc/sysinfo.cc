@@ -65,7 +65,8 @@ long CreateMap(uint32_t type, uint32_t value_size, uint32_t max_entries,
   return Bpf(BPF_MAP_CREATE, &attr);
 }
 
-bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off,
+              int32_t imm) {
   bpf_insn insn;
   std::memset(&insn, 0, sizeof insn);
   insn.code = code;
@@ -77,7 +78,8 @@ bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) 
 }
 
 // BPF_PROG_LOAD of `insns`; -1 with errno on failure.
-long LoadProg(uint32_t type, uint32_t flags, const std::vector<bpf_insn>& insns) {
+long LoadProg(uint32_t type, uint32_t flags,
+              const std::vector<bpf_insn>& insns) {
   static const char kLicense[] = "GPL";
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
@@ -188,7 +190,8 @@ Feature ProbeLookupPercpuElem() {
   // r1 = map; *(u32 *)(r10 - 4) = 0; r2 = r10 - 4; r3 = 0;
   // call bpf_map_lookup_percpu_elem; r0 = 0; exit.
   std::vector<bpf_insn> insns = {
-      Insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map.get()),
+      Insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0,
+           map.get()),
       Insn(0, 0, 0, 0, 0),
       Insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),
       Insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
@@ -224,7 +227,8 @@ Feature ProbeLookupPercpuElem() {
 }
 
 Feature ProbeFCpu() {
-  Feature f{"BPF_F_CPU for per-CPU lookups and updates", Feature::State::kUnknown, ""};
+  Feature f{"BPF_F_CPU for per-CPU lookups and updates",
+            Feature::State::kUnknown, ""};
   Fd map(CreateMap(BPF_MAP_TYPE_PERCPU_ARRAY, 8, 1, 0));
   if (!map.ok()) {
     f.detail = "cannot create a map: " + ErrName(errno);
@@ -258,8 +262,9 @@ std::string Privileges::Describe() const {
   return std::string("CAP_BPF ") + yn(cap_bpf) + ", CAP_SYS_ADMIN " +
          yn(cap_sys_admin) + ", CAP_PERFMON " + yn(cap_perfmon) +
          ", kernel.unprivileged_bpf_disabled=" +
-         (unprivileged_bpf_disabled < 0 ? std::string("unreadable")
-                                        : std::to_string(unprivileged_bpf_disabled));
+         (unprivileged_bpf_disabled < 0
+              ? std::string("unreadable")
+              : std::to_string(unprivileged_bpf_disabled));
 }
 
 Privileges ReadPrivileges() {
@@ -281,9 +286,12 @@ Privileges ReadPrivileges() {
 
 const char* FeatureStateName(Feature::State state) {
   switch (state) {
-    case Feature::State::kPresent: return "present";
-    case Feature::State::kAbsent: return "absent";
-    case Feature::State::kUnknown: return "unknown";
+    case Feature::State::kPresent:
+      return "present";
+    case Feature::State::kAbsent:
+      return "absent";
+    case Feature::State::kUnknown:
+      return "unknown";
   }
   return "?";
 }

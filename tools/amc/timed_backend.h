@@ -28,7 +28,9 @@ class TimedBackend : public core::Backend {
   std::string Name() const override { return inner_->Name(); }
   core::Availability Probe() override { return inner_->Probe(); }
   core::Environment Env() const override { return inner_->Env(); }
-  bool Supports(core::OpKind kind) const override { return inner_->Supports(kind); }
+  bool Supports(core::OpKind kind) const override {
+    return inner_->Supports(kind);
+  }
   core::CreateResult Create(const core::MapSpec& spec) override;
 
  private:
