@@ -1,0 +1,67 @@
+// fuzzers/differential_harness.h: the differential fuzz target as a plain
+// library, so the libFuzzer binary, its replay main, the --to-ops converter
+// and unit tests all run the same code.
+//
+// Invariant: any byte string decodes (gen::BytesChooser + GenerateSequence)
+// to a valid sequence of at most kMaxOps ops whose maps stay within
+// kMaxMapBytes; the harness never sees an input it must reject.
+#ifndef AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
+#define AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "core/differential.h"
+#include "core/op.h"
+#include "gen/generator.h"
+
+namespace amc::fuzzers {
+
+class DifferentialHarness {
+ public:
+  static constexpr size_t kMaxOps = 48;
+  static constexpr uint64_t kMaxMapBytes = uint64_t{1} << 20;
+
+  // `backend_list` as for backends::SelectBackends ("" = every backend).
+  explicit DifferentialHarness(const std::string& backend_list);
+
+  // "" when usable; else why not (unknown backend, required kernel missing,
+  // nothing available).
+  const std::string& error() const { return error_; }
+  const std::vector<core::Backend*>& backends() const { return backends_; }
+  // Backends selected but unavailable here, and why.
+  const std::vector<std::pair<std::string, std::string>>& unavailable() const {
+    return selection_.unavailable;
+  }
+
+  // The sequence these bytes describe.
+  core::Sequence Decode(const uint8_t* data, size_t size) const;
+  // Decodes and runs `data`; returns the divergence report, or nothing when
+  // every backend agreed.
+  std::optional<std::string> Check(const uint8_t* data, size_t size) const;
+
+  // The readable .ops case for an input: on a divergence, the minimized
+  // reproducer with comments saying where it came from; otherwise the whole
+  // decoded sequence. With `record_with` (a backend name), every step gets
+  // that backend's result as its recorded expectation.
+  std::string ToOps(const uint8_t* data, size_t size, const std::string& source,
+                    const std::string& record_with) const;
+
+ private:
+  backends::Selection selection_;
+  std::vector<core::Backend*> backends_;
+  gen::GenOptions options_;
+  std::string error_;
+};
+
+// Adds `recorder`'s results as expectations (and its environment) to `seq`.
+// Returns "" or why recording failed.
+std::string RecordExpectations(core::Sequence* seq, const std::string& recorder);
+
+}  // namespace amc::fuzzers
+
+#endif  // AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
