@@ -6,8 +6,10 @@
 
 namespace amc::fuzzers {
 
-DifferentialHarness::DifferentialHarness(const std::string& backend_list)
+DifferentialHarness::DifferentialHarness(const std::string& backend_list,
+                                         const HarnessOptions& options)
     : selection_(backends::SelectBackends(backend_list)) {
+  run_options_.compare_final_state = options.compare_final_state;
   if (!selection_.error.empty()) {
     error_ = selection_.error;
     return;
@@ -15,8 +17,8 @@ DifferentialHarness::DifferentialHarness(const std::string& backend_list)
   error_ = backends::MissingRequiredBackends(selection_);
   for (auto& b : selection_.available) backends_.push_back(b.get());
   if (error_.empty() && backends_.empty()) error_ = "no backend is available";
-  options_.max_ops = kMaxOps;
-  options_.max_map_bytes = kMaxMapBytes;
+  options_.max_ops = options.max_ops;
+  options_.max_map_bytes = options.max_map_bytes;
   options_.env = backends_.empty() ? core::HostEnvironment() : backends_[0]->Env();
   for (core::Backend* backend : backends_) {
     for (size_t k = 0; k < core::kOpKindCount; ++k) {
@@ -33,7 +35,7 @@ core::Sequence DifferentialHarness::Decode(const uint8_t* data, size_t size) con
 std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
                                                       size_t size) const {
   core::Sequence seq = Decode(data, size);
-  core::RunOutcome out = core::RunDifferential(seq, backends_);
+  core::RunOutcome out = core::RunDifferential(seq, backends_, run_options_);
   if (out.ok()) return std::nullopt;
   return out.divergence->Report(seq);
 }
@@ -65,7 +67,7 @@ std::string DifferentialHarness::ToOps(const uint8_t* data, size_t size,
                                        const std::string& source,
                                        const std::string& record_with) const {
   core::Sequence seq = Decode(data, size);
-  core::RunOutcome out = core::RunDifferential(seq, backends_);
+  core::RunOutcome out = core::RunDifferential(seq, backends_, run_options_);
   std::string names;
   for (core::Backend* b : backends_) names += (names.empty() ? "" : ",") + b->Name();
   core::Sequence result;

@@ -3,8 +3,8 @@
 // and unit tests all run the same code.
 //
 // Invariant: any byte string decodes (gen::BytesChooser + GenerateSequence)
-// to a valid sequence of at most kMaxOps ops whose maps stay within
-// kMaxMapBytes; the harness never sees an input it must reject.
+// to a valid sequence of at most HarnessOptions::max_ops ops whose maps
+// stay within HarnessOptions::max_map_bytes; the harness never sees an input it must reject.
 #ifndef AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
 #define AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
 
@@ -21,13 +21,23 @@
 
 namespace amc::fuzzers {
 
+struct HarnessOptions {
+  size_t max_ops = 48;
+  // Storage bound for any map the decoder may create (gen::GenOptions).
+  // 64 KiB keeps maps that cross several pages (mmap edges) while a map
+  // allocation stays cheap (1 MiB halves exec/s; see throughput_benchmark).
+  uint64_t max_map_bytes = uint64_t{64} << 10;
+  // Compare the backends' final map states after the last op.
+  bool compare_final_state = true;
+};
+
 class DifferentialHarness {
  public:
-  static constexpr size_t kMaxOps = 48;
-  static constexpr uint64_t kMaxMapBytes = uint64_t{1} << 20;
+  static constexpr size_t kMaxOps = HarnessOptions{}.max_ops;
 
   // `backend_list` as for backends::SelectBackends ("" = every backend).
-  explicit DifferentialHarness(const std::string& backend_list);
+  explicit DifferentialHarness(const std::string& backend_list,
+                               const HarnessOptions& options = {});
 
   // "" when usable; else why not (unknown backend, required kernel missing,
   // nothing available).
@@ -55,6 +65,7 @@ class DifferentialHarness {
   backends::Selection selection_;
   std::vector<core::Backend*> backends_;
   gen::GenOptions options_;
+  core::RunOptions run_options_;
   std::string error_;
 };
 
