@@ -46,6 +46,9 @@ rc::Gen<core::Sequence> GenSequence(const gen::GenOptions& options) {
 
 gen::GenOptions OptionsFor(const std::vector<core::Backend*>& backends) {
   gen::GenOptions options;
+  // Maps up to 256 KiB still cross many pages; bigger ones only slow each
+  // test case (and shrinking) down.
+  options.max_map_bytes = uint64_t{256} << 10;
   options.env = backends.empty() ? core::HostEnvironment() : backends[0]->Env();
   for (core::Backend* backend : backends) {
     for (size_t k = 0; k < core::kOpKindCount; ++k) {
