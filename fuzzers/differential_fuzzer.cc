@@ -12,6 +12,7 @@ namespace {
 
 const amc::fuzzers::DifferentialHarness& Harness() {
   static const auto* harness = [] {
+    amc::fuzzers::TuneAllocatorForFuzzing();
     auto* h = new amc::fuzzers::DifferentialHarness(
         amc::backends::BackendListFromEnvironment());
     if (!h->error().empty()) {

@@ -1,5 +1,7 @@
 #include "fuzzers/differential_harness.h"
 
+#include <malloc.h>
+
 #include "core/ops_text.h"
 #include "gen/chooser.h"
 #include "gen/minimize.h"
@@ -38,6 +40,13 @@ std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
   core::RunOutcome out = core::RunDifferential(seq, backends_, run_options_);
   if (out.ok()) return std::nullopt;
   return out.divergence->Report(seq);
+}
+
+void TuneAllocatorForFuzzing() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 std::string RecordExpectations(core::Sequence* seq, const std::string& recorder) {

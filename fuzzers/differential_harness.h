@@ -69,6 +69,12 @@ class DifferentialHarness {
   std::string error_;
 };
 
+// Keeps freed memory in the process (glibc: no mmap per large buffer, no
+// trimming), so a fuzzer exec does not pay page faults for every value
+// buffer and map it allocates. Call once at start-up; no effect under
+// sanitizers, whose allocators ignore it.
+void TuneAllocatorForFuzzing();
+
 // Adds `recorder`'s results as expectations (and its environment) to `seq`.
 // Returns "" or why recording failed.
 std::string RecordExpectations(core::Sequence* seq, const std::string& recorder);

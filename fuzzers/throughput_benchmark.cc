@@ -216,6 +216,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  // As the fuzzer does (LLVMFuzzerInitialize); AMC_DEFAULT_MALLOC=1 to compare.
+  if (!getenv("AMC_DEFAULT_MALLOC")) amc::fuzzers::TuneAllocatorForFuzzing();
   amc::fuzzers::RegisterAll();
   amc::fuzzers::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
