@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "model/model_backend.h"
+#include "oracle_kernel/kernel_backend.h"
 
 namespace amc::backends {
 
@@ -20,6 +21,11 @@ const std::vector<BackendEntry>& AllBackends() {
          }
          return std::unique_ptr<core::Backend>(
              std::make_unique<model::ModelBackend>(params));
+       }},
+      {"kernel", "the running kernel's maps and BPF programs (oracle_kernel/)",
+       [](const std::optional<core::Environment>&) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<oracle_kernel::KernelBackend>());
        }},
   };
   return kAll;
