@@ -4,29 +4,45 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "backends/faulty_backend.h"
 #include "model/model_backend.h"
 #include "oracle_kernel/kernel_backend.h"
 
 namespace amc::backends {
 
+namespace {
+
+model::Params ModelParams(const std::optional<core::Environment>& env) {
+  model::Params params = model::Params::Host();
+  if (env) {
+    params.env.possible_cpus = env->possible_cpus;
+    params.env.page_size = env->page_size;
+    params.env.kernel_release = env->kernel_release;
+  }
+  return params;
+}
+
+}  // namespace
+
 const std::vector<BackendEntry>& AllBackends() {
   static const std::vector<BackendEntry> kAll = {
       {"model", "the reference model (model/)",
        [](const std::optional<core::Environment>& env) {
-         model::Params params = model::Params::Host();
-         if (env) {
-           params.env.possible_cpus = env->possible_cpus;
-           params.env.page_size = env->page_size;
-           params.env.kernel_release = env->kernel_release;
-         }
          return std::unique_ptr<core::Backend>(
-             std::make_unique<model::ModelBackend>(params));
+             std::make_unique<model::ModelBackend>(ModelParams(env)));
        }},
       {"kernel", "the running kernel's maps and BPF programs (oracle_kernel/)",
        [](const std::optional<core::Environment>&) {
          return std::unique_ptr<core::Backend>(
              std::make_unique<oracle_kernel::KernelBackend>());
        }},
+      {"faulty",
+       "test only: the model with updates past the end answering ENOENT",
+       [](const std::optional<core::Environment>& env) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<FaultyBackend>(ModelParams(env)));
+       },
+       /*in_default_set=*/false},
   };
   return kAll;
 }
@@ -36,7 +52,9 @@ Selection SelectBackends(const std::string& list,
   Selection out;
   std::vector<std::string> names;
   if (list.empty()) {
-    for (const auto& e : AllBackends()) names.push_back(e.name);
+    for (const auto& e : AllBackends()) {
+      if (e.in_default_set) names.push_back(e.name);
+    }
   } else {
     std::stringstream in(list);
     std::string name;

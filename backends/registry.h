@@ -23,6 +23,9 @@ struct BackendEntry {
   std::function<std::unique_ptr<core::Backend>(
       const std::optional<core::Environment>& env)>
       make;
+  // Whether an empty list ("every backend") includes it. Test-only backends
+  // (the deliberately faulty one) run only when named.
+  bool in_default_set = true;
 };
 
 // Every backend, in report order: the reference model first.

@@ -16,9 +16,18 @@ TEST(RegistryTest, ModelIsFirstAndAlwaysAvailable) {
   EXPECT_EQ(s.available[0]->Name(), "model");
 }
 
-TEST(RegistryTest, EmptyListSelectsEveryBackend) {
+TEST(RegistryTest, EmptyListSelectsEveryDefaultBackend) {
   Selection s = SelectBackends("");
-  EXPECT_EQ(s.available.size() + s.unavailable.size(), AllBackends().size());
+  size_t defaults = 0;
+  for (const auto& e : AllBackends()) defaults += e.in_default_set;
+  EXPECT_EQ(s.available.size() + s.unavailable.size(), defaults);
+  for (const auto& b : s.available) EXPECT_NE(b->Name(), "faulty");
+}
+
+TEST(RegistryTest, FaultyBackendRunsOnlyWhenNamed) {
+  Selection s = SelectBackends("model,faulty");
+  ASSERT_EQ(s.available.size(), 2u);
+  EXPECT_EQ(s.available[1]->Name(), "faulty");
 }
 
 TEST(RegistryTest, UnknownBackendIsAnErrorListingTheKnownOnes) {

@@ -1,0 +1,35 @@
+// backends/faulty_backend.cc: the model, with E2BIG on syscall updates past
+// the end turned into ENOENT.
+#include "backends/faulty_backend.h"
+
+#include <cerrno>
+
+namespace amc::backends {
+namespace {
+
+class FaultyMap : public core::MapInstance {
+ public:
+  explicit FaultyMap(std::unique_ptr<core::MapInstance> inner)
+      : inner_(std::move(inner)) {}
+  core::Result Execute(const core::Op& op) override {
+    core::Result r = inner_->Execute(op);
+    if (std::holds_alternative<core::Update>(op) && r.err == E2BIG) {
+      r.err = ENOENT;  // the deliberate fault
+    }
+    return r;
+  }
+  core::MapState ReadState() override { return inner_->ReadState(); }
+
+ private:
+  std::unique_ptr<core::MapInstance> inner_;
+};
+
+}  // namespace
+
+core::CreateResult FaultyBackend::Create(const core::MapSpec& spec) {
+  core::CreateResult r = inner_.Create(spec);
+  if (r.map) r.map = std::make_unique<FaultyMap>(std::move(r.map));
+  return r;
+}
+
+}  // namespace amc::backends

@@ -1,0 +1,343 @@
+// gen/generator.cc: the edge-biased choices.
+#include "gen/generator.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace amc::gen {
+namespace {
+
+using core::MapSpec;
+using core::MapType;
+
+// Map flag bits never generated: BPF_F_TOKEN_FD makes the kernel look up
+// map_token_fd (0), whose answer depends on what the process has on fd 0,
+// not on the map semantics.
+constexpr uint32_t kNeverGeneratedMapFlags = core::kBpfFTokenFd;
+
+uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+uint32_t GenValueSize(Chooser& c) {
+  static constexpr uint32_t kEdges[] = {
+      1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65,
+      100, 255, 256, 1000, 4095, 4096, 4097, 32760, 32767, 32768, 32769};
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 45) return static_cast<uint32_t>(c.Range(1, 40));
+  if (roll < 90) return c.Pick(kEdges);
+  if (roll < 93) return 0;
+  if (roll < 96) return static_cast<uint32_t>(c.Range(uint64_t{INT_MAX} + 1, UINT32_MAX));
+  return static_cast<uint32_t>(c.Range(1, 70000));
+}
+
+uint32_t GenMaxEntries(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+  uint64_t elem = RoundUp8(spec.value_size);
+  uint64_t per_page = elem ? std::max<uint64_t>(1, o.env.page_size / elem) : 1;
+  uint64_t roll = c.Range(0, 99);
+  uint64_t n;
+  if (roll < 40) {
+    n = c.Range(1, 8);
+  } else if (roll < 60) {
+    static constexpr uint32_t kEdges[] = {1,  2,   3,   15,  16,  17,  63,
+                                          64, 65,  100, 255, 256, 257, 1024};
+    n = c.Pick(kEdges);
+  } else if (roll < 80) {
+    // Around page boundaries of the mmapable data region.
+    uint64_t pages = c.Range(1, 3);
+    n = per_page * pages + c.Range(0, 2) - 1;
+  } else if (roll < 97) {
+    n = c.Range(1, 4096);
+  } else if (roll < 99) {
+    n = 0;
+  } else {
+    n = c.Range(1, UINT32_MAX);
+  }
+  // Keep any map the kernel could allocate small.
+  uint64_t cpus = spec.type == MapType::kPercpuArray ? o.env.possible_cpus : 1;
+  uint64_t unit = std::max<uint64_t>(elem, 8) * cpus;
+  if (spec.value_size <= INT_MAX && n * unit > o.max_map_bytes) {
+    n = std::max<uint64_t>(1, o.max_map_bytes / unit);
+  }
+  if (spec.value_size > INT_MAX) n = std::min<uint64_t>(n, 16);
+  return static_cast<uint32_t>(n);
+}
+
+uint32_t GenMapFlags(Chooser& c, const MapSpec& spec) {
+  uint32_t flags = 0;
+  if (spec.type == MapType::kArray && c.Percent(35)) flags |= core::kBpfFMmapable;
+  if (c.Percent(6)) flags |= core::kBpfFRdonly;
+  if (c.Percent(6)) flags |= core::kBpfFWronly;
+  if (c.Percent(6)) flags |= core::kBpfFRdonlyProg;
+  if (c.Percent(6)) flags |= core::kBpfFWronlyProg;
+  if (c.Percent(3)) flags |= core::kBpfFNumaNode;
+  if (c.Percent(2)) flags |= core::kBpfFInnerMap;
+  if (c.Percent(2)) flags |= core::kBpfFMmapable;
+  if (c.Percent(4)) flags |= uint32_t{1} << c.Range(0, 31);
+  return flags & ~kNeverGeneratedMapFlags;
+}
+
+uint32_t GenKey(Chooser& c, uint32_t max_entries) {
+  uint64_t roll = c.Range(0, 99);
+  uint32_t last = max_entries ? max_entries - 1 : 0;
+  if (roll < 55) return static_cast<uint32_t>(c.Range(0, last));
+  if (roll < 65) return 0;
+  if (roll < 75) return last;
+  if (roll < 83) return max_entries;
+  if (roll < 88) return max_entries + 1;
+  if (roll < 94) return UINT32_MAX;
+  return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
+}
+
+std::optional<uint32_t> GenOptionalKey(Chooser& c, uint32_t max_entries) {
+  if (c.Percent(20)) return std::nullopt;
+  return GenKey(c, max_entries);
+}
+
+// Update flags: mostly BPF_ANY / BPF_NOEXIST / BPF_EXIST, rarely anything.
+uint64_t GenUpdateFlags(Chooser& c) {
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 50) return core::kBpfAny;
+  if (roll < 65) return core::kBpfNoexist;
+  if (roll < 80) return core::kBpfExist;
+  if (roll < 84) return 3;
+  if (roll < 88) return core::kBpfFLock | c.Range(0, 2);
+  if (roll < 91) return core::kBpfFCpu | (c.Range(0, 3) << 32);
+  if (roll < 94) return core::kBpfFAllCpus;
+  if (roll < 97) return uint64_t{1} << c.Range(0, 63);
+  return c.Range(0, UINT64_MAX);
+}
+
+// Lookup / elem flags: mostly 0.
+uint64_t GenReadFlags(Chooser& c) {
+  if (c.Percent(80)) return 0;
+  return GenUpdateFlags(c);
+}
+
+core::Bytes GenBytes(Chooser& c, uint64_t size) {
+  core::Bytes out(size);
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 30) {
+    std::fill(out.begin(), out.end(), c.Byte());
+  } else if (roll < 45) {
+    // A counting pattern starting at a random byte: tears are visible.
+    uint8_t start = c.Byte();
+    for (uint64_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(start + i);
+  } else {
+    size_t literal = std::min<uint64_t>(size, 16);
+    for (size_t i = 0; i < literal; ++i) out[i] = c.Byte();
+    uint8_t fill = c.Byte();
+    std::fill(out.begin() + literal, out.end(), fill);
+  }
+  return out;
+}
+
+uint32_t GenCount(Chooser& c, uint32_t max_entries) {
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 10) return 0;
+  if (roll < 30) return 1;
+  if (roll < 45) return max_entries;
+  if (roll < 55) return max_entries ? max_entries - 1 : 0;
+  if (roll < 65) return max_entries + 1;
+  return static_cast<uint32_t>(c.Range(0, std::min<uint64_t>(max_entries + 2, 64)));
+}
+
+uint32_t GenCpu(Chooser& c, const GenOptions& o) {
+  if (c.Percent(5)) return o.env.possible_cpus;  // one past the last
+  if (c.Percent(1)) return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
+  return static_cast<uint32_t>(c.Range(0, o.env.possible_cpus - 1));
+}
+
+uint64_t DataRegion(const MapSpec& spec, uint32_t page) {
+  uint64_t bytes = RoundUp8(spec.value_size) * spec.max_entries;
+  return (bytes + page - 1) / page * page;
+}
+
+core::Mmap GenMmap(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+  core::Mmap m;
+  const uint64_t page = o.env.page_size;
+  const uint64_t region = std::max<uint64_t>(DataRegion(spec, page), page);
+  m.slot = static_cast<uint32_t>(c.Percent(3) ? core::kMappingSlots : c.Range(0, core::kMappingSlots - 1));
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 75) {
+    m.offset = 0;
+  } else if (roll < 90) {
+    m.offset = page * c.Range(0, region / page);
+  } else if (roll < 95) {
+    m.offset = c.Range(1, page - 1);
+  } else {
+    m.offset = page * c.Range(0, 1u << 20);
+  }
+  roll = c.Range(0, 99);
+  if (roll < 40) {
+    m.length = region;
+  } else if (roll < 60) {
+    m.length = page;
+  } else if (roll < 75) {
+    m.length = c.Range(1, region);
+  } else if (roll < 85) {
+    m.length = region + c.Range(1, page);
+  } else if (roll < 90) {
+    m.length = 0;
+  } else if (roll < 95) {
+    m.length = region - m.offset % region;
+  } else {
+    m.length = c.Range(0, UINT64_MAX);
+  }
+  roll = c.Range(0, 99);
+  m.prot = roll < 45   ? core::kProtRead | core::kProtWrite
+           : roll < 80 ? core::kProtRead
+           : roll < 88 ? core::kProtWrite
+           : roll < 94 ? 0
+                       : static_cast<uint32_t>(c.Range(0, 7));
+  m.shared = !c.Percent(8);
+  return m;
+}
+
+// An access inside a typical mapping, sometimes across its end.
+std::pair<uint64_t, uint64_t> GenAccess(Chooser& c, const MapSpec& spec,
+                                        const GenOptions& o) {
+  const uint64_t page = o.env.page_size;
+  const uint64_t region = std::max<uint64_t>(DataRegion(spec, page), page);
+  uint64_t length = c.Percent(70) ? std::min<uint64_t>(RoundUp8(spec.value_size), 64)
+                                  : c.Range(1, 64);
+  uint64_t offset;
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 60) {
+    uint64_t elem = RoundUp8(spec.value_size);
+    offset = elem * c.Range(0, spec.max_entries ? spec.max_entries - 1 : 0);
+  } else if (roll < 90) {
+    offset = c.Range(0, region - 1);
+  } else {
+    offset = region - c.Range(0, 8);
+  }
+  return {offset, length};
+}
+
+}  // namespace
+
+MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
+  MapSpec spec;
+  spec.type = c.Percent(60) ? MapType::kArray : MapType::kPercpuArray;
+  spec.key_size = 4;
+  static constexpr uint32_t kOddKeySizes[] = {0, 1, 2, 3, 5, 8, 16};
+  if (c.Percent(3)) spec.key_size = c.Pick(kOddKeySizes);
+  spec.value_size = GenValueSize(c);
+  spec.max_entries = GenMaxEntries(c, spec, o);
+  spec.map_flags = GenMapFlags(c, spec);
+  spec.numa_node = c.Percent(4) ? static_cast<uint32_t>(c.Range(1, 8)) : 0;
+  return spec;
+}
+
+core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+  using K = core::OpKind;
+  // Weights per kind (index = OpKind).
+  static constexpr uint32_t kWeights[core::kOpKindCount] = {
+      /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
+      /*get_next_key*/ 6, /*lookup_batch*/ 6, /*lookup_and_delete_batch*/ 1,
+      /*update_batch*/ 6, /*delete_batch*/ 1, /*freeze*/ 2, /*mmap*/ 5,
+      /*mmap_read*/ 5, /*mmap_write*/ 5, /*munmap*/ 3, /*prog_lookup*/ 7,
+      /*prog_update*/ 7, /*prog_delete*/ 2, /*prog_lookup_percpu*/ 4,
+      /*prog_atomic_add*/ 6};
+  uint64_t total = 0;
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    if (o.kinds.test(k)) total += kWeights[k];
+  }
+  if (total == 0) return core::Freeze{};
+  uint64_t roll = c.Range(0, total - 1);
+  size_t kind = 0;
+  for (; kind < core::kOpKindCount; ++kind) {
+    if (!o.kinds.test(kind)) continue;
+    if (roll < kWeights[kind]) break;
+    roll -= kWeights[kind];
+  }
+  const uint32_t n = spec.max_entries;
+  const uint64_t vsize = core::SyscallValueSize(spec, o.env);
+  // Value buffers are bounded for sequences whose spec cannot be created
+  // anyway (value_size > INT_MAX): nothing reads them.
+  const uint64_t buffer = std::min<uint64_t>(vsize, uint64_t{1} << 16);
+  const uint64_t prog_value = std::min<uint64_t>(spec.value_size, uint64_t{1} << 16);
+  switch (static_cast<K>(kind)) {
+    case K::kLookup:
+      return core::Lookup{GenKey(c, n), GenReadFlags(c)};
+    case K::kUpdate:
+      return core::Update{GenKey(c, n), GenBytes(c, buffer), GenUpdateFlags(c)};
+    case K::kDelete:
+      return core::Delete{GenKey(c, n)};
+    case K::kLookupAndDelete:
+      return core::LookupAndDelete{GenKey(c, n), GenReadFlags(c)};
+    case K::kGetNextKey:
+      return core::GetNextKey{GenOptionalKey(c, n)};
+    case K::kLookupBatch:
+      return core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
+                               GenReadFlags(c), c.Percent(95) ? 0 : GenUpdateFlags(c)};
+    case K::kLookupAndDeleteBatch:
+      return core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
+                                        GenReadFlags(c), 0};
+    case K::kUpdateBatch: {
+      core::UpdateBatch b;
+      uint32_t count = std::min<uint32_t>(GenCount(c, n), 16);
+      uint32_t start = c.Percent(50) ? 0 : GenKey(c, n);
+      for (uint32_t i = 0; i < count; ++i) {
+        b.keys.push_back(c.Percent(85) ? start + i : GenKey(c, n));
+      }
+      if (buffer * count <= (uint64_t{1} << 18)) {
+        b.values = GenBytes(c, buffer * count);
+      }
+      b.elem_flags = GenReadFlags(c);
+      b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c);
+      return b;
+    }
+    case K::kDeleteBatch: {
+      core::DeleteBatch b;
+      uint32_t count = std::min<uint32_t>(GenCount(c, n), 8);
+      for (uint32_t i = 0; i < count; ++i) b.keys.push_back(GenKey(c, n));
+      b.elem_flags = GenReadFlags(c);
+      return b;
+    }
+    case K::kFreeze:
+      return core::Freeze{};
+    case K::kMmap:
+      return GenMmap(c, spec, o);
+    case K::kMmapRead: {
+      auto [offset, length] = GenAccess(c, spec, o);
+      return core::MmapRead{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1)),
+                            offset, length};
+    }
+    case K::kMmapWrite: {
+      auto [offset, length] = GenAccess(c, spec, o);
+      return core::MmapWrite{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1)),
+                             offset, GenBytes(c, length)};
+    }
+    case K::kMunmap:
+      return core::Munmap{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1))};
+    case K::kProgLookup:
+      return core::ProgLookup{GenCpu(c, o), GenKey(c, n)};
+    case K::kProgUpdate:
+      return core::ProgUpdate{GenCpu(c, o), GenKey(c, n), GenBytes(c, prog_value),
+                              GenUpdateFlags(c)};
+    case K::kProgDelete:
+      return core::ProgDelete{GenCpu(c, o), GenKey(c, n)};
+    case K::kProgLookupPercpu:
+      return core::ProgLookupPercpu{GenCpu(c, o), GenKey(c, n), GenCpu(c, o)};
+    case K::kProgAtomicAdd: {
+      uint32_t words = spec.value_size / 8;
+      uint32_t offset = words > 0 && c.Percent(92)
+                            ? 8 * static_cast<uint32_t>(c.Range(0, words - 1))
+                            : static_cast<uint32_t>(c.Range(0, spec.value_size + 8));
+      uint64_t delta = c.Percent(70) ? c.Range(1, 16) : c.Range(0, UINT64_MAX);
+      return core::ProgAtomicAdd{GenCpu(c, o), GenKey(c, n), offset, delta};
+    }
+  }
+  return core::Freeze{};
+}
+
+core::Sequence GenerateSequence(Chooser& c, const GenOptions& o) {
+  core::Sequence seq;
+  seq.spec = GenerateSpec(c, o);
+  size_t ops = c.Range(0, o.max_ops);
+  for (size_t i = 0; i < ops; ++i) {
+    seq.steps.push_back(core::Step{GenerateOp(c, seq.spec, o), std::nullopt});
+  }
+  return seq;
+}
+
+}  // namespace amc::gen

@@ -1,0 +1,42 @@
+// gen/generator.h: random operation sequences biased to the edges of the
+// array-map semantics: keys at, just past and far beyond max_entries and
+// 0xffffffff; flags mostly valid with rare random bits (high 32 bits too);
+// value sizes that are not multiples of 8, 1, and near the per-CPU limit;
+// max_entries of 1, small, and crossing page boundaries for mmap; batches
+// whose counts straddle the end; freeze and mmap interleaved with updates;
+// program ops on every possible CPU and one past the last.
+//
+// Invariant: whatever the Chooser returns, the sequence stays bounded: at most
+// GenOptions::max_ops ops, and every map the generator could ask the kernel
+// to allocate stays within GenOptions::max_map_bytes (huge sizes appear only
+// where creation is refused before allocating: value_size > INT_MAX).
+#ifndef AMC_GEN_GENERATOR_H_
+#define AMC_GEN_GENERATOR_H_
+
+#include <bitset>
+#include <cstdint>
+
+#include "core/op.h"
+#include "gen/chooser.h"
+
+namespace amc::gen {
+
+struct GenOptions {
+  // Possible CPUs and page size the sequence is meant for (per-CPU buffer
+  // sizes, CPU numbers, mmap lengths).
+  core::Environment env{2, 4096, ""};
+  size_t max_ops = 32;
+  // Storage bound for any map that could be created (PERCPU counted per CPU).
+  uint64_t max_map_bytes = uint64_t{4} << 20;
+  // Op kinds that may be generated (plug-ins may lack some).
+  std::bitset<core::kOpKindCount> kinds = std::bitset<core::kOpKindCount>().set();
+};
+
+core::MapSpec GenerateSpec(Chooser& c, const GenOptions& options);
+core::Op GenerateOp(Chooser& c, const core::MapSpec& spec,
+                    const GenOptions& options);
+core::Sequence GenerateSequence(Chooser& c, const GenOptions& options);
+
+}  // namespace amc::gen
+
+#endif  // AMC_GEN_GENERATOR_H_

@@ -1,0 +1,97 @@
+#include "gen/generator.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+#include "core/ops_text.h"
+
+namespace amc::gen {
+namespace {
+
+uint64_t StorageBytes(const core::MapSpec& spec, const GenOptions& o) {
+  uint64_t cpus = spec.type == core::MapType::kPercpuArray ? o.env.possible_cpus : 1;
+  return core::ElemSize(spec) * spec.max_entries * cpus;
+}
+
+TEST(GeneratorTest, SameSeedGivesSameSequence) {
+  GenOptions o;
+  RandomChooser a(42), b(42);
+  EXPECT_EQ(GenerateSequence(a, o), GenerateSequence(b, o));
+}
+
+TEST(GeneratorTest, ThousandsOfSequencesStayBoundedAndCoverEveryKind) {
+  GenOptions o;
+  RandomChooser c(7);
+  std::vector<size_t> seen(core::kOpKindCount, 0);
+  size_t percpu = 0, huge_value = 0, past_end_keys = 0;
+  for (int i = 0; i < 5000; ++i) {
+    core::Sequence seq = GenerateSequence(c, o);
+    ASSERT_LE(seq.steps.size(), o.max_ops);
+    if (seq.spec.value_size > INT_MAX) {
+      ++huge_value;
+    } else {
+      ASSERT_LE(StorageBytes(seq.spec, o), o.max_map_bytes) << core::PrintSpec(seq.spec);
+    }
+    ASSERT_EQ(seq.spec.map_flags & core::kBpfFTokenFd, 0u);
+    if (seq.spec.type == core::MapType::kPercpuArray) ++percpu;
+    for (const core::Step& step : seq.steps) {
+      ++seen[static_cast<size_t>(core::KindOf(step.op))];
+      if (auto* l = std::get_if<core::Lookup>(&step.op)) {
+        if (l->key >= seq.spec.max_entries) ++past_end_keys;
+      }
+    }
+  }
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    EXPECT_GT(seen[k], 100u) << core::OpKindName(static_cast<core::OpKind>(k));
+  }
+  EXPECT_GT(percpu, 1000u);
+  EXPECT_GT(huge_value, 10u);
+  EXPECT_GT(past_end_keys, 1000u);
+}
+
+TEST(GeneratorTest, AnyBytesDecodeToABoundedSequence) {
+  GenOptions o;
+  RandomChooser noise(99);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> bytes(noise.Range(0, 300));
+    for (auto& b : bytes) b = noise.Byte();
+    BytesChooser c(bytes.data(), bytes.size());
+    core::Sequence seq = GenerateSequence(c, o);
+    ASSERT_LE(seq.steps.size(), o.max_ops);
+    if (seq.spec.value_size <= INT_MAX) {
+      ASSERT_LE(StorageBytes(seq.spec, o), o.max_map_bytes);
+    }
+  }
+  BytesChooser empty(nullptr, 0);
+  core::Sequence seq = GenerateSequence(empty, o);
+  EXPECT_TRUE(seq.steps.empty());
+}
+
+TEST(GeneratorTest, DisabledKindsAreNeverGenerated) {
+  GenOptions o;
+  o.kinds.reset(static_cast<size_t>(core::OpKind::kMmap));
+  o.kinds.reset(static_cast<size_t>(core::OpKind::kProgAtomicAdd));
+  RandomChooser c(3);
+  for (int i = 0; i < 1000; ++i) {
+    for (const core::Step& step : GenerateSequence(c, o).steps) {
+      ASSERT_NE(core::KindOf(step.op), core::OpKind::kMmap);
+      ASSERT_NE(core::KindOf(step.op), core::OpKind::kProgAtomicAdd);
+    }
+  }
+}
+
+TEST(GeneratorTest, GeneratedSequencesRoundTripThroughText) {
+  GenOptions o;
+  RandomChooser c(11);
+  for (int i = 0; i < 500; ++i) {
+    core::Sequence seq = GenerateSequence(c, o);
+    auto parsed = core::ParseOps(core::PrintOps(seq), "gen.ops");
+    ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed))
+        << std::get<core::ParseError>(parsed).ToString();
+    ASSERT_EQ(std::get<core::Sequence>(parsed), seq);
+  }
+}
+
+}  // namespace
+}  // namespace amc::gen
