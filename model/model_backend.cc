@@ -507,9 +507,24 @@ class ModelMap : public core::MapInstance {
   // does the harness convention for a misaligned or out-of-bounds offset.
   Result Do(const core::ProgAtomicAdd& op) {
     if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
-    if (!prog_may_read() || !prog_may_write()) return Result::Errno(EACCES);
+    if (!prog_may_read()) return Result::Errno(EACCES);
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    if (!prog_may_write()) {
+      // verifier.c check_atomic_rmw checks the fetch as a read before the
+      // store as a write. A frozen BPF_F_RDONLY_PROG map is read-only to
+      // programs (bpf_map_is_rdonly), and check_mem_access folds a read of
+      // it at a constant offset into a constant (bpf_map_direct_read);
+      // arraymap.c array_map_direct_value_addr serves only single-entry
+      // arrays and answers -ENOTSUPP otherwise. With one entry the read
+      // folds and the write half is refused with EACCES
+      // (check_map_access_type). Settled on Linux 6.18:
+      // corpus/regressions/atomic_add_frozen_rdonly_prog_*.ops.
+      if (frozen_ && !percpu() && spec_.max_entries != 1) {
+        return Result::Errno(ENOTSUPP_);  // PERCPU_ARRAY has no direct reads
+      }
       return Result::Errno(EACCES);
     }
     Result r;

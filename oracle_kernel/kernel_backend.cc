@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <list>
+#include <map>
 #include <mutex>
 
 #include "core/mapping_table.h"
@@ -146,6 +147,37 @@ struct ProgContext {
   uint64_t old = 0;
 };
 
+// Sets `const volatile __u32` variables of the object's .rodata before
+// load, found by name through the object's BTF. 0 or -errno.
+int SetRodata(bpf_object* obj, bpf_map* map,
+              const std::map<std::string, uint32_t>& values) {
+  const struct btf* btf = bpf_object__btf(obj);
+  if (!btf) return -ENOENT;
+  int sec = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+  if (sec < 0) return -ENOENT;
+  const struct btf_type* t = btf__type_by_id(btf, sec);
+  size_t size = 0;
+  const void* data = bpf_map__initial_value(map, &size);
+  if (!data) return -ENOENT;
+  Bytes copy(static_cast<const uint8_t*>(data),
+             static_cast<const uint8_t*>(data) + size);
+  size_t found = 0;
+  const struct btf_var_secinfo* vars = btf_var_secinfos(t);
+  for (int i = 0; i < btf_vlen(t); ++i) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    auto it = values.find(btf__name_by_offset(btf, var->name_off));
+    if (it == values.end()) continue;
+    if (vars[i].size != sizeof(uint32_t) ||
+        vars[i].offset + sizeof(uint32_t) > size) {
+      return -EINVAL;
+    }
+    std::memcpy(copy.data() + vars[i].offset, &it->second, sizeof(uint32_t));
+    ++found;
+  }
+  if (found != values.size()) return -ENOENT;
+  return bpf_map__set_initial_value(map, copy.data(), copy.size());
+}
+
 struct LoadedProgram {
   bool tried = false;
   int err = 0;  // the load's errno
@@ -163,15 +195,23 @@ struct KernelMapHandle {
   Fd rw_fd;  // read-write fd by id (BPF_MAP_GET_FD_BY_ID, open_flags 0)
   Fd in_fd, out_fd;  // one-entry ARRAY scratch maps for program values
   std::array<LoadedProgram, kProgKinds> progs;
+  // prog_atomic_add, one per offset (the offset is a load-time constant).
+  std::map<uint32_t, LoadedProgram> atomic_by_offset;
   bool frozen = false;
 
   KernelMapHandle() = default;
   KernelMapHandle(const KernelMapHandle&) = delete;
   KernelMapHandle& operator=(const KernelMapHandle&) = delete;
-  ~KernelMapHandle() {
+  ~KernelMapHandle() { DropPrograms(); }
+  void DropPrograms() {
     for (auto& p : progs) {
       if (p.obj) bpf_object__close(p.obj);
+      p = LoadedProgram{};
     }
+    for (auto& [offset, p] : atomic_by_offset) {
+      if (p.obj) bpf_object__close(p.obj);
+    }
+    atomic_by_offset.clear();
   }
 };
 
@@ -520,7 +560,13 @@ class KernelMap : public core::MapInstance {
     std::memset(&attr, 0, sizeof attr);
     attr.map_fd = fd();
     int err = BpfErr(BPF_MAP_FREEZE, &attr);
-    if (err == 0) h_->frozen = true;
+    if (err == 0) {
+      h_->frozen = true;
+      // Freezing changes what the verifier accepts (a frozen
+      // BPF_F_RDONLY_PROG map is read-only to programs, bpf_map_is_rdonly):
+      // programs are loaded again for later ops, as a user would.
+      h_->DropPrograms();
+    }
     return Result::Errno(err);
   }
 
@@ -563,9 +609,11 @@ class KernelMap : public core::MapInstance {
 
   // ---- program side ----
 
-  // Creates the scratch maps and loads program `kind` against the map, once.
-  const LoadedProgram& Load(ProgKind kind) {
-    LoadedProgram& p = h_->progs[kind];
+  // Creates the scratch maps and loads program `kind` against the map, once
+  // (prog_atomic_add once per offset).
+  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
+    LoadedProgram& p = kind == kAtomicAddProg ? h_->atomic_by_offset[offset]
+                                              : h_->progs[kind];
     if (p.tried) return p;
     p.tried = true;
     pool_->Count([](KernelStats& s) { ++s.programs_loaded; });
@@ -601,18 +649,8 @@ class KernelMap : public core::MapInstance {
         err = bpf_map__reuse_fd(map, h_->out_fd.get());
       } else if (name.size() >= 7 &&
                  name.compare(name.size() - 7, 7, ".rodata") == 0) {
-        // kValueSize is the only variable in .rodata: at offset 0.
-        size_t size = 0;
-        const void* data = bpf_map__initial_value(map, &size);
-        if (data && size >= sizeof(uint32_t)) {
-          Bytes copy(static_cast<const uint8_t*>(data),
-                     static_cast<const uint8_t*>(data) + size);
-          uint32_t value_size = spec().value_size;
-          std::memcpy(copy.data(), &value_size, sizeof value_size);
-          err = bpf_map__set_initial_value(map, copy.data(), copy.size());
-        } else {
-          err = -EINVAL;
-        }
+        err = SetRodata(obj, map, {{"kValueSize", spec().value_size},
+                                   {"kOffset", offset}});
       }
       if (err) break;
     }
@@ -723,16 +761,17 @@ class KernelMap : public core::MapInstance {
   }
 
   // Harness convention (core/op.h): a misaligned or out-of-bounds offset is
-  // EACCES without running, checked after the load (whose refusal under
-  // BPF_F_*_PROG comes first, as in the model).
+  // EACCES without loading anything (the verifier refuses such an access
+  // with EACCES before any other check of it). Otherwise a program with the
+  // offset as a constant is loaded, and its refusal is the result.
   Result Do(const core::ProgAtomicAdd& op) {
     if (op.cpu >= env_.possible_cpus) return Result::Errno(EINVAL);
-    const LoadedProgram& p = Load(kAtomicAddProg);
-    if (p.err) return Result::Errno(p.err);
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec().value_size) {
       return Result::Errno(EACCES);
     }
+    const LoadedProgram& p = Load(kAtomicAddProg, op.offset);
+    if (p.err) return Result::Errno(p.err);
     ProgContext ctx;
     ctx.key = op.key;
     ctx.offset = op.offset;

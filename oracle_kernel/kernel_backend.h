@@ -8,10 +8,16 @@
 //     compiled at build time and embedded), loaded with libbpf against the
 //     map and run with BPF_PROG_TEST_RUN on the op's CPU.
 //
-// Programs are loaded per map (lazily, one per op kind): the verifier must
-// see the real map's value_size and flags, and a refusal at load time (EACCES
-// under BPF_F_RDONLY_PROG, EINVAL for bpf_map_lookup_percpu_elem on ARRAY) is
-// the op's result. A map and its programs are cached per MapSpec and reused by
+// Programs are loaded per map (lazily, one per op kind; prog_atomic_add one
+// per offset, which is a load-time constant as in a real program): the
+// verifier must see the real map's value_size and flags, and a refusal at
+// load time (EACCES under BPF_F_RDONLY_PROG, EINVAL for
+// bpf_map_lookup_percpu_elem on ARRAY) is the op's result. A load stands for
+// "the op's program is loaded when the op runs": loads are cached only while
+// nothing the verifier looks at changes, so a successful Freeze drops them.
+// Program lookups copy the element through a helper
+// (bpf_map_update_elem(&out, p)), so the verifier never folds a read of a
+// frozen BPF_F_RDONLY_PROG map into constants for them. A map and its programs are cached per MapSpec and reused by
 // later sequences after a verified reset (zeros written by batch update and
 // the mapping, then the whole state read back); a frozen map, or one whose
 // reset does not verify, is destroyed instead.

@@ -14,8 +14,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-// The target's value_size, set before loading (bounds the atomic offset).
+// Set before loading: the target's value_size, and the atomic add's offset
+// (a constant, as in a real program: `(u64 *)(p + offset)`).
 const volatile __u32 kValueSize = 8;
+const volatile __u32 kOffset = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -91,13 +93,13 @@ int prog_delete(struct ctx *c) {
 SEC("syscall")
 int prog_atomic_add(struct ctx *c) {
   __u32 key = c->key;
-  __u64 off = c->offset & ~7ULL;
+  __u64 off = kOffset;
   char *p = bpf_map_lookup_elem(&target, &key);
   if (!p) {
     c->null = 1;
     return 0;
   }
-  if (kValueSize < 8 || off > kValueSize - 8) {
+  if (kValueSize < 8 || off > kValueSize - 8 || (off & 7)) {
     c->ret = -1001;  // the backend checks the offset before running
     return 0;
   }
