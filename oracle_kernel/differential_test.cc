@@ -11,6 +11,7 @@
 #include <map>
 
 #include "backends/registry.h"
+#include "backends/replay.h"
 #include "core/differential.h"
 #include "core/ops_text.h"
 #include "gen/generator.h"
@@ -102,6 +103,27 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
   }
   kernel.DropCache();
   EXPECT_EQ(OpenFds(), fds_before);
+}
+
+// Every recorded regression replays on every backend: against the recorded
+// kernel truth where the kernel is unavailable, against the kernel itself
+// where it runs.
+TEST(KernelRegressionsTest, RecordedRegressionsReplayOnEveryBackend) {
+  std::vector<std::string> files;
+  std::string error;
+  ASSERT_TRUE(backends::CollectOpsFiles({AMC_REGRESSIONS_DIR}, &files, &error))
+      << error;
+  ASSERT_FALSE(files.empty());
+  backends::Replayer replayer(backends::BackendListFromEnvironment());
+  for (const std::string& file : files) {
+    backends::ReplayOutcome out = replayer.ReplayFile(file);
+    EXPECT_TRUE(out.ok()) << out.Line() << "\n"
+                          << (out.run.divergence && out.sequence
+                                  ? out.run.divergence->Report(*out.sequence)
+                                  : "");
+    ASSERT_TRUE(out.sequence.has_value());
+    EXPECT_TRUE(out.sequence->HasExpectations()) << file << " is not recorded";
+  }
 }
 
 }  // namespace

@@ -93,6 +93,7 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
   attr.numa_node = spec.numa_node;
   std::strncpy(attr.map_name, name.c_str(), sizeof(attr.map_name) - 1);
   struct btf* btf = nullptr;
+  Fd btf_fd;  // closed once the map holds its own reference
   if (spec.spin_lock_offset) {
     uint32_t off = *spec.spin_lock_offset;
     btf = btf__new_empty();
@@ -111,12 +112,22 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
     if (pre_id > 0) btf__add_field(btf, "pre", pre_id, 0, 0);
     btf__add_field(btf, "lock", lock_id, off * 8, 0);
     if (post_id > 0) btf__add_field(btf, "post", post_id, end * 8, 0);
-    if (btf__load_into_kernel(btf) != 0) {
-      int err = errno;
-      btf__free(btf);
-      return -(err ? err : EINVAL);
-    }
-    attr.btf_fd = btf__fd(btf);
+    // Loaded with a raw BPF_BTF_LOAD without a log: libbpf retries a failed
+    // load with a log buffer and reports that retry's errno instead.
+    uint32_t raw_size = 0;
+    const void* raw = btf__raw_data(btf, &raw_size);
+    union bpf_attr btf_attr;
+    std::memset(&btf_attr, 0, sizeof btf_attr);
+    btf_attr.btf = Ptr(raw);
+    btf_attr.btf_size = raw_size;
+    long loaded = raw ? Bpf(BPF_BTF_LOAD, &btf_attr) : -1;
+    int btf_err = raw ? errno : ENOMEM;
+    btf__free(btf);
+    btf = nullptr;
+    if (loaded < 0) return -btf_err;
+    btf_fd.Reset();
+    btf_fd = Fd(static_cast<int>(loaded));
+    attr.btf_fd = btf_fd.get();
     attr.btf_key_type_id = int_id;
     attr.btf_value_type_id = value_id;
   }
@@ -265,8 +276,10 @@ class KernelPool {
 
 namespace {
 
-bool Mmapable(const MapSpec& spec) {
-  return spec.map_flags & core::kBpfFMmapable;
+// BPF_F_MMAPABLE arrays can be mapped, unless their values hold a
+// bpf_spin_lock (bpf_map_mmap refuses maps with special fields).
+bool HasDataRegion(const MapSpec& spec) {
+  return (spec.map_flags & core::kBpfFMmapable) && !spec.spin_lock_offset;
 }
 uint64_t MmapRegionSize(const MapSpec& spec, const core::Environment& env) {
   uint64_t bytes = core::ElemSize(spec) * spec.max_entries;
@@ -342,11 +355,11 @@ core::MapState ReadHandleState(const KernelMapHandle& h,
       BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
     }
   }
-  if (Mmapable(spec)) {
+  if (HasDataRegion(spec)) {
     uint64_t size = MmapRegionSize(spec, env);
-    state.mmap_data.emplace(size, 0);
     long addr = RawMmap(size, PROT_READ, true, h.rw_fd.get(), 0);
-    if (addr != -1) {
+    if (addr != -1) {  // otherwise absent, which the comparison reports
+      state.mmap_data.emplace(size, 0);
       std::memcpy(state.mmap_data->data(), reinterpret_cast<void*>(addr), size);
       munmap(reinterpret_cast<void*>(addr), size);
     }
@@ -373,7 +386,7 @@ bool ResetAndVerify(const KernelMapHandle& h, const core::Environment& env) {
       attr.batch.count != spec.max_entries) {
     return false;
   }
-  if (Mmapable(spec)) {
+  if (HasDataRegion(spec)) {
     uint64_t size = MmapRegionSize(spec, env);
     long addr = RawMmap(size, PROT_READ | PROT_WRITE, true, h.rw_fd.get(), 0);
     if (addr == -1) return false;
