@@ -638,9 +638,10 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   if (flags & core::kBpfFPreserveElems) return EINVAL;
   if (spec.value_size > INT_MAX) return E2BIG;
   if (percpu && core::ElemSize(spec) > kPcpuMinUnitSize) return E2BIG;
-  // QUESTION(kernel): with BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
+  // With BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
   // bpf_token_get_from_fd(0) gives EBADF when fd 0 is closed and EINVAL when
-  // it is open but not a token. The harness keeps fd 0 open.
+  // it is open but not a token (EINVAL confirmed on Linux 6.18 with fd 0
+  // open). The harness keeps fd 0 open; generators never set this flag.
   if (token) return EINVAL;
   // Capabilities: the harness runs privileged (or the backend is skipped).
   // arraymap.c array_map_alloc(): without bypass, max_entries rounds up to a

@@ -1,18 +1,43 @@
 // oracle_kernel/record.cc: recording a sequence's kernel results.
 #include "oracle_kernel/record.h"
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <memory>
 
 namespace amc::oracle_kernel {
 namespace {
 constexpr const char kRecordedPrefix[] = "recorded on Linux ";
+
+// "uid=0 CAP_BPF CAP_PERFMON CAP_SYS_ADMIN": who recorded, with the
+// capabilities results depend on (CAP_PERFMON / CAP_SYS_ADMIN decide the
+// power-of-two rounding of array_map_alloc).
+std::string Privileges() {
+  std::string out = "uid=" + std::to_string(getuid());
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return out + " caps=unknown";
+  const std::pair<int, const char*> caps[] = {
+      {39, "CAP_BPF"}, {38, "CAP_PERFMON"}, {21, "CAP_SYS_ADMIN"}};
+  bool any = false;
+  for (const auto& [cap, name] : caps) {
+    if ((data[cap / 32].effective >> (cap % 32)) & 1) {
+      out += std::string(" ") + name;
+      any = true;
+    }
+  }
+  return any ? out : out + " (no BPF capabilities)";
+}
 }  // namespace
 
 std::string RecordedComment(const core::Environment& env) {
   return std::string(kRecordedPrefix) + env.kernel_release +
          " by oracle_kernel (possible_cpus=" +
          std::to_string(env.possible_cpus) +
-         " page_size=" + std::to_string(env.page_size) + ")";
+         " page_size=" + std::to_string(env.page_size) + ", " + Privileges() +
+         ")";
 }
 
 Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {

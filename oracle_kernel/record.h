@@ -5,7 +5,7 @@
 // Invariant: the returned sequence has the same spec and ops as the input;
 // expect_create and every step's expect are exactly what the kernel gave,
 // env is this machine's (possible CPUs, page size, kernel release), and one
-// comment line names the kernel release it was recorded on.
+// comment line names the kernel release and the recorder's privileges.
 #ifndef AMC_ORACLE_KERNEL_RECORD_H_
 #define AMC_ORACLE_KERNEL_RECORD_H_
 
@@ -29,7 +29,8 @@ struct Recording {
 Recording RecordOnKernel(const core::Sequence& seq,
                          KernelBackend* backend = nullptr);
 
-// The comment line a recording carries ("recorded on Linux 6.18.44 ...").
+// The comment line a recording carries ("recorded on Linux 6.18.44 by
+// oracle_kernel (possible_cpus=2 page_size=4096, uid=0 CAP_BPF ...)").
 std::string RecordedComment(const core::Environment& env);
 
 }  // namespace amc::oracle_kernel
