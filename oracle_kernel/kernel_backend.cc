@@ -643,7 +643,9 @@ class KernelMap : public core::MapInstance {
       }
       *scratch = Fd(fd);
     }
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "amc");
+    const std::string object_name = KernelBackend::MapName();
+    LIBBPF_OPTS(bpf_object_open_opts, opts,
+                .object_name = object_name.c_str());
     bpf_object* obj = bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf,
                                            &opts);
     if (!obj) {
@@ -911,7 +913,15 @@ KernelBackend::KernelBackend(size_t cache_capacity)
 KernelBackend::~KernelBackend() = default;
 
 std::string KernelBackend::MapName() {
-  return "amc_" + std::to_string(getpid());
+  // "amc" + the pid in base 36: at most 8 characters, so that libbpf's
+  // internal maps of our programs ("<object name>.rodata", 15 characters at
+  // most) keep the whole prefix.
+  std::string digits;
+  for (unsigned long pid = static_cast<unsigned long>(getpid()); pid != 0;
+       pid /= 36) {
+    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[pid % 36]);
+  }
+  return "amc" + digits;
 }
 
 core::Availability KernelBackend::Probe() {

@@ -82,8 +82,9 @@ class KernelBackend : public core::Backend {
   // Closes every idle cached map and program now.
   void DropCache();
   KernelStats Stats() const;
-  // The name given to every map this process creates ("amc_<pid>"), so that
-  // tests can find leftovers with BPF_MAP_GET_NEXT_ID.
+  // The name given to every map this process creates ("amc" + the pid in
+  // base 36; libbpf's internal maps of our programs are "<name>.rodata"), so
+  // that tests can find leftovers with BPF_MAP_GET_NEXT_ID.
   static std::string MapName();
 
  private:
