@@ -4,6 +4,10 @@
 // (default 1) choose the run; a divergence is minimized and printed as a
 // paste-ready .ops reproducer with the seed that found it.
 #include <dirent.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -124,6 +128,44 @@ TEST(KernelRegressionsTest, RecordedRegressionsReplayOnEveryBackend) {
     ASSERT_TRUE(out.sequence.has_value());
     EXPECT_TRUE(out.sequence->HasExpectations()) << file << " is not recorded";
   }
+}
+
+// The done criterion of recording: a process without any capability, where
+// the kernel backend is unavailable, still replays every recorded case
+// against the recorded kernel truth (the model must meet it).
+TEST(KernelRegressionsTest, RecordedRegressionsReplayWithoutPrivileges) {
+  std::vector<std::string> files;
+  std::string error;
+  ASSERT_TRUE(backends::CollectOpsFiles({AMC_REGRESSIONS_DIR}, &files, &error))
+      << error;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    unsetenv("AMC_REQUIRE_KERNEL");
+    unsetenv("AMC_BACKENDS");
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capset, &header, data) != 0) _exit(10);
+    backends::Replayer replayer("");
+    for (const std::string& file : files) {
+      backends::ReplayOutcome out = replayer.ReplayFile(file);
+      if (!out.ok()) {
+        std::cerr << out.Line() << "\n";
+        _exit(11);
+      }
+      bool kernel_skipped = false;
+      for (const auto& [name, reason] : out.unavailable) {
+        kernel_skipped |= name == "kernel";
+      }
+      if (!kernel_skipped || out.backends_run.empty()) _exit(12);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10: capset failed, 11: a case failed, 12: the kernel ran anyway";
 }
 
 }  // namespace
