@@ -17,10 +17,19 @@
 // nothing the verifier looks at changes, so a successful Freeze drops them.
 // Program lookups copy the element through a helper
 // (bpf_map_update_elem(&out, p)), so the verifier never folds a read of a
-// frozen BPF_F_RDONLY_PROG map into constants for them. A map and its programs are cached per MapSpec and reused by
-// later sequences after a verified reset (zeros written by batch update and
-// the mapping, then the whole state read back); a frozen map, or one whose
-// reset does not verify, is destroyed instead.
+// frozen BPF_F_RDONLY_PROG map into constants for them. Program ops need
+// CAP_PERFMON (root) since they report the element pointer for alignment.
+//
+// A map and its programs are cached per MapSpec and reused by later
+// sequences after a verified reset (zeros written by batch update and the
+// mapping, then the whole state read back); a frozen map, or one whose reset
+// does not verify, is destroyed instead. What reuse saves is mostly the
+// program loads (about a millisecond each): a verified reset costs about as
+// much as creating the map afresh (bench/kernel_ops_bench BM_CreateReuse).
+//
+// A spec with a spin lock is created with BTF describing its value (a
+// bpf_spin_lock at spin_lock_offset, char arrays around it), loaded with a
+// raw BPF_BTF_LOAD first; that load's refusal is the creation's result.
 //
 // Invariant: every fd, mapping and program the backend opens is released by
 // the MapInstance or by the backend's cache (DropCache, destructor); results
