@@ -663,7 +663,14 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   // PERCPU_ARRAY is EOPNOTSUPP, an ARRAY with BPF_F_MMAPABLE and a lock is
   // created (mapping it is refused later). Settled on Linux 6.18:
   // corpus/regressions/spin_lock_btf_refusals.ops.
-  if (spec.spin_lock_offset && percpu) return EOPNOTSUPP;
+  if (spec.spin_lock_offset) {
+    // map_check_btf: a value with special fields (the lock) refuses the
+    // BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG restrictions with EACCES, checked
+    // before the per-type check. Settled on Linux 6.18:
+    // corpus/regressions/spin_lock_rdonly_prog_is_eacces.ops.
+    if (flags & (core::kBpfFRdonlyProg | core::kBpfFWronlyProg)) return EACCES;
+    if (percpu) return EOPNOTSUPP;
+  }
   return 0;
 }
 

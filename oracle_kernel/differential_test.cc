@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -41,7 +42,11 @@ int OpenFds() {
   return n - 1;
 }
 
-TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
+// Runs `sequences` random sequences from `seed` on model and kernel;
+// `adjust` may change each generated sequence (e.g. add a spin lock).
+void RunCampaign(uint64_t sequences, uint64_t seed,
+                 const std::function<void(gen::Chooser&, core::Sequence&)>&
+                     adjust) {
   int fds_before = OpenFds();
   KernelBackend kernel(32);
   core::Availability a = kernel.Probe();
@@ -56,8 +61,6 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
   model::ModelBackend model(params);
   std::vector<core::Backend*> both = {&model, &kernel};
 
-  const uint64_t sequences = EnvNumber("AMC_DIFF_SEQUENCES", 10000);
-  const uint64_t seed = EnvNumber("AMC_DIFF_SEED", 1);
   gen::GenOptions options;
   options.env = kernel.Env();
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
@@ -66,6 +69,7 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
   for (uint64_t i = 0; i < sequences; ++i) {
     gen::RandomChooser chooser(seed + i);
     core::Sequence seq = gen::GenerateSequence(chooser, options);
+    if (adjust) adjust(chooser, seq);
     core::RunOutcome out = core::RunDifferential(seq, both);
     if (!out.backends.empty() && out.backends[0].create_err == 0) ++created;
     for (size_t s = 0; s < out.steps_run; ++s) {
@@ -107,6 +111,30 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
   }
   kernel.DropCache();
   EXPECT_EQ(OpenFds(), fds_before);
+}
+
+TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
+  RunCampaign(EnvNumber("AMC_DIFF_SEQUENCES", 10000),
+              EnvNumber("AMC_DIFF_SEED", 1), nullptr);
+}
+
+// The generator makes no spin-lock specs: here most specs get a
+// bpf_spin_lock (mostly aligned and inside the value, sometimes not), so
+// that BPF_F_LOCK, freeze, mmap and program rules with a lock are compared.
+TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSpinLockMaps) {
+  RunCampaign(EnvNumber("AMC_DIFF_SEQUENCES", 10000) / 5,
+              EnvNumber("AMC_DIFF_SEED", 1) + 500000000,
+              [](gen::Chooser& c, core::Sequence& seq) {
+                if (c.Percent(10)) return;
+                uint32_t vs = seq.spec.value_size;
+                if (vs >= 4 && vs < 4096 && c.Percent(90)) {
+                  seq.spec.spin_lock_offset =
+                      4 * static_cast<uint32_t>(c.Range(0, (vs - 4) / 4));
+                } else {
+                  seq.spec.spin_lock_offset =
+                      static_cast<uint32_t>(c.Range(0, 64));
+                }
+              });
 }
 
 // Every recorded regression replays on every backend: against the recorded
