@@ -33,7 +33,8 @@ KernelBackend& Kernel() {
 
 bool Available(benchmark::State& state) {
   static const core::Availability a = Kernel().Probe();
-  if (!a.available) state.SkipWithError(("kernel unavailable: " + a.reason).c_str());
+  if (!a.available)
+    state.SkipWithError(("kernel unavailable: " + a.reason).c_str());
   return a.available;
 }
 
@@ -70,7 +71,8 @@ double RawNs(const std::function<void()>& raw) {
   for (int i = 0; i < 1000; ++i) raw();
   auto start = Clock::now();
   for (int i = 0; i < kCalls; ++i) raw();
-  return std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+  return std::chrono::duration<double, std::nano>(Clock::now() - start)
+             .count() /
          kCalls;
 }
 
@@ -103,8 +105,8 @@ void RunOp(benchmark::State& state, const MapSpec& spec, const core::Op& op,
 
 MapSpec Array(uint32_t max_entries = 256, uint32_t value_size = 8,
               uint32_t flags = 0) {
-  return MapSpec{MapType::kArray, 4, value_size, max_entries, flags, 0,
-                 std::nullopt};
+  return MapSpec{MapType::kArray, 4, value_size,  max_entries,
+                 flags,           0, std::nullopt};
 }
 MapSpec Percpu(uint32_t max_entries = 256, uint32_t value_size = 8) {
   return MapSpec{MapType::kPercpuArray, 4, value_size, max_entries, 0, 0,
@@ -205,8 +207,10 @@ void BM_LookupBatch(benchmark::State& state) {
   RunOp(state, spec, core::LookupBatch{std::nullopt, n, 0, 0}, n,
         [n, vs](int fd) { RawBatch(BPF_MAP_LOOKUP_BATCH, fd, n, vs); });
 }
-BENCHMARK(BM_LookupBatch)->ArgNames({"count", "percpu"})
-    ->ArgsProduct({{1, 16, 256}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_LookupBatch)
+    ->ArgNames({"count", "percpu"})
+    ->ArgsProduct({{1, 16, 256}, {0, 1}})
+    ->UseRealTime();
 
 void BM_UpdateBatch(benchmark::State& state) {
   uint32_t n = static_cast<uint32_t>(state.range(0));
@@ -218,8 +222,10 @@ void BM_UpdateBatch(benchmark::State& state) {
   RunOp(state, spec, op, n,
         [n, vs](int fd) { RawBatch(BPF_MAP_UPDATE_BATCH, fd, n, vs); });
 }
-BENCHMARK(BM_UpdateBatch)->ArgNames({"count", "percpu"})
-    ->ArgsProduct({{1, 16, 256}, {0, 1}})->UseRealTime();
+BENCHMARK(BM_UpdateBatch)
+    ->ArgNames({"count", "percpu"})
+    ->ArgsProduct({{1, 16, 256}, {0, 1}})
+    ->UseRealTime();
 
 void BM_LookupAndDeleteBatch(benchmark::State& state) {
   RunOp(state, Array(), core::LookupAndDeleteBatch{std::nullopt, 16, 0, 0}, 16,
@@ -246,14 +252,16 @@ void BM_Freeze(benchmark::State& state) {
     state.ResumeTiming();
     auto start = Clock::now();
     core::Result r = created.map->Execute(core::Freeze{});
-    oracle_ns += std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+    oracle_ns +=
+        std::chrono::duration<double, std::nano>(Clock::now() - start).count();
     benchmark::DoNotOptimize(r);
     state.PauseTiming();
     created.map.reset();
     state.ResumeTiming();
   }
   std::vector<std::unique_ptr<RawMap>> raws;
-  for (int i = 0; i < 2000; ++i) raws.push_back(std::make_unique<RawMap>(Array(4)));
+  for (int i = 0; i < 2000; ++i)
+    raws.push_back(std::make_unique<RawMap>(Array(4)));
   auto start = Clock::now();
   for (auto& m : raws) {
     union bpf_attr attr;
@@ -262,10 +270,12 @@ void BM_Freeze(benchmark::State& state) {
     Bpf(BPF_MAP_FREEZE, &attr);
   }
   double raw_ns =
-      std::chrono::duration<double, std::nano>(Clock::now() - start).count() / raws.size();
+      std::chrono::duration<double, std::nano>(Clock::now() - start).count() /
+      raws.size();
   state.SetItemsProcessed(state.iterations());
   state.counters["raw_ns"] = raw_ns;
-  state.counters["x_raw"] = oracle_ns / std::max<int64_t>(state.iterations(), 1) / raw_ns;
+  state.counters["x_raw"] =
+      oracle_ns / std::max<int64_t>(state.iterations(), 1) / raw_ns;
 }
 BENCHMARK(BM_Freeze)->UseRealTime();
 
@@ -288,7 +298,8 @@ void BM_MmapMunmap(benchmark::State& state) {
       std::max<int64_t>(state.iterations(), 1);
   RawMap raw(spec);
   double raw_ns = RawNs([&] {
-    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, raw.fd(), 0);
+    void* p =
+        mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, raw.fd(), 0);
     if (p != MAP_FAILED) munmap(p, 4096);
   });
   state.SetItemsProcessed(state.iterations() * 2);
@@ -300,7 +311,8 @@ BENCHMARK(BM_MmapMunmap)->UseRealTime();
 void BM_MmapReadWrite(benchmark::State& state) {
   if (!Available(state)) return;
   bool write = state.range(0);
-  core::CreateResult created = Kernel().Create(Array(512, 8, core::kBpfFMmapable));
+  core::CreateResult created =
+      Kernel().Create(Array(512, 8, core::kBpfFMmapable));
   core::MapInstance& map = *created.map;
   map.Execute(core::Mmap{0, 0, 4096, core::kProtRead | core::kProtWrite, true});
   core::Op op = write ? core::Op(core::MmapWrite{0, 64, core::Bytes(8, 3)})
@@ -353,7 +365,11 @@ void BM_CreateReuse(benchmark::State& state) {
   double raw_ns = RawNs([&] { RawMap m(spec); });
   state.counters["raw_ns"] = raw_ns;  // a raw BPF_MAP_CREATE + close
 }
-BENCHMARK(BM_CreateReuse)->ArgName("max_entries")->Arg(256)->Arg(4096)->UseRealTime();
+BENCHMARK(BM_CreateReuse)
+    ->ArgName("max_entries")
+    ->Arg(256)
+    ->Arg(4096)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace amc::oracle_kernel

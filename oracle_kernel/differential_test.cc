@@ -3,12 +3,14 @@
 // the final state. AMC_DIFF_SEQUENCES (default 10000) and AMC_DIFF_SEED
 // (default 1) choose the run; a divergence is minimized and printed as a
 // paste-ready .ops reproducer with the seed that found it.
+#include "core/differential.h"
+
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <functional>
@@ -17,7 +19,6 @@
 
 #include "backends/registry.h"
 #include "backends/replay.h"
-#include "core/differential.h"
 #include "core/ops_text.h"
 #include "gen/generator.h"
 #include "gen/minimize.h"
@@ -44,9 +45,9 @@ int OpenFds() {
 
 // Runs `sequences` random sequences from `seed` on model and kernel;
 // `adjust` may change each generated sequence (e.g. add a spin lock).
-void RunCampaign(uint64_t sequences, uint64_t seed,
-                 const std::function<void(gen::Chooser&, core::Sequence&)>&
-                     adjust) {
+void RunCampaign(
+    uint64_t sequences, uint64_t seed,
+    const std::function<void(gen::Chooser&, core::Sequence&)>& adjust) {
   int fds_before = OpenFds();
   KernelBackend kernel(32);
   core::Availability a = kernel.Probe();
@@ -83,16 +84,16 @@ void RunCampaign(uint64_t sequences, uint64_t seed,
       key = core::OpKindName(core::KindOf(seq.steps[out.divergence->step].op));
     }
     if (failure_kinds[key]++ < 2) {
-      core::Sequence small = gen::Minimize(
-          seq, gen::SameDivergence(both, seq, *out.divergence));
+      core::Sequence small =
+          gen::Minimize(seq, gen::SameDivergence(both, seq, *out.divergence));
       core::RunOutcome again = core::RunDifferential(small, both);
       ADD_FAILURE() << "seed " << seed + i << ": " << summary << "\n"
                     << (again.ok() ? out.divergence->Report(seq)
                                    : again.divergence->Report(small));
     }
   }
-  std::cout << "[ info ] " << sequences << " sequences (seed " << seed
-            << "), " << created << " maps created; ops run by kind:";
+  std::cout << "[ info ] " << sequences << " sequences (seed " << seed << "), "
+            << created << " maps created; ops run by kind:";
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
     std::cout << " " << core::OpKindName(static_cast<core::OpKind>(k)) << "="
               << ops_by_kind[k];

@@ -104,10 +104,11 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
     btf__add_field(btf, "val", int_id, 0, 0);
     int pre_id = off ? btf__add_array(btf, int_id, char_id, off) : 0;
     uint64_t end = static_cast<uint64_t>(off) + 4;
-    int post_id = end < spec.value_size
-                      ? btf__add_array(btf, int_id, char_id,
-                                       static_cast<uint32_t>(spec.value_size - end))
-                      : 0;
+    int post_id =
+        end < spec.value_size
+            ? btf__add_array(btf, int_id, char_id,
+                             static_cast<uint32_t>(spec.value_size - end))
+            : 0;
     int value_id = btf__add_struct(btf, "amc_value", spec.value_size);
     if (pre_id > 0) btf__add_field(btf, "pre", pre_id, 0, 0);
     btf__add_field(btf, "lock", lock_id, off * 8, 0);
@@ -139,11 +140,17 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
 
 // ---- programs ----
 
-enum ProgKind : int { kLookupProg, kLookupPercpuProg, kUpdateProg,
-                      kDeleteProg, kAtomicAddProg, kProgKinds };
-const char* const kProgNames[kProgKinds] = {
-    "prog_lookup", "prog_lookup_percpu", "prog_update", "prog_delete",
-    "prog_atomic_add"};
+enum ProgKind : int {
+  kLookupProg,
+  kLookupPercpuProg,
+  kUpdateProg,
+  kDeleteProg,
+  kAtomicAddProg,
+  kProgKinds
+};
+const char* const kProgNames[kProgKinds] = {"prog_lookup", "prog_lookup_percpu",
+                                            "prog_update", "prog_delete",
+                                            "prog_atomic_add"};
 
 // Mirrors struct ctx in progs/array_ops.bpf.c.
 struct ProgContext {
@@ -625,8 +632,8 @@ class KernelMap : public core::MapInstance {
   // Creates the scratch maps and loads program `kind` against the map, once
   // (prog_atomic_add once per offset).
   const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
-    LoadedProgram& p = kind == kAtomicAddProg ? h_->atomic_by_offset[offset]
-                                              : h_->progs[kind];
+    LoadedProgram& p =
+        kind == kAtomicAddProg ? h_->atomic_by_offset[offset] : h_->progs[kind];
     if (p.tried) return p;
     p.tried = true;
     pool_->Count([](KernelStats& s) { ++s.programs_loaded; });
@@ -644,10 +651,9 @@ class KernelMap : public core::MapInstance {
       *scratch = Fd(fd);
     }
     const std::string object_name = KernelBackend::MapName();
-    LIBBPF_OPTS(bpf_object_open_opts, opts,
-                .object_name = object_name.c_str());
-    bpf_object* obj = bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf,
-                                           &opts);
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = object_name.c_str());
+    bpf_object* obj =
+        bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf, &opts);
     if (!obj) {
       p.err = errno ? errno : EINVAL;
       return p;
@@ -664,8 +670,8 @@ class KernelMap : public core::MapInstance {
         err = bpf_map__reuse_fd(map, h_->out_fd.get());
       } else if (name.size() >= 7 &&
                  name.compare(name.size() - 7, 7, ".rodata") == 0) {
-        err = SetRodata(obj, map, {{"kValueSize", spec().value_size},
-                                   {"kOffset", offset}});
+        err = SetRodata(
+            obj, map, {{"kValueSize", spec().value_size}, {"kOffset", offset}});
       }
       if (err) break;
     }
@@ -837,9 +843,9 @@ int ProbeProgram() {
 }  // namespace
 
 std::string UnavailableReason(const ProbeFacts& f) {
-  std::string kernel = "kernel " + (f.kernel_release.empty()
-                                        ? std::string("(unknown release)")
-                                        : f.kernel_release);
+  std::string kernel =
+      "kernel " + (f.kernel_release.empty() ? std::string("(unknown release)")
+                                            : f.kernel_release);
   if (f.create_err == ENOSYS) {
     return "the bpf() syscall is not available (ENOSYS): " + kernel +
            " was built without CONFIG_BPF_SYSCALL";
@@ -865,13 +871,15 @@ std::string UnavailableReason(const ProbeFacts& f) {
   if (f.prog_err != 0) {
     auto [major, minor] = ReleaseVersion(f.kernel_release);
     if (major != 0 && (major < 5 || (major == 5 && minor < 14))) {
-      return kernel + " is too old for BPF_PROG_TYPE_SYSCALL programs run "
-                      "with BPF_PROG_TEST_RUN (needs 5.14): loading one gave " +
+      return kernel +
+             " is too old for BPF_PROG_TYPE_SYSCALL programs run "
+             "with BPF_PROG_TEST_RUN (needs 5.14): loading one gave " +
              core::ErrnoName(f.prog_err);
     }
-    std::string out = "loading or running the embedded BPF_PROG_TYPE_SYSCALL "
-                      "program failed with " +
-                      core::ErrnoName(f.prog_err) + " on " + kernel;
+    std::string out =
+        "loading or running the embedded BPF_PROG_TYPE_SYSCALL "
+        "program failed with " +
+        core::ErrnoName(f.prog_err) + " on " + kernel;
     if (!f.cap_bpf && !f.cap_sys_admin) out += " (no CAP_BPF)";
     return out;
   }
@@ -891,7 +899,8 @@ ProbeFacts GatherProbeFacts() {
     f.cap_bpf = has(39);        // CAP_BPF
   }
   std::ifstream sysctl("/proc/sys/kernel/unprivileged_bpf_disabled");
-  if (!(sysctl >> f.unprivileged_bpf_disabled)) f.unprivileged_bpf_disabled = -1;
+  if (!(sysctl >> f.unprivileged_bpf_disabled))
+    f.unprivileged_bpf_disabled = -1;
   MapSpec spec;
   spec.max_entries = 1;
   int fd = CreateMap(spec, KernelBackend::MapName());
@@ -919,7 +928,8 @@ std::string KernelBackend::MapName() {
   std::string digits;
   for (unsigned long pid = static_cast<unsigned long>(getpid()); pid != 0;
        pid /= 36) {
-    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[pid % 36]);
+    digits.insert(digits.begin(),
+                  "0123456789abcdefghijklmnopqrstuvwxyz"[pid % 36]);
   }
   return "amc" + digits;
 }
@@ -961,8 +971,10 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
     attr.map_id = info.id;
     attr.open_flags = 0;
     long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
-    if (rw < 0) err = errno;
-    else h->rw_fd = Fd(static_cast<int>(rw));
+    if (rw < 0)
+      err = errno;
+    else
+      h->rw_fd = Fd(static_cast<int>(rw));
   }
   if (err) {
     // The map exists but cannot be read back: a harness failure, reported

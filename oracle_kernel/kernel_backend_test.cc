@@ -25,16 +25,16 @@ using core::MapSpec;
 using core::MapType;
 
 // Skips (or, with AMC_REQUIRE_KERNEL=1, fails) when the kernel cannot run.
-#define REQUIRE_KERNEL(backend)                                            \
-  do {                                                                     \
-    core::Availability a = (backend).Probe();                              \
-    if (!a.available) {                                                    \
-      backends::Selection s;                                               \
-      s.unavailable.emplace_back("kernel", a.reason);                      \
-      std::string missing = backends::MissingRequiredBackends(s);          \
-      if (!missing.empty()) FAIL() << missing;                             \
-      GTEST_SKIP() << a.reason;                                            \
-    }                                                                      \
+#define REQUIRE_KERNEL(backend)                                   \
+  do {                                                            \
+    core::Availability a = (backend).Probe();                     \
+    if (!a.available) {                                           \
+      backends::Selection s;                                      \
+      s.unavailable.emplace_back("kernel", a.reason);             \
+      std::string missing = backends::MissingRequiredBackends(s); \
+      if (!missing.empty()) FAIL() << missing;                    \
+      GTEST_SKIP() << a.reason;                                   \
+    }                                                             \
   } while (0)
 
 int OpenFds() {
@@ -168,9 +168,9 @@ TEST(KernelBackendTest, ProbeWithoutCapabilitiesReportsNoCapBpf) {
     EXPECT_NE(reason.find("no CAP_BPF"), std::string::npos) << reason;
   } else {
     EXPECT_NE(reason.find("no CAP_BPF"), std::string::npos) << reason;
-    EXPECT_NE(reason.find("unprivileged_bpf_disabled=" +
-                          std::to_string(disabled)),
-              std::string::npos)
+    EXPECT_NE(
+        reason.find("unprivileged_bpf_disabled=" + std::to_string(disabled)),
+        std::string::npos)
         << reason;
   }
 }
@@ -251,9 +251,13 @@ TEST(KernelBackendTest, ReusedMapStartsAllZeroAfterAVerifiedReset) {
     auto& m = *created.map;
     ASSERT_EQ(m.Execute(core::Update{0, {1, 2, 3, 4}, 0}).err, 0);
     ASSERT_EQ(m.Execute(core::ProgUpdate{1, 2, {9, 9, 9, 9}, 0}).err, 0);
-    ASSERT_EQ(m.Execute(core::Mmap{0, 0, 4096, core::kProtRead | core::kProtWrite, true}).err, 0);
+    ASSERT_EQ(m.Execute(core::Mmap{0, 0, 4096,
+                                   core::kProtRead | core::kProtWrite, true})
+                  .err,
+              0);
     // Padding of element 1, visible only through the mapping.
-    ASSERT_EQ(m.Execute(core::MmapWrite{0, 12, {0xee, 0xee, 0xee, 0xee}}).err, 0);
+    ASSERT_EQ(m.Execute(core::MmapWrite{0, 12, {0xee, 0xee, 0xee, 0xee}}).err,
+              0);
   }
   auto again = kernel.Create(spec);
   ASSERT_EQ(again.err, 0);
@@ -306,7 +310,7 @@ TEST(KernelBackendTest, ManySequencesKeepTheFdCountAndLeaveNoMaps) {
     for (int i = 0; i < 300; ++i) {
       core::Sequence seq = i % 2 ? array : percpu;
       seq.spec.max_entries = 3 + (i / 10) % 6;  // more specs than the cache
-      if (i % 3 == 0) seq.steps.pop_back();  // some sequences end unfrozen
+      if (i % 3 == 0) seq.steps.pop_back();     // some sequences end unfrozen
       core::RunOutcome out =
           core::RunDifferential(seq, ModelAndKernel(model.get(), &kernel));
       ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
@@ -328,7 +332,8 @@ TEST(RecordTest, RecordingCarriesTheKernelsResultsEnvAndRelease) {
   REQUIRE_KERNEL(kernel);
   core::Sequence seq = Parse(
       "# a case\n"
-      "map type=ARRAY key_size=4 value_size=4 max_entries=2 flags=0 numa_node=0\n"
+      "map type=ARRAY key_size=4 value_size=4 max_entries=2 flags=0 "
+      "numa_node=0\n"
       "update key=2 value=01020304 flags=BPF_ANY\n"
       "lookup key=0 flags=0\n"
       "prog_lookup cpu=1 key=1\n");
@@ -343,7 +348,8 @@ TEST(RecordTest, RecordingCarriesTheKernelsResultsEnvAndRelease) {
   ASSERT_TRUE(r.env.has_value());
   EXPECT_EQ(*r.env, kernel.Env());
   EXPECT_EQ(r.comments.front(), "a case");
-  EXPECT_NE(r.comments.back().find("recorded on Linux " + kernel.Env().kernel_release),
+  EXPECT_NE(r.comments.back().find("recorded on Linux " +
+                                   kernel.Env().kernel_release),
             std::string::npos);
   // Printed and parsed back, it replays as the same recording.
   EXPECT_EQ(Parse(core::PrintOps(r)), r);
@@ -356,7 +362,8 @@ TEST(RecordTest, RefusedCreationIsRecordedAsTheCreateErrno) {
   KernelBackend kernel;
   REQUIRE_KERNEL(kernel);
   core::Sequence seq = Parse(
-      "map type=ARRAY key_size=8 value_size=4 max_entries=2 flags=0 numa_node=0\n"
+      "map type=ARRAY key_size=8 value_size=4 max_entries=2 flags=0 "
+      "numa_node=0\n"
       "lookup key=0 flags=0\n");
   Recording rec = RecordOnKernel(seq, &kernel);
   ASSERT_TRUE(rec.sequence.has_value()) << rec.error;
