@@ -606,8 +606,10 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   // that BTF is loaded (BPF_BTF_LOAD) before BPF_MAP_CREATE runs: its
   // refusals come first. kernel/bpf/btf.c refuses a bpf_spin_lock member
   // that does not fit in the value (offset + size > struct size) with
-  // EINVAL, then one that is not 4-byte aligned with EFAULT. Settled on Linux 6.18:
-  // corpus/regressions/spin_lock_btf_refusals.ops.
+  // EINVAL, then one that is not 4-byte aligned with EFAULT. Settled on
+  // Linux 6.18: corpus/regressions/spin_lock_past_value_end_is_einval.ops,
+  // spin_lock_misaligned_is_efault.ops (PERCPU too),
+  // spin_lock_misaligned_array_is_efault.ops.
   if (spec.spin_lock_offset) {
     if (static_cast<uint64_t>(*spec.spin_lock_offset) + kSpinLockSize >
         spec.value_size) {
@@ -662,12 +664,15 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   // BTF (map_check_btf): a bpf_spin_lock is allowed in ARRAY values only;
   // PERCPU_ARRAY is EOPNOTSUPP, an ARRAY with BPF_F_MMAPABLE and a lock is
   // created (mapping it is refused later). Settled on Linux 6.18:
-  // corpus/regressions/spin_lock_btf_refusals.ops.
+  // corpus/regressions/spin_lock_percpu_is_eopnotsupp.ops,
+  // spin_lock_mmapable_is_created.ops.
   if (spec.spin_lock_offset) {
     // map_check_btf: a value with special fields (the lock) refuses the
     // BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG restrictions with EACCES, checked
     // before the per-type check. Settled on Linux 6.18:
-    // corpus/regressions/spin_lock_rdonly_prog_is_eacces.ops.
+    // corpus/regressions/spin_lock_rdonly_prog_is_eacces.ops,
+    // spin_lock_wronly_prog_is_eacces.ops,
+    // spin_lock_percpu_rdonly_prog_order.ops.
     if (flags & (core::kBpfFRdonlyProg | core::kBpfFWronlyProg)) return EACCES;
     if (percpu) return EOPNOTSUPP;
   }
