@@ -7,6 +7,7 @@
 #include "backends/faulty_backend.h"
 #include "impl/impl_backend.h"
 #include "model/model_backend.h"
+#include "oracle_kernel/kernel_backend.h"
 
 namespace amc::backends {
 
@@ -35,6 +36,11 @@ const std::vector<BackendEntry>& AllBackends() {
        [](const std::optional<core::Environment>& env) {
          return std::unique_ptr<core::Backend>(
              std::make_unique<impl::ImplBackend>(env));
+       }},
+      {"kernel", "the running kernel's maps and BPF programs (oracle_kernel/)",
+       [](const std::optional<core::Environment>&) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<oracle_kernel::KernelBackend>());
        }},
       {"faulty",
        "test only: the model with updates past the end answering ENOENT",
