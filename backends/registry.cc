@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "backends/faulty_backend.h"
+#include "core/kernel_profile.h"
 #include "impl/impl_backend.h"
 #include "model/model_backend.h"
 #include "oracle_kernel/kernel_backend.h"
@@ -14,13 +15,33 @@ namespace amc::backends {
 namespace {
 
 model::Params ModelParams(const std::optional<core::Environment>& env) {
-  model::Params params = model::Params::Host();
-  if (env) {
-    params.env.possible_cpus = env->possible_cpus;
-    params.env.page_size = env->page_size;
-    params.env.kernel_release = env->kernel_release;
+  return env ? model::Params::ForEnvironment(*env) : model::Params::Host();
+}
+
+// Why a backend with environment `have` cannot check a case recorded in
+// `recorded`, or "" when it can: per-CPU buffers follow the CPU count, mmap
+// limits the page size, and release-dependent answers the kernel profile.
+std::string EnvironmentMismatch(const core::Environment& recorded,
+                                const core::Environment& have) {
+  if (have.possible_cpus != recorded.possible_cpus ||
+      have.page_size != recorded.page_size) {
+    return "the case was recorded with " +
+           std::to_string(recorded.possible_cpus) + " possible CPUs and " +
+           std::to_string(recorded.page_size) + "-byte pages; this backend has " +
+           std::to_string(have.possible_cpus) + " and " +
+           std::to_string(have.page_size);
   }
-  return params;
+  if (!recorded.kernel_release.empty()) {
+    core::KernelProfile want = core::KernelProfileForRelease(recorded.kernel_release);
+    core::KernelProfile got = core::KernelProfileForRelease(have.kernel_release);
+    if (!(want == got)) {
+      return "the case was recorded on Linux " + recorded.kernel_release +
+             " (kernel profile " + want.name + "); this backend answers as " +
+             (have.kernel_release.empty() ? "the newest release" : "Linux " + have.kernel_release) +
+             " (profile " + got.name + ")";
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -82,16 +103,10 @@ Selection SelectBackends(const std::string& list,
     auto backend = entry->make(env);
     core::Availability availability = backend->Probe();
     if (availability.available && env) {
-      core::Environment have = backend->Env();
-      if (have.possible_cpus != env->possible_cpus ||
-          have.page_size != env->page_size) {
-        availability.available = false;
-        availability.reason =
-            "the case was recorded with " + std::to_string(env->possible_cpus) +
-            " possible CPUs and " + std::to_string(env->page_size) +
-            "-byte pages; this backend has " +
-            std::to_string(have.possible_cpus) + " and " +
-            std::to_string(have.page_size);
+      std::string mismatch = EnvironmentMismatch(*env, backend->Env());
+      if (!mismatch.empty()) {
+        out.not_applicable.emplace_back(name, mismatch);
+        continue;
       }
     }
     if (availability.available) {

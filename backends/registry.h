@@ -36,6 +36,10 @@ struct Selection {
   // Backends that were asked for (or are in the default set) but cannot run
   // here, with the reason.
   std::vector<std::pair<std::string, std::string>> unavailable;
+  // Backends that run here but cannot check this case: it was recorded in
+  // another environment (CPU count, page size, kernel profile), with why.
+  // Unlike `unavailable`, never a reason for AMC_REQUIRE_KERNEL to fail.
+  std::vector<std::pair<std::string, std::string>> not_applicable;
   // Set when the list named a backend that does not exist.
   std::string error;
 };

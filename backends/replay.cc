@@ -49,6 +49,8 @@ ReplayOutcome Replayer::ReplaySequence(const core::Sequence& seq,
   out.sequence = seq;
   Selection& selection = SelectionFor(seq.env);
   out.unavailable = selection.unavailable;
+  out.unavailable.insert(out.unavailable.end(), selection.not_applicable.begin(),
+                         selection.not_applicable.end());
   out.required_missing = MissingRequiredBackends(selection);
   std::vector<core::Backend*> backends;
   for (auto& b : selection.available) {

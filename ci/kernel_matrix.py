@@ -30,6 +30,10 @@ import time
 import xml.etree.ElementTree as ET
 
 MARK = "AMC-MATRIX"
+# Shell helper in every guest (and host) test: prints a file between markers
+# so the host can take it back from the serial console.
+DUMP_FN = ('dump() { echo "' + MARK + '-FILE $(basename "$1")"; cat "$1"; '
+           'echo "' + MARK + '-FILE-END"; }')
 
 
 def log(msg):
@@ -108,6 +112,7 @@ def guest_init(tests, broken):
         "mount -t proc proc /proc",
         "mount -t sysfs sys /sys",
         "mount -t tmpfs tmp /tmp",
+        DUMP_FN,
         f'echo "{MARK}-BEGIN release=$(uname -r) cpus=$(cat /sys/devices/system/cpu/possible)"',
         f'echo "{MARK}-VERSION $(uname -v)"',
     ]
@@ -170,11 +175,23 @@ def boot(vmlinuz, initrd, timeout, accel):
 
 def parse_guest(text, timed_out):
     """The verdict from the guest's own output."""
-    result = {"release": None, "version": None, "tests": [], "ended": False, "panic": None,
+    result = {"release": None, "version": None, "files": {}, "tests": [], "ended": False, "panic": None,
               "timed_out": timed_out}
     current = None
+    file_name, file_lines = None, []
     for line in text.splitlines():
         line = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc", "", line)
+        m = re.match(MARK + r"-FILE (\S+)$", line)
+        if m:
+            file_name, file_lines = m.group(1), []
+            continue
+        if line == MARK + "-FILE-END" and file_name:
+            result["files"][file_name] = "\n".join(file_lines) + "\n"
+            file_name = None
+            continue
+        if file_name is not None:
+            file_lines.append(line)
+            continue
         m = re.search(MARK + r"-BEGIN release=(\S+)", line)
         if m:
             result["release"] = m.group(1)
@@ -217,13 +234,33 @@ def verdict(parsed):
 
 def run_host(tests):
     """The same tests on the host kernel, as the reference column."""
-    parsed = {"release": os.uname().release, "tests": [], "ended": True,
+    parsed = {"release": os.uname().release, "files": {}, "tests": [], "ended": True,
               "panic": None, "timed_out": False}
     for name, command in tests:
-        proc = subprocess.run(command, shell=True, capture_output=True, text=True)
+        proc = subprocess.run(DUMP_FN + "\n" + command, shell=True, capture_output=True,
+                              text=True, executable="/bin/bash")
         parsed["tests"].append({"name": name, "rc": proc.returncode,
                                 "output": (proc.stdout + proc.stderr).splitlines()})
+        for fname, body in parse_guest(proc.stdout, False)["files"].items():
+            parsed["files"][fname] = body
     return parsed
+
+
+def divergences_by_kind(parsed):
+    """Op kind -> count, from the guest's amc run JSON report."""
+    body = parsed.get("files", {}).get("run.json")
+    if not body:
+        return None
+    try:
+        report = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    counts = {}
+    for d in report.get("divergences", []):
+        m = re.search(r"\((\w+)\)", d.get("summary", ""))
+        kind = m.group(1) if m else "final state/creation"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 def write_reports(out_dir, rows):
@@ -248,6 +285,7 @@ def write_reports(out_dir, rows):
     summary = [{"kernel": r["label"], "release": r["release"],
                 "version": r["parsed"].get("version"), "verdict": r["verdict"],
                 "reason": r["reason"], "seconds": round(r["seconds"], 1),
+                "divergences_by_kind": divergences_by_kind(r["parsed"]),
                 "tests": {t["name"]: t["rc"] for t in r["parsed"]["tests"]}} for r in rows]
     with open(os.path.join(out_dir, "matrix.json"), "w") as f:
         json.dump(summary, f, indent=2)
@@ -268,19 +306,32 @@ def main():
     # virtualisation hangs), and a boot under TCG takes about 3 s.
     ap.add_argument("--accel", default="tcg", help="tcg, kvm, or auto (kvm when /dev/kvm opens)")
     ap.add_argument("--broken", choices=["panic"], help="deliberately break each guest (self-test)")
+    ap.add_argument("--update-corpus", metavar="DIR",
+                    help="copy each guest's recorded cases into DIR/<series>/ (e.g. corpus/releases)")
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
     cache = args.cache or os.path.join(args.out, "cache")
     accel = args.accel if args.accel != "auto" else ("kvm" if kvm_usable() else "tcg")
     amc_in_guest = "/bin/amc"
-    def tests_for(amc, corpus):
-        return [
+    def tests_for(amc, corpus, tmp, guest):
+        tests = [
             ("info", f"{amc} info"),
             ("run", f"{amc} run --backends model,kernel --seed {args.seed} "
-                    f"--sequences {args.sequences} --jobs 1"),
+                    f"--sequences {args.sequences} --jobs 1 --out {tmp}/run-out "
+                    f"--json {tmp}/run.json; rc=$?; dump {tmp}/run.json; (exit $rc)"),
             ("replay", f"{amc} replay --backends model,kernel {corpus}"),
         ]
+        if guest:
+            # Recorded truth of this release for the regression inputs. Spin-lock
+            # cases are left out: their 6.1 rules are not in the model's
+            # profiles yet (KNOWN_DIFFERENCES.md).
+            inputs = sorted(f for f in os.listdir(os.path.join(args.corpus, "regressions"))
+                            if f.endswith(".ops") and not f.startswith("spin_lock_"))
+            paths = " ".join(f"{corpus}/regressions/{f}" for f in inputs)
+            tests.append(("record", f"{amc} record {paths} --out {tmp}/rec; "
+                                    f"rc=$?; for f in {tmp}/rec/*.ops; do dump $f; done; (exit $rc)"))
+        return tests
     for tool in ("qemu-system-x86_64", "busybox", "apt-get", "dpkg-deb"):
         if not shutil.which(tool):
             log(f"SKIPPED: {tool} is not installed (ci/install-deps.sh installs it)")
@@ -289,7 +340,10 @@ def main():
     rows = []
     if args.host:
         start = time.monotonic()
-        parsed = run_host(tests_for(os.path.abspath(args.amc), os.path.abspath(args.corpus)))
+        host_tmp = os.path.abspath(os.path.join(args.out, "host"))
+        os.makedirs(host_tmp, exist_ok=True)
+        parsed = run_host(tests_for(os.path.abspath(args.amc), os.path.abspath(args.corpus),
+                                    host_tmp, guest=False))
         v, reason = verdict(parsed)
         rows.append({"label": "host", "release": parsed["release"], "parsed": parsed,
                      "verdict": v, "reason": reason, "seconds": time.monotonic() - start,
@@ -308,7 +362,7 @@ def main():
             continue
         initrd = os.path.join(args.out, f"initramfs-{release}.cpio.gz")
         build_initramfs(initrd, args.amc, args.corpus,
-                        tests_for(amc_in_guest, "/corpus"), args.broken)
+                        tests_for(amc_in_guest, "/corpus", "/tmp", guest=True), args.broken)
         log(f"booting {release} ({accel}, bound {args.timeout}s)")
         text, timed_out, seconds = boot(vmlinuz, initrd, args.timeout, accel)
         log_path = os.path.join(args.out, f"guest-{release}.log")
@@ -318,6 +372,23 @@ def main():
         v, reason = verdict(parsed)
         if parsed["release"] and parsed["release"] != release:
             v, reason = "FAIL", f"booted {parsed['release']}, expected {release}"
+        recorded = {n: b for n, b in parsed["files"].items() if n.endswith(".ops")}
+        if recorded:
+            rec_dir = os.path.join(args.out, "recorded", series)
+            os.makedirs(rec_dir, exist_ok=True)
+            note = (f"# Re-recorded on Linux {release} by ci/kernel-matrix.sh; where the comments\n"
+                    "# below say otherwise, they describe the release the input was first\n"
+                    "# settled on, and the expectations here are this release's\n"
+                    "# (core/kernel_profile.h lists the differences).\n")
+            for name, body in recorded.items():
+                with open(os.path.join(rec_dir, name), "w") as f:
+                    f.write(note + body)
+            if args.update_corpus:
+                dest = os.path.join(args.update_corpus, series)
+                if os.path.isdir(dest):
+                    shutil.rmtree(dest)
+                shutil.copytree(rec_dir, dest)
+                log(f"recorded {len(recorded)} cases on {release} into {dest}")
         rows.append({"label": series, "release": parsed["release"] or release,
                      "parsed": parsed, "verdict": v, "reason": reason, "seconds": seconds,
                      "log_tail": "\n".join(text.splitlines()[-60:])})
@@ -327,9 +398,13 @@ def main():
     write_reports(args.out, rows)
 
     print("\nkernel matrix")
-    print(f"{'kernel':<8} {'release':<32} {'verdict':<8} {'time':>7}  detail")
+    print(f"{'kernel':<8} {'release':<32} {'verdict':<8} {'time':>7}  {'divergences':<20} detail")
     for r in rows:
-        print(f"{r['label']:<8} {r['release']:<32} {r['verdict']:<8} {r['seconds']:>6.1f}s  {r['reason']}")
+        kinds = divergences_by_kind(r["parsed"])
+        kinds_text = ("none" if kinds == {} else "?" if kinds is None
+                      else ",".join(f"{k}:{v}" for k, v in sorted(kinds.items())))
+        print(f"{r['label']:<8} {r['release']:<32} {r['verdict']:<8} {r['seconds']:>6.1f}s  "
+              f"{kinds_text:<20} {r['reason']}")
     print(f"reports: {args.out}/matrix-junit.xml {args.out}/matrix.json")
     if any(r["verdict"] == "FAIL" for r in rows):
         return 1

@@ -1,6 +1,56 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds, and runs ctest.
+# Runs every test, installing what is missing first:
+#   1. the default build: every ctest (unit, conformance, differential,
+#      property, corpus, fuzz replay, CLI, concurrency, kernel, plugin);
+#   2. ASan+UBSan: the same suites but the long differential runs;
+#   3. TSan: the concurrency tests and everything that runs threads;
+#   4. the fuzz smoke run (each libFuzzer target about a minute);
+#   5. the kernel matrix (Linux 6.1 and 6.12 under QEMU, plus this kernel).
+# Usage: ci/test.sh [STAGE...]   (stages: default asan tsan fuzz matrix; all
+# by default). With AMC_REQUIRE_KERNEL=1 (CI), a test that cannot reach the
+# kernel fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ci/build.sh default
-ctest --preset default --output-on-failure -j "$(nproc)"
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(default asan tsan fuzz matrix)
+jobs="$(nproc)"
+
+stage() {
+  echo
+  echo "=== ci/test.sh: $1 ($(date -u +%H:%M:%S))"
+}
+
+ci/install-deps.sh
+for s in "${stages[@]}"; do
+  case "$s" in
+    default)
+      stage "default build, every test"
+      ci/build.sh default
+      ctest --preset default -j "$jobs"
+      ;;
+    asan)
+      stage "ASan + UBSan"
+      ci/build.sh asan
+      ctest --preset asan -j "$jobs" -LE "differential|fuzz-catch|matrix"
+      ;;
+    tsan)
+      stage "TSan"
+      ci/build.sh tsan
+      ctest --preset tsan -j "$jobs" -L "concurrency|cli|plugin|unit"
+      ;;
+    fuzz)
+      stage "fuzz smoke"
+      ci/fuzz-smoke.sh 60
+      ;;
+    matrix)
+      stage "kernel matrix"
+      ci/kernel-matrix.sh
+      ;;
+    *)
+      echo "ci/test.sh: unknown stage '$s' (default asan tsan fuzz matrix)" >&2
+      exit 2
+      ;;
+  esac
+done
+echo
+echo "=== ci/test.sh: all stages passed (${stages[*]})"

@@ -1,5 +1,6 @@
-// The regression corpus: every case in corpus/regressions (minimized
-// reproducers of past divergences and kernel-recorded cases) replays on
+// The regression corpus: every case below corpus/ (regressions/: minimized
+// reproducers of past divergences and kernel-recorded cases; releases/<series>/:
+// the same inputs recorded on other kernel releases) replays on
 // every available backend (AMC_BACKENDS, default: all), checking its recorded
 // expectations and agreement. Backends are instantiated for the environment
 // the case was recorded in, so expectations are checked on the model even
@@ -47,7 +48,11 @@ TEST_P(CorpusTest, CaseSaysWhereItCameFromAndRecordsExpectations) {
 }
 
 std::string CaseName(const testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param.substr(info.param.find_last_of('/') + 1);
+  // The path below corpus/, so that one input recorded on several releases
+  // gives distinct names (releases_6_1_freeze_...).
+  std::string root = std::string(AMC_CORPUS_DIR) + "/";
+  std::string name = info.param.rfind(root, 0) == 0 ? info.param.substr(root.size())
+                                                    : info.param;
   name = name.substr(0, name.size() - 4);
   for (char& c : name) {
     if (!isalnum(static_cast<unsigned char>(c))) c = '_';
@@ -55,7 +60,7 @@ std::string CaseName(const testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Regressions, CorpusTest, testing::ValuesIn(Cases()),
+INSTANTIATE_TEST_SUITE_P(Corpus, CorpusTest, testing::ValuesIn(Cases()),
                          CaseName);
 
 }  // namespace

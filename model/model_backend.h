@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/backend.h"
+#include "core/kernel_profile.h"
 
 namespace amc::model {
 
@@ -30,9 +31,16 @@ struct Params {
   // Storage larger than this fails with ENOMEM, as vmalloc would (an
   // approximation of the machine's memory; generators stay far below).
   uint64_t memory_limit_bytes = uint64_t{16} << 30;
+  // Release-dependent behaviour (core/kernel_profile.h); default: newest.
+  core::KernelProfile profile = core::AllKernelProfiles().back();
 
-  // This machine's environment and memory.
+  // This machine's environment and memory, and the profile of its release
+  // (or the one AMC_KERNEL_PROFILE names).
   static Params Host();
+  // Params answering as on a machine with `env`: its CPUs, page size and,
+  // when it names a kernel release, that release's profile (unless
+  // AMC_KERNEL_PROFILE names one).
+  static Params ForEnvironment(const core::Environment& env);
 };
 
 class ModelBackend : public core::Backend {

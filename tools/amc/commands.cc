@@ -15,6 +15,7 @@
 #include "backends/registry.h"
 #include "backends/replay.h"
 #include "core/differential.h"
+#include "core/kernel_profile.h"
 #include "core/ops_text.h"
 #include "gen/minimize.h"
 #include "tools/amc/args.h"
@@ -43,6 +44,10 @@ commands:
 
 `amc COMMAND --help` describes each. Exit status: 0 all agree, 1 a divergence
 or failed expectation, 2 bad usage or unreadable input.
+
+Every command also takes --kernel-profile NAME: the model (and the impl) then
+answer as that kernel profile (6.1-6.11, 6.12-6.14 or 6.15+) instead of the one of the
+running kernel's release or a case's recorded release.
 )";
 
 constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...
@@ -480,6 +485,11 @@ int InfoCommand(int argc, char** argv) {
               env.possible_cpus,
               ReadFirstLine("/sys/devices/system/cpu/possible").c_str());
   std::printf("page size: %u\n", env.page_size);
+  if (auto profile = core::SelectKernelProfile(env.kernel_release)) {
+    std::printf("kernel profile: %s%s\n", profile->name.c_str(),
+                std::getenv("AMC_KERNEL_PROFILE") ? " (chosen with --kernel-profile)"
+                                                  : " (from the release)");
+  }
   std::printf("backends:\n");
   std::vector<std::vector<std::string>> rows;
   for (const auto& entry : backends::AllBackends()) {
@@ -501,7 +511,45 @@ int InfoCommand(int argc, char** argv) {
 
 // ------------------------------------------------------------------ main
 
+// Takes `--kernel-profile NAME` (or `=NAME`) out of argv, checks the name and
+// hands it to every backend through AMC_KERNEL_PROFILE. Returns "" or an error.
+std::string TakeKernelProfile(int& argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    int used = 0;
+    if (arg == "--kernel-profile") {
+      if (i + 1 >= argc) return "--kernel-profile needs a profile name";
+      value = argv[i + 1];
+      used = 2;
+    } else if (arg.rfind("--kernel-profile=", 0) == 0) {
+      value = arg.substr(std::string("--kernel-profile=").size());
+      used = 1;
+    } else {
+      continue;
+    }
+    if (!core::KernelProfileByName(value)) {
+      std::string names;
+      for (const auto& p : core::AllKernelProfiles()) {
+        names += (names.empty() ? "" : ", ") + p.name;
+      }
+      return "unknown kernel profile '" + value + "' (known: " + names + ")";
+    }
+    setenv("AMC_KERNEL_PROFILE", value.c_str(), 1);
+    for (int j = i; j + used < argc; ++j) argv[j] = argv[j + used];
+    argc -= used;
+    --i;
+  }
+  std::string error;
+  if (!core::SelectKernelProfile("", &error)) return error;  // a bad AMC_KERNEL_PROFILE
+  return "";
+}
+
 int Main(int argc, char** argv) {
+  if (std::string error = TakeKernelProfile(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "amc: %s\n", error.c_str());
+    return kExitUsage;
+  }
   if (argc < 2 || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "help" || std::string(argv[1]) == "-h") {
     std::fputs(kMainHelp, argc < 2 ? stderr : stdout);
