@@ -209,6 +209,9 @@ ReadStatus RecvFrame(int fd, std::string* out,
 
 [[noreturn]] void ServeChild(int fd, const std::string& path,
                              const core::Environment& env) {
+  // A fault kills the child by its signal even where a sanitizer runtime
+  // installed handlers that would turn it into an exit code.
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) signal(sig, SIG_DFL);
   LoadedPlugin loaded;
   std::string error;
   Writer hello;
@@ -428,12 +431,25 @@ bool PluginBackend::Spawn(std::string* error) {
 
 int PluginBackend::Fail(int err) {
   if (pid_ > 0) {
-    if (err == core::kErrHung) kill(pid_, SIGKILL);
+    bool killed = err == core::kErrHung;
     int status = 0;
-    // The child closed its socket or is being killed: it exits promptly.
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    pid_t reaped = 0;
+    if (!killed) {
+      // The socket closed because the child is dying: give it a moment to
+      // become reapable before deciding it is stuck (garbled reply).
+      for (int i = 0; i < 100 && reaped == 0; ++i) {
+        reaped = waitpid(pid_, &status, WNOHANG);
+        if (reaped == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      killed = reaped == 0;
     }
-    if (err != core::kErrHung && WIFSIGNALED(status)) {
+    if (reaped == 0) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    // A signal we did not send is the plug-in's crash.
+    if (!killed && WIFSIGNALED(status)) {
       err = core::kErrCrashedBase + WTERMSIG(status);
     }
   }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <sys/wait.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 
@@ -229,6 +233,35 @@ TEST(PluginIsolationTest, WritePastAnOutputBufferIsReportedAsOverrun) {
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.divergence->step, 1);
   EXPECT_EQ(SideOf(*out.divergence, b->Name()), "OVERRUN");
+}
+
+TEST(PluginIsolationTest, DestroyedBackendsLeaveNoChildAndNoDescriptor) {
+  auto count_fds = [] {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d)) ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  int before = count_fds();
+  {
+    PluginOptions options;
+    options.timeout_ms = 200;
+    auto crash = MustOpen(AMC_TEST_PLUGIN_CRASH_PATH);
+    auto hang = MustOpen(AMC_TEST_PLUGIN_HANG_PATH, options);
+    auto full = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+    ASSERT_TRUE(crash && hang && full);
+    auto model = Model();
+    core::RunDifferential(Seq({core::Freeze{}}), {&model, crash.get()});
+    core::RunDifferential(Seq({core::GetNextKey{}}), {&model, hang.get()});
+    auto created = full->Create(core::MapSpec{});
+    ASSERT_EQ(created.err, 0);
+    EXPECT_EQ(created.map->Execute(core::Update{0, {1}, 0}).err, 0);
+  }
+  EXPECT_EQ(count_fds(), before);
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
 }
 
 TEST(PluginFaultyExampleTest, NoexistFaultIsCaughtAndMinimizedToOneUpdate) {

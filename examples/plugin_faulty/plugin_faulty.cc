@@ -1,8 +1,8 @@
 // examples/plugin_faulty: a plug-in with ONE deliberate, documented fault,
 // to show that the suite catches and minimizes a real mistake in a runtime:
 //
-//   FAULT: on a BPF_MAP_TYPE_ARRAY map, BPF_MAP_UPDATE_ELEM with BPF_NOEXIST
-//   on a key that exists (every key below max_entries) answers EINVAL,
+//   FAULT: BPF_MAP_UPDATE_ELEM with BPF_NOEXIST on a key that exists (every
+//   key below max_entries, ARRAY and PERCPU_ARRAY alike) answers EINVAL,
 //   where Linux answers EEXIST.
 //
 // Everything else is the reference model (model/), exported through
