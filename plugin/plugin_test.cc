@@ -178,6 +178,31 @@ TEST(PluginLoaderTest, ModelExportedAsPluginAgreesWithModelOnGeneratedSequences)
   EXPECT_TRUE(b->incidents().empty());
 }
 
+TEST(PluginLoaderTest, PlainCPluginAgreesWithModelOnTheKindsItImplements) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_MINIMAL_C_PATH);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->implementation_name(), "minimal C plug-in");
+  EXPECT_FALSE(b->Supports(core::OpKind::kUpdateBatch));
+  EXPECT_EQ(b->UnsupportedReason(core::OpKind::kProgAtomicAdd),
+            "this VM has no atomic instructions");
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  gen::GenOptions o;
+  o.env = kEnv;
+  o.kinds = CommonKinds(backends);
+  EXPECT_EQ(o.kinds.count(), 9u);
+  gen::RandomChooser c(17);
+  size_t ops = 0;
+  for (int i = 0; i < 1500; ++i) {
+    core::Sequence seq = gen::GenerateSequence(c, o);
+    core::RunOutcome out = core::RunDifferential(seq, backends);
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    ASSERT_TRUE(out.left_out.empty());
+    ops += out.steps_run;
+  }
+  EXPECT_GT(ops, 5000u);
+}
+
 TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
   auto b = MustOpen(AMC_TEST_PLUGIN_CRASH_PATH);
   ASSERT_NE(b, nullptr);
