@@ -30,9 +30,8 @@ BackendFactory& Factory() {
 
 void CopyOut(const std::optional<std::vector<uint8_t>>& from, uint8_t* to,
              uint64_t room) {
-  if (from && to) {
-    std::memcpy(to, from->data(), std::min<uint64_t>(from->size(), room));
-  }
+  uint64_t n = from ? std::min<uint64_t>(from->size(), room) : 0;
+  if (n > 0 && to) std::memcpy(to, from->data(), n);
 }
 
 core::Bytes In(const uint8_t* p, uint64_t n) {

@@ -452,6 +452,11 @@ int PluginBackend::Fail(int err) {
     if (!killed && WIFSIGNALED(status)) {
       err = core::kErrCrashedBase + WTERMSIG(status);
     }
+    if (!killed && WIFEXITED(status)) {
+      AddIncident(name_ + ": the child process exited with status " +
+                  std::to_string(WEXITSTATUS(status)) +
+                  " (a sanitizer report or exit() in the plug-in?)");
+    }
   }
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
@@ -554,11 +559,10 @@ std::vector<LeftOutKind> LeftOutKinds(
     const std::vector<core::Backend*>& backends) {
   std::vector<LeftOutKind> out;
   for (core::Backend* b : backends) {
-    auto* plugin = dynamic_cast<PluginBackend*>(b);
     for (size_t k = 0; k < core::kOpKindCount; ++k) {
       auto kind = static_cast<core::OpKind>(k);
       if (b->Supports(kind)) continue;
-      std::string reason = plugin ? plugin->UnsupportedReason(kind) : "";
+      std::string reason = b->UnsupportedReason(kind);
       if (reason.empty()) reason = "not implemented";
       out.push_back(LeftOutKind{b->Name(), kind, reason});
     }

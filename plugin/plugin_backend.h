@@ -57,7 +57,7 @@ class PluginBackend : public core::Backend {
   // The plug-in's own name for itself (amc_plugin.name).
   const std::string& implementation_name() const { return impl_name_; }
   // Why the plug-in leaves `kind` out ("" when it implements it).
-  std::string UnsupportedReason(core::OpKind kind) const;
+  std::string UnsupportedReason(core::OpKind kind) const override;
   // Crashes and hangs seen outside an op (destroying a map, reading the
   // final state), for summaries; ops report theirs as results.
   const std::vector<std::string>& incidents() const { return incidents_; }
@@ -106,7 +106,8 @@ struct LeftOutKind {
   std::string reason;
 };
 // Every kind some backend in `backends` leaves out, for summaries (so that
-// a pass never hides missing coverage). Plug-ins give their own reason.
+// a pass never hides missing coverage), with Backend::UnsupportedReason()
+// ("not implemented" when a backend gives none).
 std::vector<LeftOutKind> LeftOutKinds(
     const std::vector<core::Backend*>& backends);
 // "plugin:libx.so leaves out mmap (no mmap support), ..." or "".
