@@ -116,9 +116,9 @@ typedef struct amc_map_spec {
   uint32_t map_flags;
   uint32_t numa_node;    /* meaningful with BPF_F_NUMA_NODE (1 << 2) */
   /* Offset of a struct bpf_spin_lock (4 bytes) in the value, as the kernel
-   * learns it from BTF, or -1 when the value has none. */
-  int32_t spin_lock_offset;
-  uint32_t reserved;     /* 0 */
+   * learns it from BTF (any u32, checked like the rest), or -1 when the
+   * value has none. */
+  int64_t spin_lock_offset;
 } amc_map_spec;
 
 /* The machine the map must behave as if it ran on. Per-CPU value buffers

@@ -434,7 +434,7 @@ core::CreateResult DirectBackend::Create(const core::MapSpec& spec) {
   s.map_flags = spec.map_flags;
   s.numa_node = spec.numa_node;
   s.spin_lock_offset =
-      spec.spin_lock_offset ? static_cast<int32_t>(*spec.spin_lock_offset) : -1;
+      spec.spin_lock_offset ? static_cast<int64_t>(*spec.spin_lock_offset) : -1;
   amc_env env{env_.possible_cpus, env_.page_size};
   amc_map* map = nullptr;
   core::CreateResult out;

@@ -5,9 +5,11 @@
 #include <dirent.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/differential.h"
 #include "core/ops_text.h"
@@ -203,6 +205,33 @@ TEST(PluginLoaderTest, PlainCPluginAgreesWithModelOnTheKindsItImplements) {
   EXPECT_GT(ops, 5000u);
 }
 
+TEST(PluginLoaderTest, SpinLockMapsAgreeThroughBothPlugins) {
+  auto parsed = core::ParseOps(
+      "map type=ARRAY key_size=4 value_size=12 max_entries=2 flags=0 "
+      "spin_lock=4\n"
+      "update key=1 value=0102030405060708090a0b0c flags=BPF_F_LOCK\n"
+      "lookup key=1 flags=BPF_F_LOCK\n"
+      "prog_lookup cpu=0 key=1\n"
+      "lookup_and_delete key=1 flags=BPF_F_LOCK\n"
+      "freeze\n",
+      "inline");
+  ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed))
+      << std::get<core::ParseError>(parsed).ToString();
+  const auto& seq = std::get<core::Sequence>(parsed);
+  auto model = Model();
+  for (const char* path :
+       {AMC_TEST_PLUGIN_FULL_PATH, AMC_TEST_PLUGIN_MINIMAL_C_PATH}) {
+    auto b = MustOpen(path);
+    ASSERT_NE(b, nullptr);
+    core::RunOutcome out = core::RunDifferential(seq, {&model, b.get()});
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    ASSERT_EQ(out.backends[1].results.size(), 5u);
+    EXPECT_EQ(core::PrintResult(out.backends[1].results[1]),
+              "ok value=0102030400000000090a0b0c");
+    EXPECT_EQ(out.backends[1].results[4].err, 524);
+  }
+}
+
 TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
   auto b = MustOpen(AMC_TEST_PLUGIN_CRASH_PATH);
   ASSERT_NE(b, nullptr);
@@ -287,6 +316,29 @@ TEST(PluginIsolationTest, DestroyedBackendsLeaveNoChildAndNoDescriptor) {
   EXPECT_EQ(count_fds(), before);
   EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(PluginIsolationTest, WorkerThreadsEachRunTheirOwnPluginChild) {
+  std::vector<std::thread> workers;
+  std::atomic<int> agreed{0};
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([w, &agreed] {
+      std::string error;
+      auto b = PluginBackend::Open(AMC_TEST_PLUGIN_FULL_PATH, kEnv, &error);
+      if (!b) return;
+      auto model = Model();
+      std::vector<core::Backend*> backends = {&model, b.get()};
+      gen::GenOptions o;
+      o.env = kEnv;
+      gen::RandomChooser c(100 + w);
+      for (int i = 0; i < 150; ++i) {
+        core::Sequence seq = gen::GenerateSequence(c, o);
+        if (core::RunDifferential(seq, backends).ok()) ++agreed;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(agreed.load(), 3 * 150);
 }
 
 TEST(PluginFaultyExampleTest, NoexistFaultIsCaughtAndMinimizedToOneUpdate) {
