@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -230,6 +231,17 @@ TEST(PluginLoaderTest, SpinLockMapsAgreeThroughBothPlugins) {
               "ok value=0102030400000000090a0b0c");
     EXPECT_EQ(out.backends[1].results[4].err, 524);
   }
+}
+
+TEST(PluginIsolationTest, FailurePseudoErrnosPrintAndParseByName) {
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGSEGV), "CRASH_SIGSEGV");
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGABRT), "CRASH_SIGABRT");
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGUSR1), "CRASH_SIG10");
+  EXPECT_EQ(core::ErrnoName(core::kErrHung), "HANG");
+  EXPECT_EQ(core::ErrnoName(core::kErrOverrun), "OVERRUN");
+  EXPECT_EQ(core::ErrnoName(core::kErrLost), "LOST");
+  EXPECT_EQ(core::ErrnoFromName("HANG"), core::kErrHung);
+  EXPECT_EQ(core::ErrnoFromName("CRASH_SIGSEGV"), core::kErrCrashedBase + SIGSEGV);
 }
 
 TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
