@@ -1,0 +1,364 @@
+// tools/amc/campaign.cc: workers, tallies and reproducers of `amc run`.
+#include "tools/amc/campaign.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/differential.h"
+#include "core/ops_text.h"
+#include "gen/chooser.h"
+#include "gen/minimize.h"
+#include "tools/amc/report.h"
+#include "tools/amc/timed_backend.h"
+
+namespace amc::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long one divergence may be minimized.
+constexpr auto kMinimizeTimeLimit = std::chrono::seconds(15);
+
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+std::string JoinNames(const std::vector<std::string>& names, const char* sep) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : sep) + n;
+  return out;
+}
+
+// State shared by the workers; everything else is per worker.
+struct Shared {
+  const CampaignPlan* plan;
+  const CampaignOptions* options;
+  Clock::time_point start;
+  std::optional<Clock::time_point> deadline;
+  std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> sequences{0};
+  std::atomic<uint64_t> ops{0};
+  std::atomic<uint64_t> divergences{0};
+  std::atomic<bool> failed{false};
+
+  std::mutex mu;  // guards everything below
+  std::string error;
+  size_t reproducers_written = 0;
+  // Divergence signature -> the first sequence that showed it.
+  std::map<std::string, uint64_t> by_signature;
+
+  bool ShouldStop() const {
+    if (failed.load(std::memory_order_relaxed)) return true;
+    if (options->stop && options->stop->load(std::memory_order_relaxed))
+      return true;
+    return deadline && Clock::now() >= *deadline;
+  }
+};
+
+struct WorkerResult {
+  std::map<std::string, BackendTally> tallies;
+  std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
+  std::vector<DivergenceRecord> divergences;
+  std::vector<SequenceCase> cases;
+};
+
+// What kind of divergence this is: its kind, the kind of op, and every
+// backend's answer ("op update: model E2BIG | faulty ENOENT").
+std::string Signature(const core::Sequence& seq, const core::Divergence& d) {
+  std::string out = std::to_string(static_cast<int>(d.kind)) + " ";
+  if (d.step >= 0 && static_cast<size_t>(d.step) < seq.steps.size()) {
+    out += core::OpKindName(core::KindOf(seq.steps[d.step].op));
+  }
+  for (const auto& [name, text] : d.sides) out += " | " + name + " " + text;
+  return out;
+}
+
+// Minimizes one divergence on the worker's backends and writes its file.
+DivergenceRecord Reproduce(Shared& shared,
+                           const std::vector<core::Backend*>& backends,
+                           std::vector<BackendTimer>& timers, uint64_t index,
+                           const core::Sequence& seq,
+                           const core::Divergence& d) {
+  const CampaignOptions& options = *shared.options;
+  DivergenceRecord record;
+  record.index = index;
+  record.summary = d.Summary(seq);
+  record.ops_before = seq.steps.size();
+  const std::string signature = Signature(seq, d);
+  {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    // One reproducer per kind of divergence: the same op kind answered the
+    // same different ways is, as far as anyone can tell here, the same bug.
+    auto it = shared.by_signature.find(signature);
+    if (it != shared.by_signature.end()) {
+      record.same_as = it->second;
+      record.report = d.Report(seq);
+      return record;
+    }
+    shared.by_signature.emplace(signature, index);
+    if (shared.reproducers_written >= options.max_reproducers) {
+      record.note = "not minimized: already " +
+                    std::to_string(options.max_reproducers) +
+                    " reproducers (--max-reproducers)";
+      record.report = d.Report(seq);
+      return record;
+    }
+    ++shared.reproducers_written;  // reserved now, so the cap holds across jobs
+  }
+  for (auto& t : timers) t.enabled = false;
+  gen::MinimizeStats stats;
+  // Bounded in time too: on the kernel each attempt costs milliseconds, and
+  // the campaign's budget should not stretch by minutes.
+  const auto same = gen::SameDivergence(backends, seq, d);
+  const Clock::time_point give_up = Clock::now() + kMinimizeTimeLimit;
+  bool timed_out = false;
+  core::Sequence minimized = gen::Minimize(
+      seq,
+      [&](const core::Sequence& candidate) {
+        if (Clock::now() >= give_up) {
+          timed_out = true;
+          return false;
+        }
+        return same(candidate);
+      },
+      {}, &stats);
+  core::RunOptions run_options;
+  run_options.check_expectations = false;
+  core::RunOutcome again =
+      core::RunDifferential(minimized, backends, run_options);
+  for (auto& t : timers) t.enabled = true;
+  core::Sequence repro = minimized;
+  if (again.divergence) {
+    repro = core::Reproducer(minimized, *again.divergence);
+    record.report = again.divergence->Report(minimized);
+  } else {
+    // Cannot happen (Minimize keeps failing candidates only); keep the
+    // original so that nothing is lost.
+    repro = core::Reproducer(seq, d);
+    record.report = d.Report(seq);
+  }
+  record.ops_after = repro.steps.size();
+  core::Environment env = shared.plan->gen.env;
+  env.kernel_release.clear();
+  repro.env = env;
+  const std::string names = JoinNames(shared.plan->backend_names, ",");
+  repro.comments = {
+      "amc run divergence: sequence " + std::to_string(index) + " of seed " +
+          std::to_string(options.seed) + " (amc run --backends " + names +
+          " --seed " + std::to_string(options.seed) + ")",
+      "backends: " + JoinNames(shared.plan->backend_names, ", "),
+      "divergence: " + (again.divergence ? again.divergence->Summary(minimized)
+                                         : record.summary),
+      "as generated: " + record.summary,
+      "minimized from " + std::to_string(record.ops_before) + " to " +
+          std::to_string(record.ops_after) + " ops in " +
+          std::to_string(stats.attempts) + " attempts" +
+          (timed_out ? " (stopped at the time limit)" : ""),
+      "reproduce: amc replay --backends " + names + " THIS_FILE",
+  };
+  std::lock_guard<std::mutex> lock(shared.mu);
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  std::string path = (std::filesystem::path(options.out_dir) /
+                      ("seed" + std::to_string(options.seed) + "-seq" +
+                       std::to_string(index) + ".ops"))
+                         .string();
+  std::string error = WriteTextFile(path, core::PrintOps(repro));
+  if (!error.empty()) {
+    record.note = error;
+    return record;
+  }
+  record.file = path;
+  return record;
+}
+
+void Worker(Shared& shared, WorkerResult& out) {
+  const CampaignOptions& options = *shared.options;
+  const CampaignPlan& plan = *shared.plan;
+  backends::Selection selection =
+      backends::SelectBackends(options.backend_list);
+  std::vector<std::string> names;
+  for (auto& b : selection.available) names.push_back(b->Name());
+  if (!selection.error.empty() || names != plan.backend_names) {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    shared.error = selection.error.empty()
+                       ? "a worker found different backends available (" +
+                             JoinNames(names, ", ") +
+                             ") than the first probe (" +
+                             JoinNames(plan.backend_names, ", ") + ")"
+                       : selection.error;
+    shared.failed = true;
+    return;
+  }
+  std::vector<BackendTimer> timers(selection.available.size());
+  std::vector<std::unique_ptr<core::Backend>> timed;
+  std::vector<core::Backend*> ptrs;
+  for (size_t i = 0; i < selection.available.size(); ++i) {
+    timed.push_back(std::make_unique<TimedBackend>(
+        std::move(selection.available[i]), &timers[i]));
+    ptrs.push_back(timed.back().get());
+    out.tallies[names[i]].name = names[i];
+  }
+
+  while (!shared.ShouldStop()) {
+    uint64_t index = shared.next.fetch_add(1, std::memory_order_relaxed);
+    if (options.sequences && index >= *options.sequences) break;
+    core::Sequence seq = CampaignSequence(plan, options.seed, index);
+    Clock::time_point t0 = Clock::now();
+    core::RunOutcome outcome = core::RunDifferential(seq, ptrs);
+    double seconds = Seconds(Clock::now() - t0);
+
+    for (const auto& bo : outcome.backends) {
+      BackendTally& t = out.tallies[bo.name];
+      ++t.sequences;
+      t.ops += bo.results.size();
+      ++t.create_errnos[bo.create_err ? core::ErrnoName(bo.create_err)
+                                      : "created"];
+      for (const auto& r : bo.results)
+        ++t.errnos[r.err ? core::ErrnoName(r.err) : "ok"];
+    }
+    for (const auto& [name, why] : outcome.left_out)
+      ++out.tallies[name].left_out;
+    for (size_t k = 0; k < outcome.steps_run; ++k) {
+      ++out.ops_by_kind[static_cast<size_t>(core::KindOf(seq.steps[k].op))];
+    }
+    SequenceCase c{index, seconds, outcome.steps_run, std::nullopt};
+    if (outcome.divergence) {
+      shared.divergences.fetch_add(1, std::memory_order_relaxed);
+      DivergenceRecord record =
+          Reproduce(shared, ptrs, timers, index, seq, *outcome.divergence);
+      c.failure = record.summary;
+      out.divergences.push_back(std::move(record));
+    }
+    if (options.collect_cases) out.cases.push_back(std::move(c));
+    shared.ops.fetch_add(outcome.steps_run, std::memory_order_relaxed);
+    shared.sequences.fetch_add(1, std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    out.tallies[names[i]].busy_ns += timers[i].busy_ns;
+  }
+  // Backends (and the kernel's cached maps) are released here, on the
+  // thread that used them.
+  timed.clear();
+}
+
+}  // namespace
+
+uint64_t SequenceSeed(uint64_t campaign_seed, uint64_t index) {
+  uint64_t z = campaign_seed + 0x9e3779b97f4a7c15ull * (index + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+CampaignPlan PlanCampaign(const backends::Selection& selection,
+                          size_t max_ops) {
+  CampaignPlan plan;
+  plan.gen.max_ops = max_ops;
+  if (!selection.available.empty()) {
+    plan.gen.env = selection.available[0]->Env();
+  }
+  for (const auto& b : selection.available)
+    plan.backend_names.push_back(b->Name());
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    auto kind = static_cast<core::OpKind>(k);
+    std::vector<std::string> lacking;
+    for (const auto& b : selection.available) {
+      if (!b->Supports(kind)) lacking.push_back(b->Name());
+    }
+    if (!lacking.empty()) {
+      plan.gen.kinds.reset(k);
+      plan.left_out_kinds.emplace_back(
+          core::OpKindName(kind),
+          "not implemented by " + JoinNames(lacking, ", "));
+    }
+  }
+  return plan;
+}
+
+core::Sequence CampaignSequence(const CampaignPlan& plan, uint64_t seed,
+                                uint64_t index) {
+  gen::RandomChooser chooser(SequenceSeed(seed, index));
+  return gen::GenerateSequence(chooser, plan.gen);
+}
+
+CampaignResult RunCampaign(const CampaignPlan& plan,
+                           const CampaignOptions& options) {
+  Shared shared;
+  shared.plan = &plan;
+  shared.options = &options;
+  shared.start = Clock::now();
+  if (options.seconds) {
+    shared.deadline =
+        shared.start + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(*options.seconds));
+  }
+  unsigned jobs = std::max(1u, options.jobs);
+  std::vector<WorkerResult> results(jobs);
+  std::vector<std::thread> threads;
+  std::atomic<unsigned> running{jobs};
+  for (unsigned j = 0; j < jobs; ++j) {
+    threads.emplace_back([&, j] {
+      Worker(shared, results[j]);
+      running.fetch_sub(1);
+    });
+  }
+  auto progress = [&] {
+    Progress p;
+    p.sequences = shared.sequences.load();
+    p.ops = shared.ops.load();
+    p.divergences = shared.divergences.load();
+    p.elapsed = Seconds(Clock::now() - shared.start);
+    return p;
+  };
+  while (running.load() > 0) {
+    auto step = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options.progress_interval));
+    auto wake = Clock::now() + step;
+    while (running.load() > 0 && Clock::now() < wake) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (running.load() > 0 && options.progress) options.progress(progress());
+  }
+  for (auto& t : threads) t.join();
+
+  CampaignResult result;
+  result.error = shared.error;
+  result.elapsed = Seconds(Clock::now() - shared.start);
+  result.sequences = shared.sequences.load();
+  result.ops = shared.ops.load();
+  for (const auto& name : plan.backend_names) {
+    BackendTally total;
+    total.name = name;
+    for (const auto& w : results) {
+      auto it = w.tallies.find(name);
+      if (it == w.tallies.end()) continue;
+      const BackendTally& t = it->second;
+      total.sequences += t.sequences;
+      total.ops += t.ops;
+      total.busy_ns += t.busy_ns;
+      total.left_out += t.left_out;
+      for (const auto& [k, v] : t.errnos) total.errnos[k] += v;
+      for (const auto& [k, v] : t.create_errnos) total.create_errnos[k] += v;
+    }
+    result.backends.push_back(std::move(total));
+  }
+  for (auto& w : results) {
+    for (size_t k = 0; k < core::kOpKindCount; ++k)
+      result.ops_by_kind[k] += w.ops_by_kind[k];
+    for (auto& d : w.divergences) result.divergences.push_back(std::move(d));
+    for (auto& c : w.cases) result.cases.push_back(std::move(c));
+  }
+  std::sort(result.divergences.begin(), result.divergences.end(),
+            [](const auto& a, const auto& b) { return a.index < b.index; });
+  std::sort(result.cases.begin(), result.cases.end(),
+            [](const auto& a, const auto& b) { return a.index < b.index; });
+  return result;
+}
+
+}  // namespace amc::cli

@@ -1,0 +1,122 @@
+// tools/amc/campaign.h: the differential campaign behind `amc run`. Worker
+// threads draw sequence numbers from one counter; sequence i is generated
+// from a RandomChooser seeded with SequenceSeed(seed, i), so the same seed
+// gives the same sequences whatever --jobs is (with --sequences N, exactly
+// the same run). Each worker owns its own backend instances (backends are
+// not thread-safe; kernel maps and programs belong to the instance that made
+// them), runs every sequence through core::RunDifferential, tallies results,
+// and minimizes each new kind of divergence with gen::Minimize on its own
+// backends (at most 15 s each).
+//
+// A kind of divergence is its Divergence kind, the op kind and every
+// backend's answer; later sequences that diverge the same way point to the
+// first one (same_as) instead of writing another file for the same bug.
+//
+// Invariant: a divergence is never dropped: it is counted and its summary
+// kept, and each new kind (up to max_reproducers) gets its minimized
+// reproducer written as an .ops file that `amc replay` fails on.
+#ifndef AMC_TOOLS_AMC_CAMPAIGN_H_
+#define AMC_TOOLS_AMC_CAMPAIGN_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "core/op.h"
+#include "gen/generator.h"
+
+namespace amc::cli {
+
+// The seed of sequence `index` of a campaign (a SplitMix64 step).
+uint64_t SequenceSeed(uint64_t campaign_seed, uint64_t index);
+
+// What the selected backends allow: the generation environment (the first
+// backend's) and the op kinds every backend implements; the others are left
+// out with the reason.
+struct CampaignPlan {
+  gen::GenOptions gen;
+  std::vector<std::pair<std::string, std::string>> left_out_kinds;
+  std::vector<std::string> backend_names;
+};
+CampaignPlan PlanCampaign(const backends::Selection& selection, size_t max_ops);
+
+// The sequence `index` of a campaign, as generated.
+core::Sequence CampaignSequence(const CampaignPlan& plan, uint64_t seed,
+                                uint64_t index);
+
+struct Progress {
+  uint64_t sequences = 0;
+  uint64_t ops = 0;  // ops run (one op on every backend counts once)
+  uint64_t divergences = 0;
+  double elapsed = 0;
+};
+
+struct CampaignOptions {
+  std::string backend_list;  // as for SelectBackends
+  uint64_t seed = 0;
+  std::optional<uint64_t> sequences;  // stop after this many
+  std::optional<double> seconds;      // stop after this long
+  unsigned jobs = 1;
+  std::string out_dir;
+  size_t max_reproducers = 20;
+  bool collect_cases = false;  // keep one record per sequence (JUnit)
+  // Called on the calling thread about every `progress_interval` seconds.
+  std::function<void(const Progress&)> progress;
+  double progress_interval = 0.25;
+  // Set (by a signal handler) to stop early; the run still reports.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct BackendTally {
+  std::string name;
+  uint64_t sequences = 0;
+  uint64_t ops = 0;
+  uint64_t busy_ns = 0;
+  std::map<std::string, uint64_t> errnos;         // op results by errno
+  std::map<std::string, uint64_t> create_errnos;  // creation results
+  uint64_t left_out = 0;  // sequences this backend sat out
+};
+
+struct DivergenceRecord {
+  uint64_t index = 0;
+  std::string summary;  // Divergence::Summary of the generated sequence
+  std::string report;   // Divergence::Report of the minimized reproducer
+  std::string file;     // where the reproducer was written ("" if not)
+  std::string note;     // why not minimized or not written
+  // Set when an earlier sequence diverged the same way (its index); that
+  // one's reproducer stands for this one.
+  std::optional<uint64_t> same_as;
+  size_t ops_before = 0;
+  size_t ops_after = 0;
+};
+
+struct SequenceCase {
+  uint64_t index = 0;
+  double seconds = 0;
+  size_t ops = 0;
+  std::optional<std::string> failure;
+};
+
+struct CampaignResult {
+  std::string error;  // a worker could not start (exit 2)
+  uint64_t sequences = 0;
+  uint64_t ops = 0;
+  double elapsed = 0;
+  std::vector<BackendTally> backends;  // in selection order
+  std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
+  std::vector<DivergenceRecord> divergences;  // by sequence index
+  std::vector<SequenceCase> cases;            // by sequence index
+};
+
+CampaignResult RunCampaign(const CampaignPlan& plan,
+                           const CampaignOptions& options);
+
+}  // namespace amc::cli
+
+#endif  // AMC_TOOLS_AMC_CAMPAIGN_H_

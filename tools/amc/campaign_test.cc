@@ -1,0 +1,101 @@
+#include "tools/amc/campaign.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "backends/replay.h"
+#include "core/ops_text.h"
+
+namespace amc::cli {
+namespace {
+
+CampaignPlan ModelPlan(const std::string& list = "model") {
+  backends::Selection selection = backends::SelectBackends(list);
+  EXPECT_EQ(selection.error, "");
+  return PlanCampaign(selection, 16);
+}
+
+TEST(CampaignTest, SequenceSeedsDifferPerIndexAndRepeatPerSeed) {
+  std::set<uint64_t> seen;
+  for (uint64_t i = 0; i < 1000; ++i) seen.insert(SequenceSeed(42, i));
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(SequenceSeed(42, 7), SequenceSeed(42, 7));
+  EXPECT_NE(SequenceSeed(42, 7), SequenceSeed(43, 7));
+}
+
+TEST(CampaignTest, SameSeedGivesSameSequencesWhateverTheJobCount) {
+  CampaignPlan plan = ModelPlan();
+  CampaignOptions options;
+  options.backend_list = "model";
+  options.seed = 99;
+  options.sequences = 40;
+  options.collect_cases = true;
+  options.jobs = 1;
+  CampaignResult one = RunCampaign(plan, options);
+  options.jobs = 2;
+  CampaignResult two = RunCampaign(plan, options);
+  ASSERT_EQ(one.sequences, 40u);
+  ASSERT_EQ(two.sequences, 40u);
+  EXPECT_EQ(one.ops, two.ops);
+  EXPECT_EQ(one.ops_by_kind, two.ops_by_kind);
+  EXPECT_EQ(one.backends[0].errnos, two.backends[0].errnos);
+  for (size_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(one.cases[i].index, i);
+    EXPECT_EQ(one.cases[i].ops, two.cases[i].ops);
+  }
+  EXPECT_EQ(CampaignSequence(plan, 99, 5), CampaignSequence(plan, 99, 5));
+  EXPECT_NE(CampaignSequence(plan, 99, 5), CampaignSequence(plan, 99, 6));
+}
+
+TEST(CampaignTest, TalliesCountEveryOpOnEveryBackend) {
+  CampaignPlan plan = ModelPlan();
+  CampaignOptions options;
+  options.backend_list = "model";
+  options.seed = 3;
+  options.sequences = 25;
+  CampaignResult result = RunCampaign(plan, options);
+  uint64_t by_kind = 0;
+  for (uint64_t n : result.ops_by_kind) by_kind += n;
+  EXPECT_EQ(by_kind, result.ops);
+  ASSERT_EQ(result.backends.size(), 1u);
+  uint64_t by_errno = 0;
+  for (const auto& [name, n] : result.backends[0].errnos) by_errno += n;
+  EXPECT_EQ(by_errno, result.backends[0].ops);
+  EXPECT_EQ(result.backends[0].sequences, 25u);
+  EXPECT_TRUE(result.divergences.empty());
+}
+
+TEST(CampaignTest, FaultyBackendDivergenceIsMinimizedIntoAFileThatReplayFails) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("amc_campaign_test_out_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  CampaignPlan plan = ModelPlan("model,faulty");
+  CampaignOptions options;
+  options.backend_list = "model,faulty";
+  options.seed = 1;
+  options.sequences = 200;
+  options.jobs = 2;
+  options.out_dir = dir.string();
+  options.max_reproducers = 3;
+  CampaignResult result = RunCampaign(plan, options);
+  ASSERT_FALSE(result.divergences.empty());
+  std::string file;
+  for (const auto& d : result.divergences) {
+    if (!d.file.empty()) file = d.file;
+  }
+  ASSERT_FALSE(file.empty());
+  auto parsed = core::ReadOpsFile(file);
+  ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed));
+  EXPECT_LE(std::get<core::Sequence>(parsed).steps.size(), 3u);
+  backends::Replayer replayer("model,faulty");
+  EXPECT_FALSE(replayer.ReplayFile(file).ok());
+  backends::Replayer model_only("model");
+  EXPECT_TRUE(model_only.ReplayFile(file).ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace amc::cli

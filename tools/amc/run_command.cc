@@ -1,0 +1,432 @@
+// tools/amc/run_command.cc: `amc run`, the differential campaign.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "core/ops_text.h"
+#include "tools/amc/args.h"
+#include "tools/amc/campaign.h"
+#include "tools/amc/cli_util.h"
+#include "tools/amc/commands.h"
+#include "tools/amc/report.h"
+
+namespace amc::cli {
+namespace {
+
+constexpr char kRunHelp[] = R"(usage: amc run [options]
+
+Runs a differential campaign: random operation sequences, biased to the edges
+of the array-map semantics, run on every selected backend; every result must
+agree. Each divergence is minimized and written as an .ops file that
+`amc replay` fails on.
+
+Defaults: every available backend, both map types, 60 seconds, all cores,
+a fresh seed (printed; pass it back with --seed to repeat the run).
+
+options:
+  --backends LIST      comma-separated backends (default: every available one;
+                       see `amc info`); test-only ones run only when named
+  --seed N             campaign seed; sequence i depends only on N and i
+  --sequences N        run N sequences (then no time limit unless --time)
+  --time SECONDS       stop after this long (default 60 without --sequences)
+  --jobs N             parallel workers, each with its own backends
+                       (default: all cores)
+  --out DIR            where reproducers go (default: amc-out)
+  --junit FILE         JUnit XML, one test case per sequence
+  --json FILE          JSON summary
+  --max-ops N          ops per sequence at most (default 32)
+  --max-reproducers N  distinct reproducers to minimize and write (default 20)
+  --help               this text
+
+exit status: 0 all backends agreed, 1 a divergence, 2 bad usage
+)";
+
+std::atomic<bool> g_stop{false};
+
+void OnInterrupt(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process
+}
+
+std::string ProgressLine(const Progress& p, const CampaignOptions& o) {
+  char buf[256];
+  double ops_rate = p.elapsed > 0 ? p.ops / p.elapsed : 0;
+  std::string left;
+  if (o.seconds) {
+    double remaining = std::max(0.0, *o.seconds - p.elapsed);
+    left = std::to_string(static_cast<long>(remaining + 0.5)) + " s left";
+  }
+  if (o.sequences) {
+    double rate = p.elapsed > 0 ? p.sequences / p.elapsed : 0;
+    uint64_t todo = *o.sequences > p.sequences ? *o.sequences - p.sequences : 0;
+    std::string eta =
+        rate > 0
+            ? std::to_string(static_cast<long>(todo / rate + 0.5)) + " s left"
+            : "?";
+    if (left.empty() || (rate > 0 && todo / rate < *o.seconds - p.elapsed))
+      left = "~" + eta;
+  }
+  std::snprintf(buf, sizeof buf,
+                "amc run: %llu sequences, %s ops/s, %llu divergences, %s",
+                static_cast<unsigned long long>(p.sequences),
+                Rate(ops_rate).c_str(),
+                static_cast<unsigned long long>(p.divergences), left.c_str());
+  return buf;
+}
+
+std::string HistogramLine(const std::map<std::string, uint64_t>& histogram) {
+  std::vector<std::pair<std::string, uint64_t>> items(histogram.begin(),
+                                                      histogram.end());
+  std::stable_sort(
+      items.begin(), items.end(),
+      [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out;
+  for (const auto& [name, count] : items) {
+    out += (out.empty() ? "" : ", ") + name + " " + std::to_string(count);
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string JsonHistogram(const std::map<std::string, uint64_t>& histogram) {
+  JsonList obj(true);
+  for (const auto& [name, count] : histogram) obj.Int(name, count);
+  return obj.Done();
+}
+
+}  // namespace
+
+int RunCommand(int argc, char** argv) {
+  Args args;
+  std::string error = args.Parse(argc, argv, 2,
+                                 {{"backends"},
+                                  {"seed"},
+                                  {"sequences"},
+                                  {"time"},
+                                  {"jobs"},
+                                  {"out"},
+                                  {"junit"},
+                                  {"json"},
+                                  {"max-ops"},
+                                  {"max-reproducers"},
+                                  {"help", false}});
+  if (!error.empty()) return UsageError("run", error);
+  if (args.Has("help")) {
+    std::fputs(kRunHelp, stdout);
+    return kExitAgree;
+  }
+  if (!args.positional().empty()) {
+    return UsageError("run",
+                      "unexpected argument '" + args.positional()[0] + "'");
+  }
+  std::optional<uint64_t> seed, sequences, jobs, max_ops, max_repro;
+  std::optional<double> seconds;
+  for (auto [name, out] : {std::pair{"seed", &seed},
+                           {"sequences", &sequences},
+                           {"jobs", &jobs},
+                           {"max-ops", &max_ops},
+                           {"max-reproducers", &max_repro}}) {
+    error = args.GetUint(name, out);
+    if (!error.empty()) return UsageError("run", error);
+  }
+  error = args.GetSeconds("time", &seconds);
+  if (!error.empty()) return UsageError("run", error);
+  if (jobs && (*jobs == 0 || *jobs > 1024)) {
+    return UsageError("run", "--jobs needs a number from 1 to 1024");
+  }
+  if (max_ops && (*max_ops == 0 || *max_ops > 100000)) {
+    return UsageError("run", "--max-ops needs a number from 1 to 100000");
+  }
+
+  CampaignOptions options;
+  options.backend_list = args.Get("backends");
+  if (!seed) {
+    std::random_device rd;
+    seed = (uint64_t{rd()} << 32 | rd()) ^
+           static_cast<uint64_t>(
+               std::chrono::system_clock::now().time_since_epoch().count());
+    seed = *seed % 1000000000000ull;  // short enough to retype
+  }
+  options.seed = *seed;
+  options.sequences = sequences;
+  options.seconds = seconds;
+  if (!sequences && !seconds) options.seconds = 60;
+  options.jobs = jobs ? static_cast<unsigned>(*jobs)
+                      : std::max(1u, std::thread::hardware_concurrency());
+  options.out_dir = args.Get("out", "amc-out");
+  options.max_reproducers = max_repro ? *max_repro : 20;
+  options.collect_cases = args.Has("junit");
+  options.stop = &g_stop;
+
+  backends::Selection selection =
+      backends::SelectBackends(options.backend_list);
+  if (!selection.error.empty()) return UsageError("run", selection.error);
+  if (std::string missing = backends::MissingRequiredBackends(selection);
+      !missing.empty()) {
+    return UsageError("run", missing);
+  }
+  if (selection.available.empty()) {
+    std::string why;
+    for (const auto& [name, reason] : selection.unavailable) {
+      why += "\n  " + name + ": " + reason;
+    }
+    return UsageError("run", "no selected backend can run here:" + why);
+  }
+  CampaignPlan plan = PlanCampaign(selection, max_ops ? *max_ops : 32);
+  const auto unavailable = selection.unavailable;
+  selection.available.clear();  // workers make their own
+
+  const std::string names = Join(plan.backend_names, ",");
+  std::printf(
+      "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
+      static_cast<unsigned long long>(options.seed),
+      static_cast<unsigned long long>(options.seed), names.c_str(),
+      sequences ? (" --sequences " + std::to_string(*sequences)).c_str() : "");
+  std::string budget;
+  if (sequences) budget = std::to_string(*sequences) + " sequences";
+  if (options.seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", *options.seconds);
+    budget += (budget.empty() ? "" : " or ") + std::string(buf);
+  }
+  std::printf(
+      "backends: %s; %u jobs; budget: %s; env: %u possible CPUs, %u-byte "
+      "pages\n",
+      Join(plan.backend_names, ", ").c_str(), options.jobs, budget.c_str(),
+      plan.gen.env.possible_cpus, plan.gen.env.page_size);
+  for (const auto& [name, reason] : unavailable) {
+    std::printf("not running %s: %s\n", name.c_str(), reason.c_str());
+  }
+  if (plan.backend_names.size() == 1) {
+    std::printf(
+        "note: only one backend can run, so nothing is compared but "
+        "crashes and hangs\n");
+  }
+  std::fflush(stdout);
+
+  const bool tty = isatty(STDERR_FILENO);
+  options.progress_interval = tty ? 0.25 : 10;
+  options.progress = [&](const Progress& p) {
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K%s", ProgressLine(p, options).c_str());
+    } else {
+      std::fprintf(stderr, "%s\n", ProgressLine(p, options).c_str());
+    }
+    std::fflush(stderr);
+  };
+  std::signal(SIGINT, OnInterrupt);
+  CampaignResult result = RunCampaign(plan, options);
+  std::signal(SIGINT, SIG_DFL);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  if (!result.error.empty()) {
+    std::fprintf(stderr, "amc run: %s\n", result.error.c_str());
+    return kExitUsage;
+  }
+
+  // ---- summary ----
+  const double elapsed = std::max(result.elapsed, 1e-9);
+  std::printf(
+      "\n%llu sequences, %llu ops in %.1f s: %s sequences/s, %s ops/s (wall "
+      "clock%s)\n",
+      static_cast<unsigned long long>(result.sequences),
+      static_cast<unsigned long long>(result.ops), result.elapsed,
+      Rate(result.sequences / elapsed).c_str(),
+      Rate(result.ops / elapsed).c_str(), g_stop.load() ? "; interrupted" : "");
+  std::vector<std::vector<std::string>> rows = {{"backend", "sequences", "ops",
+                                                 "busy s", "sequences/s",
+                                                 "ops/s", "sat out"}};
+  for (const auto& t : result.backends) {
+    double busy = t.busy_ns / 1e9;
+    char busy_text[32];
+    std::snprintf(busy_text, sizeof busy_text, "%.2f", busy);
+    rows.push_back({t.name, std::to_string(t.sequences), std::to_string(t.ops),
+                    busy_text, busy > 0 ? Rate(t.sequences / busy) : "-",
+                    busy > 0 ? Rate(t.ops / busy) : "-",
+                    std::to_string(t.left_out)});
+  }
+  std::printf(
+      "per backend (busy s: time inside the backend, summed over jobs; "
+      "rates per busy second):\n%s",
+      FormatTable(rows).c_str());
+  rows = {{"op kind", "ops"}};
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    rows.push_back({core::OpKindName(static_cast<core::OpKind>(k)),
+                    std::to_string(result.ops_by_kind[k])});
+  }
+  std::printf("ops by kind:\n%s", FormatTable(rows).c_str());
+  std::printf("op results by errno:\n");
+  for (const auto& t : result.backends) {
+    std::printf("  %s: %s\n", t.name.c_str(), HistogramLine(t.errnos).c_str());
+  }
+  std::printf("map creation:\n");
+  for (const auto& t : result.backends) {
+    std::printf("  %s: %s\n", t.name.c_str(),
+                HistogramLine(t.create_errnos).c_str());
+  }
+  std::printf("backends unavailable: %s\n", unavailable.empty() ? "none" : "");
+  for (const auto& [name, reason] : unavailable) {
+    std::printf("  %s: %s\n", name.c_str(), reason.c_str());
+  }
+  std::printf("op kinds left out: %s\n",
+              plan.left_out_kinds.empty() ? "none" : "");
+  for (const auto& [kind, reason] : plan.left_out_kinds) {
+    std::printf("  %s: %s\n", kind.c_str(), reason.c_str());
+  }
+  size_t files = 0;
+  for (const auto& d : result.divergences) {
+    if (!d.file.empty() && d.note.empty()) ++files;
+  }
+  std::printf("divergences: %zu", result.divergences.size());
+  if (!result.divergences.empty()) {
+    std::printf(" (%zu distinct reproducers written to %s/)", files,
+                options.out_dir.c_str());
+  }
+  std::printf("\n");
+  std::map<uint64_t, size_t> same;  // first sequence -> later ones like it
+  for (const auto& d : result.divergences) {
+    if (d.same_as) ++same[*d.same_as];
+  }
+  size_t unlisted = 0, listed = 0;
+  for (const auto& d : result.divergences) {
+    if (d.same_as) continue;
+    if (listed++ >= 20) {
+      ++unlisted;
+      continue;
+    }
+    std::printf("  sequence %llu: %s\n",
+                static_cast<unsigned long long>(d.index), d.summary.c_str());
+    if (d.note.empty()) {
+      std::printf("    -> %s (minimized from %zu to %zu ops)\n", d.file.c_str(),
+                  d.ops_before, d.ops_after);
+    } else {
+      std::printf("    %s\n", d.note.c_str());
+    }
+    if (same[d.index]) {
+      std::printf("    and %zu more sequences diverged the same way\n",
+                  same[d.index]);
+    }
+  }
+  if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
+  // The first reproducer in full, so that a log alone is enough to start.
+  for (const auto& d : result.divergences) {
+    if (d.file.empty() || !d.note.empty()) continue;
+    std::printf("\nfirst divergence, minimized:\n%s", d.report.c_str());
+    std::printf("replay it with: amc replay --backends %s %s\n", names.c_str(),
+                d.file.c_str());
+    break;
+  }
+  const int exit_code = result.divergences.empty() ? kExitAgree : kExitDiverge;
+  std::printf("\n%s (seed %llu)\n",
+              exit_code == kExitAgree
+                  ? "PASS: every backend agreed on every sequence"
+                  : "FAIL: backends diverged",
+              static_cast<unsigned long long>(options.seed));
+  std::fflush(stdout);
+
+  // ---- reports ----
+  int report_status = exit_code;
+  if (args.Has("junit")) {
+    std::map<uint64_t, const DivergenceRecord*> by_index;
+    for (const auto& d : result.divergences) by_index[d.index] = &d;
+    std::vector<TestCaseReport> cases;
+    for (const auto& c : result.cases) {
+      TestCaseReport r;
+      r.classname = "amc.run.seed" + std::to_string(options.seed);
+      r.name = "sequence " + std::to_string(c.index);
+      r.seconds = c.seconds;
+      if (c.failure) {
+        r.failure = *c.failure;
+        const DivergenceRecord* d = by_index[c.index];
+        const DivergenceRecord* first =
+            d && d->same_as ? by_index[*d->same_as] : d;
+        r.failure_text = d ? d->report : *c.failure;
+        if (first && !first->file.empty()) {
+          r.failure_text += "reproducer: " + first->file + "\n";
+        }
+      }
+      cases.push_back(std::move(r));
+    }
+    std::string e = WriteTextFile(args.Get("junit"),
+                                  JUnitXml("amc run", cases, result.elapsed));
+    if (!e.empty()) {
+      std::fprintf(stderr, "amc run: %s\n", e.c_str());
+      report_status = kExitUsage;
+    }
+  }
+  if (args.Has("json")) {
+    JsonList backends(false);
+    for (const auto& t : result.backends) {
+      double busy = t.busy_ns / 1e9;
+      backends.Add(JsonList(true)
+                       .Str("name", t.name)
+                       .Int("sequences", t.sequences)
+                       .Int("ops", t.ops)
+                       .Num("busy_seconds", busy)
+                       .Num("sequences_per_busy_second",
+                            busy > 0 ? t.sequences / busy : 0)
+                       .Num("ops_per_busy_second", busy > 0 ? t.ops / busy : 0)
+                       .Int("sequences_sat_out", t.left_out)
+                       .Raw("errnos", JsonHistogram(t.errnos))
+                       .Raw("creation", JsonHistogram(t.create_errnos))
+                       .Done());
+    }
+    JsonList kinds(true);
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      kinds.Int(core::OpKindName(static_cast<core::OpKind>(k)),
+                result.ops_by_kind[k]);
+    }
+    JsonList unavail(false);
+    for (const auto& [name, reason] : unavailable) {
+      unavail.Add(
+          JsonList(true).Str("name", name).Str("reason", reason).Done());
+    }
+    JsonList left_out(false);
+    for (const auto& [kind, reason] : plan.left_out_kinds) {
+      left_out.Add(
+          JsonList(true).Str("kind", kind).Str("reason", reason).Done());
+    }
+    JsonList divergences(false);
+    for (const auto& d : result.divergences) {
+      divergences.Add(
+          JsonList(true)
+              .Int("sequence", d.index)
+              .Str("summary", d.summary)
+              .Str("file", d.file)
+              .Str("note", d.note)
+              .Raw("same_as", d.same_as ? std::to_string(*d.same_as) : "null")
+              .Int("ops_before", d.ops_before)
+              .Int("ops_after", d.ops_after)
+              .Done());
+    }
+    std::string json =
+        JsonList(true)
+            .Str("command", "run")
+            .Int("seed", options.seed)
+            .Int("jobs", options.jobs)
+            .Int("sequences", result.sequences)
+            .Int("ops", result.ops)
+            .Num("seconds", result.elapsed)
+            .Num("sequences_per_second", result.sequences / elapsed)
+            .Num("ops_per_second", result.ops / elapsed)
+            .Bool("interrupted", g_stop.load())
+            .Raw("backends", backends.Done())
+            .Raw("ops_by_kind", kinds.Done())
+            .Raw("unavailable", unavail.Done())
+            .Raw("left_out_kinds", left_out.Done())
+            .Raw("divergences", divergences.Done())
+            .Int("exit_code", static_cast<uint64_t>(exit_code))
+            .Done();
+    std::string e = WriteTextFile(args.Get("json"), json + "\n");
+    if (!e.empty()) {
+      std::fprintf(stderr, "amc run: %s\n", e.c_str());
+      report_status = kExitUsage;
+    }
+  }
+  return exit_code == kExitDiverge ? kExitDiverge : report_status;
+}
+
+}  // namespace amc::cli
