@@ -162,9 +162,11 @@ bool WriteAll(int fd, const char* p, size_t n) {
 }
 
 bool SendFrame(int fd, const std::string& payload) {
+  // One write per frame: the peer wakes once, not once for the length.
   uint64_t n = payload.size();
-  return WriteAll(fd, reinterpret_cast<const char*>(&n), 8) &&
-         WriteAll(fd, payload.data(), payload.size());
+  std::string frame(reinterpret_cast<const char*>(&n), 8);
+  frame += payload;
+  return WriteAll(fd, frame.data(), frame.size());
 }
 
 enum class ReadStatus { kOk, kClosed, kTimeout };
