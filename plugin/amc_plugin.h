@@ -75,11 +75,11 @@ enum amc_op_kind {
   AMC_OP_MMAP_WRITE = 12,
   AMC_OP_MUNMAP = 13,
   /* program side: a BPF program on CPU `cpu` calls a helper */
-  AMC_OP_PROG_LOOKUP = 14,         /* bpf_map_lookup_elem + read value */
-  AMC_OP_PROG_UPDATE = 15,         /* bpf_map_update_elem */
-  AMC_OP_PROG_DELETE = 16,         /* bpf_map_delete_elem */
-  AMC_OP_PROG_LOOKUP_PERCPU = 17,  /* bpf_map_lookup_percpu_elem + read */
-  AMC_OP_PROG_ATOMIC_ADD = 18,     /* lookup + __sync_fetch_and_add (u64) */
+  AMC_OP_PROG_LOOKUP = 14,        /* bpf_map_lookup_elem + read value */
+  AMC_OP_PROG_UPDATE = 15,        /* bpf_map_update_elem */
+  AMC_OP_PROG_DELETE = 16,        /* bpf_map_delete_elem */
+  AMC_OP_PROG_LOOKUP_PERCPU = 17, /* bpf_map_lookup_percpu_elem + read */
+  AMC_OP_PROG_ATOMIC_ADD = 18,    /* lookup + __sync_fetch_and_add (u64) */
   AMC_OP_KIND_COUNT = 19
 };
 #define AMC_OP_BIT(kind) (1u << (kind))
@@ -109,12 +109,12 @@ enum amc_op_kind {
  * value_size 0xffffffff, unknown flags): refusing it with the kernel's errno
  * is the expected answer. */
 typedef struct amc_map_spec {
-  uint32_t map_type;     /* AMC_MAP_TYPE_ARRAY or _PERCPU_ARRAY (or other) */
+  uint32_t map_type; /* AMC_MAP_TYPE_ARRAY or _PERCPU_ARRAY (or other) */
   uint32_t key_size;
   uint32_t value_size;
   uint32_t max_entries;
   uint32_t map_flags;
-  uint32_t numa_node;    /* meaningful with BPF_F_NUMA_NODE (1 << 2) */
+  uint32_t numa_node; /* meaningful with BPF_F_NUMA_NODE (1 << 2) */
   /* Offset of a struct bpf_spin_lock (4 bytes) in the value, as the kernel
    * learns it from BTF (any u32, checked like the rest), or -1 when the
    * value has none. */
@@ -194,8 +194,7 @@ typedef struct amc_plugin {
    * spec; BPF_MAP_FREEZE removes write permission from the syscall side. */
 
   /* BPF_MAP_LOOKUP_ELEM. On 0, write VBUF bytes to `value`. */
-  int32_t (*lookup)(amc_map *map, uint32_t key, uint64_t flags,
-                    uint8_t *value);
+  int32_t (*lookup)(amc_map *map, uint32_t key, uint64_t flags, uint8_t *value);
   /* BPF_MAP_UPDATE_ELEM. `value` holds VBUF bytes. */
   int32_t (*update)(amc_map *map, uint32_t key, const uint8_t *value,
                     uint64_t flags);
@@ -220,9 +219,8 @@ typedef struct amc_plugin {
    * amc reports keys/values when the call returns 0 or ENOENT (the walk
    * ran; ENOENT = it reached the end), else only the errno and *count. */
   int32_t (*lookup_batch)(amc_map *map, const uint32_t *in_batch,
-                          uint32_t *out_batch, uint32_t *keys,
-                          uint8_t *values, uint32_t *count,
-                          uint64_t elem_flags, uint64_t flags);
+                          uint32_t *out_batch, uint32_t *keys, uint8_t *values,
+                          uint32_t *count, uint64_t elem_flags, uint64_t flags);
   int32_t (*lookup_and_delete_batch)(amc_map *map, const uint32_t *in_batch,
                                      uint32_t *out_batch, uint32_t *keys,
                                      uint8_t *values, uint32_t *count,
@@ -248,8 +246,8 @@ typedef struct amc_plugin {
    * *handle to anything that names this mapping to the calls below (e.g. its
    * address); it covers round_up(length, page_size) bytes of the REGION
    * from `offset`, shared with the map's values. */
-  int32_t (*mmap)(amc_map *map, uint64_t offset, uint64_t length,
-                  uint32_t prot, uint32_t shared, void **handle);
+  int32_t (*mmap)(amc_map *map, uint64_t offset, uint64_t length, uint32_t prot,
+                  uint32_t shared, void **handle);
   /* Reads `length` bytes at `offset` within the mapping into `out`
    * (`length` bytes). Always in range and permitted; return 0. */
   int32_t (*mmap_read)(amc_map *map, void *handle, uint64_t offset,
@@ -296,7 +294,7 @@ typedef const amc_plugin *(*amc_plugin_get_fn)(void);
 AMC_PLUGIN_EXPORT const amc_plugin *amc_plugin_get(void);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
-#endif  /* AMC_PLUGIN_H_ */
+#endif /* AMC_PLUGIN_H_ */

@@ -65,8 +65,12 @@ class DirectMap : public core::MapInstance {
  public:
   DirectMap(const amc_plugin* t, amc_map* map, const core::MapSpec& spec,
             const core::Environment& env)
-      : t_(t), map_(map), spec_(spec), env_(env),
-        vbuf_(core::SyscallValueSize(spec, env)), mappings_(env.page_size) {}
+      : t_(t),
+        map_(map),
+        spec_(spec),
+        env_(env),
+        vbuf_(core::SyscallValueSize(spec, env)),
+        mappings_(env.page_size) {}
 
   ~DirectMap() override {
     for (uint32_t slot = 0; slot < core::kMappingSlots; ++slot) {
@@ -128,8 +132,7 @@ class DirectMap : public core::MapInstance {
   }
   Result Do(const core::LookupAndDelete& op) {
     GuardedBuffer value(vbuf_);
-    int32_t err =
-        t_->lookup_and_delete(map_, op.key, op.flags, value.data());
+    int32_t err = t_->lookup_and_delete(map_, op.key, op.flags, value.data());
     if (!value.intact()) return Overrun();
     Result r = Result::Errno(err);
     if (err == 0) r.value = value.Take(vbuf_);
@@ -151,9 +154,8 @@ class DirectMap : public core::MapInstance {
     uint32_t in = op.in_batch.value_or(0);
     uint32_t out_batch = 0;
     uint32_t count = op.count;
-    int32_t err = fn(map_, op.in_batch ? &in : nullptr, &out_batch,
-                     keys.data(), values.data(), &count, op.elem_flags,
-                     op.flags);
+    int32_t err = fn(map_, op.in_batch ? &in : nullptr, &out_batch, keys.data(),
+                     values.data(), &count, op.elem_flags, op.flags);
     if (!keys.intact() || !values.intact()) return Overrun();
     Result r = Result::Errno(err);
     r.count = count;
@@ -175,16 +177,16 @@ class DirectMap : public core::MapInstance {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
     std::vector<uint8_t> values =
         core::FitBuffer(op.values, vbuf_ * op.keys.size());
-    int32_t err = t_->update_batch(map_, op.keys.data(), values.data(),
-                                   &count, op.elem_flags, op.flags);
+    int32_t err = t_->update_batch(map_, op.keys.data(), values.data(), &count,
+                                   op.elem_flags, op.flags);
     Result r = Result::Errno(err);
     r.count = count;
     return r;
   }
   Result Do(const core::DeleteBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
-    int32_t err = t_->delete_batch(map_, op.keys.data(), &count,
-                                   op.elem_flags, op.flags);
+    int32_t err =
+        t_->delete_batch(map_, op.keys.data(), &count, op.elem_flags, op.flags);
     Result r = Result::Errno(err);
     r.count = count;
     return r;
@@ -217,8 +219,7 @@ class DirectMap : public core::MapInstance {
   }
   Result Do(const core::MmapWrite& op) {
     const core::MappingSlot* m = nullptr;
-    int err =
-        mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
+    int err = mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
     if (err) return Result::Errno(err);
     return Result::Errno(t_->mmap_write(map_, handles_[op.slot], op.offset,
                                         op.bytes.size(), op.bytes.data()));
@@ -279,8 +280,8 @@ class DirectMap : public core::MapInstance {
     }
     uint64_t old = 0;
     uint32_t flags = 0;
-    int32_t err = t_->prog_atomic_add(map_, op.cpu, op.key, op.offset,
-                                      op.delta, &old, &flags);
+    int32_t err = t_->prog_atomic_add(map_, op.cpu, op.key, op.offset, op.delta,
+                                      &old, &flags);
     Result r = Result::Errno(err);
     if (err != 0) return r;
     if (flags & AMC_PROG_NULL) {
@@ -305,18 +306,29 @@ struct KindFunction {
   const char* name;
   bool (*present)(const amc_plugin* t);
 };
-#define AMC_FN(field) \
-  { #field, [](const amc_plugin* t) { return t->field != nullptr; } }
+#define AMC_FN(field)                                               \
+  {                                                                 \
+#field, [](const amc_plugin* t) { return t->field != nullptr; } \
+  }
 const KindFunction kKindFunctions[AMC_OP_KIND_COUNT] = {
-    AMC_FN(lookup),          AMC_FN(update),
-    AMC_FN(delete_elem),     AMC_FN(lookup_and_delete),
-    AMC_FN(get_next_key),    AMC_FN(lookup_batch),
-    AMC_FN(lookup_and_delete_batch), AMC_FN(update_batch),
-    AMC_FN(delete_batch),    AMC_FN(freeze),
-    AMC_FN(mmap),            AMC_FN(mmap_read),
-    AMC_FN(mmap_write),      AMC_FN(munmap),
-    AMC_FN(prog_lookup),     AMC_FN(prog_update),
-    AMC_FN(prog_delete),     AMC_FN(prog_lookup_percpu),
+    AMC_FN(lookup),
+    AMC_FN(update),
+    AMC_FN(delete_elem),
+    AMC_FN(lookup_and_delete),
+    AMC_FN(get_next_key),
+    AMC_FN(lookup_batch),
+    AMC_FN(lookup_and_delete_batch),
+    AMC_FN(update_batch),
+    AMC_FN(delete_batch),
+    AMC_FN(freeze),
+    AMC_FN(mmap),
+    AMC_FN(mmap_read),
+    AMC_FN(mmap_write),
+    AMC_FN(munmap),
+    AMC_FN(prog_lookup),
+    AMC_FN(prog_update),
+    AMC_FN(prog_delete),
+    AMC_FN(prog_lookup_percpu),
     AMC_FN(prog_atomic_add),
 };
 #undef AMC_FN

@@ -35,8 +35,7 @@ struct LoadedPlugin {
 // kind a reason. On failure returns false and a message naming the file
 // and what is wrong. The library stays loaded for the life of the process
 // (plug-ins may keep static state that outlives a map).
-bool LoadPlugin(const std::string& path, LoadedPlugin* out,
-                std::string* error);
+bool LoadPlugin(const std::string& path, LoadedPlugin* out, std::string* error);
 
 // The load-time checks alone (for tables that are not in a file).
 bool ValidateTable(const amc_plugin* table, std::string* error);

@@ -67,12 +67,14 @@ void Destroy(amc_map* m) { delete m; }
 
 void ReadState(amc_map* m, uint8_t* values, uint8_t* mmap_data) {
   core::MapState s = m->map->ReadState();
-  std::memcpy(values, s.values.data(),
-              std::min<uint64_t>(s.values.size(), m->vbuf * m->spec.max_entries));
+  std::memcpy(
+      values, s.values.data(),
+      std::min<uint64_t>(s.values.size(), m->vbuf * m->spec.max_entries));
   if (mmap_data && s.mmap_data) {
     uint64_t page = m->env.page_size;
     uint64_t region =
-        (core::ElemSize(m->spec) * m->spec.max_entries + page - 1) / page * page;
+        (core::ElemSize(m->spec) * m->spec.max_entries + page - 1) / page *
+        page;
     std::memcpy(mmap_data, s.mmap_data->data(),
                 std::min<uint64_t>(s.mmap_data->size(), region));
   }
@@ -154,7 +156,8 @@ int32_t Mmap(amc_map* m, uint64_t offset, uint64_t length, uint32_t prot,
   uint32_t slot = 0;
   while (slot < core::kMappingSlots && m->slot_used[slot]) ++slot;
   if (slot == core::kMappingSlots) return EBUSY;  // amc never lets it come here
-  Result r = m->map->Execute(core::Mmap{slot, offset, length, prot, shared != 0});
+  Result r =
+      m->map->Execute(core::Mmap{slot, offset, length, prot, shared != 0});
   if (r.err == 0) {
     m->slot_used[slot] = true;
     *handle = reinterpret_cast<void*>(uintptr_t{slot} + 1);
@@ -191,10 +194,11 @@ int32_t ProgLookup(amc_map* m, uint32_t cpu, uint32_t key, uint8_t* value,
   CopyOut(r.value, value, m->spec.value_size);
   return r.err;
 }
-int32_t ProgUpdate(amc_map* m, uint32_t cpu, uint32_t key,
-                   const uint8_t* value, uint64_t flags) {
+int32_t ProgUpdate(amc_map* m, uint32_t cpu, uint32_t key, const uint8_t* value,
+                   uint64_t flags) {
   return m->map
-      ->Execute(core::ProgUpdate{cpu, key, In(value, m->spec.value_size), flags})
+      ->Execute(
+          core::ProgUpdate{cpu, key, In(value, m->spec.value_size), flags})
       .err;
 }
 int32_t ProgDelete(amc_map* m, uint32_t cpu, uint32_t key) {

@@ -55,12 +55,27 @@ class Reader {
  public:
   explicit Reader(const std::string& in) : in_(in) {}
   bool ok() const { return ok_; }
-  uint8_t U8() { uint8_t v = 0; Raw(&v, 1); return v; }
-  uint32_t U32() { uint32_t v = 0; Raw(&v, 4); return v; }
-  uint64_t U64() { uint64_t v = 0; Raw(&v, 8); return v; }
+  uint8_t U8() {
+    uint8_t v = 0;
+    Raw(&v, 1);
+    return v;
+  }
+  uint32_t U32() {
+    uint32_t v = 0;
+    Raw(&v, 4);
+    return v;
+  }
+  uint64_t U64() {
+    uint64_t v = 0;
+    Raw(&v, 8);
+    return v;
+  }
   std::string Str() {
     uint64_t n = U64();
-    if (!ok_ || n > in_.size() - at_) { ok_ = false; return ""; }
+    if (!ok_ || n > in_.size() - at_) {
+      ok_ = false;
+      return "";
+    }
     std::string s = in_.substr(at_, n);
     at_ += n;
     return s;
@@ -72,7 +87,10 @@ class Reader {
 
  private:
   void Raw(void* p, size_t n) {
-    if (!ok_ || n > in_.size() - at_) { ok_ = false; return; }
+    if (!ok_ || n > in_.size() - at_) {
+      ok_ = false;
+      return;
+    }
     std::memcpy(p, in_.data() + at_, n);
     at_ += n;
   }
@@ -101,16 +119,31 @@ bool GetResult(Reader& rd, core::Result* r) {
   r->err = static_cast<int>(rd.U32());
   r->null = rd.U8();
   if (rd.U8()) r->value = rd.Bytes();
-  if (rd.U8()) r->next_key = rd.U32(); else rd.U32();
-  if (rd.U8()) r->count = rd.U32(); else rd.U32();
-  if (rd.U8()) r->out_batch = rd.U32(); else rd.U32();
+  if (rd.U8())
+    r->next_key = rd.U32();
+  else
+    rd.U32();
+  if (rd.U8())
+    r->count = rd.U32();
+  else
+    rd.U32();
+  if (rd.U8())
+    r->out_batch = rd.U32();
+  else
+    rd.U32();
   if (rd.U8()) {
     uint64_t n = rd.U64();
     r->keys.emplace();
     for (uint64_t i = 0; i < n && rd.ok(); ++i) r->keys->push_back(rd.U32());
   }
-  if (rd.U8()) r->aligned = rd.U8() != 0; else rd.U8();
-  if (rd.U8()) r->old = rd.U64(); else rd.U64();
+  if (rd.U8())
+    r->aligned = rd.U8() != 0;
+  else
+    rd.U8();
+  if (rd.U8())
+    r->old = rd.U64();
+  else
+    rd.U64();
   return rd.ok();
 }
 
@@ -172,8 +205,9 @@ bool SendFrame(int fd, const std::string& payload) {
 enum class ReadStatus { kOk, kClosed, kTimeout };
 
 // Reads exactly n bytes before `deadline` (none: wait forever).
-ReadStatus ReadAll(int fd, char* p, size_t n,
-                   std::optional<std::chrono::steady_clock::time_point> deadline) {
+ReadStatus ReadAll(
+    int fd, char* p, size_t n,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   while (n > 0) {
     if (deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -181,7 +215,8 @@ ReadStatus ReadAll(int fd, char* p, size_t n,
                       .count();
       if (left <= 0) return ReadStatus::kTimeout;
       pollfd pfd{fd, POLLIN, 0};
-      int ready = poll(&pfd, 1, static_cast<int>(std::min<long>(left, 1 << 30)));
+      int ready =
+          poll(&pfd, 1, static_cast<int>(std::min<long>(left, 1 << 30)));
       if (ready < 0 && errno == EINTR) continue;
       if (ready == 0) return ReadStatus::kTimeout;
       if (ready < 0) return ReadStatus::kClosed;
@@ -197,8 +232,9 @@ ReadStatus ReadAll(int fd, char* p, size_t n,
 
 constexpr uint64_t kMaxFrame = uint64_t{1} << 32;
 
-ReadStatus RecvFrame(int fd, std::string* out,
-                     std::optional<std::chrono::steady_clock::time_point> deadline) {
+ReadStatus RecvFrame(
+    int fd, std::string* out,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
   uint64_t n = 0;
   ReadStatus s = ReadAll(fd, reinterpret_cast<char*>(&n), 8, deadline);
   if (s != ReadStatus::kOk) return s;
@@ -303,7 +339,8 @@ class ProxyMap : public core::MapInstance {
     w.U8(kDestroy).U32(id_);
     auto reply = backend_->Call(w.Take());
     if (reply.err) {
-      backend_->AddIncident(backend_->Name() + ": " + core::ErrnoName(reply.err) +
+      backend_->AddIncident(backend_->Name() + ": " +
+                            core::ErrnoName(reply.err) +
                             " while destroying a map");
     }
   }
@@ -330,7 +367,8 @@ class ProxyMap : public core::MapInstance {
     auto reply = backend_->Call(w.Take());
     if (reply.err) {
       dead_err_ = reply.err;
-      backend_->AddIncident(backend_->Name() + ": " + core::ErrnoName(reply.err) +
+      backend_->AddIncident(backend_->Name() + ": " +
+                            core::ErrnoName(reply.err) +
                             " while reading the final map state");
       return {};
     }
@@ -441,7 +479,8 @@ int PluginBackend::Fail(int err) {
       // become reapable before deciding it is stuck (garbled reply).
       for (int i = 0; i < 100 && reaped == 0; ++i) {
         reaped = waitpid(pid_, &status, WNOHANG);
-        if (reaped == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (reaped == 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
       killed = reaped == 0;
     }

@@ -1,8 +1,5 @@
-#include "plugin/plugin_backend.h"
-
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -17,6 +14,7 @@
 #include "gen/generator.h"
 #include "gen/minimize.h"
 #include "model/model_backend.h"
+#include "plugin/plugin_backend.h"
 
 namespace amc::plugin {
 namespace {
@@ -158,7 +156,8 @@ TEST(PluginLoaderTest, RecordedSequenceWithUnsupportedKindLeavesPluginOut) {
   EXPECT_EQ(out.left_out[0].second, "does not implement mmap");
 }
 
-TEST(PluginLoaderTest, ModelExportedAsPluginAgreesWithModelOnGeneratedSequences) {
+TEST(PluginLoaderTest,
+     ModelExportedAsPluginAgreesWithModelOnGeneratedSequences) {
   auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
   ASSERT_NE(b, nullptr);
   auto model = Model();
@@ -241,7 +240,8 @@ TEST(PluginIsolationTest, FailurePseudoErrnosPrintAndParseByName) {
   EXPECT_EQ(core::ErrnoName(core::kErrOverrun), "OVERRUN");
   EXPECT_EQ(core::ErrnoName(core::kErrLost), "LOST");
   EXPECT_EQ(core::ErrnoFromName("HANG"), core::kErrHung);
-  EXPECT_EQ(core::ErrnoFromName("CRASH_SIGSEGV"), core::kErrCrashedBase + SIGSEGV);
+  EXPECT_EQ(core::ErrnoFromName("CRASH_SIGSEGV"),
+            core::kErrCrashedBase + SIGSEGV);
 }
 
 TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
@@ -249,8 +249,8 @@ TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
   ASSERT_NE(b, nullptr);
   auto model = Model();
   std::vector<core::Backend*> backends = {&model, b.get()};
-  core::Sequence seq = Seq({core::Update{1, {1, 2, 3}, 0}, core::Freeze{},
-                            core::Lookup{1, 0}});
+  core::Sequence seq =
+      Seq({core::Update{1, {1, 2, 3}, 0}, core::Freeze{}, core::Lookup{1, 0}});
   core::RunOutcome out = core::RunDifferential(seq, backends);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.divergence->kind, core::Divergence::Kind::kOp);
@@ -281,10 +281,10 @@ TEST(PluginIsolationTest, HangIsReportedAfterTheTimeBoundAndTheChildKilled) {
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.divergence->step, 1);
   EXPECT_EQ(SideOf(*out.divergence, b->Name()), "HANG");
-  std::printf("hang reported after %lld ms (bound 300 ms)\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took)
-                      .count()));
+  std::printf(
+      "hang reported after %lld ms (bound 300 ms)\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   core::RunOutcome next =
       core::RunDifferential(Seq({core::Lookup{0, 0}}), backends);
   EXPECT_TRUE(next.ok());
@@ -381,11 +381,11 @@ TEST(PluginFaultyExampleTest, NoexistFaultIsCaughtAndMinimizedToOneUpdate) {
       &stats);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
-  std::printf("caught after %d sequences, minimized %zu -> %zu ops in %zu "
-              "attempts; %lld ms in all\n%s",
-              tried, stats.ops_before, stats.ops_after, stats.attempts,
-              static_cast<long long>(took.count()),
-              core::PrintOps(small).c_str());
+  std::printf(
+      "caught after %d sequences, minimized %zu -> %zu ops in %zu "
+      "attempts; %lld ms in all\n%s",
+      tried, stats.ops_before, stats.ops_after, stats.attempts,
+      static_cast<long long>(took.count()), core::PrintOps(small).c_str());
   ASSERT_EQ(small.steps.size(), 1u) << core::PrintOps(small);
   const auto* update = std::get_if<core::Update>(&small.steps[0].op);
   ASSERT_NE(update, nullptr) << core::PrintOps(small);

@@ -18,8 +18,7 @@
 namespace {
 
 amc_plugin table;
-int32_t (*model_update)(amc_map*, uint32_t, const uint8_t*, uint64_t) =
-    nullptr;
+int32_t (*model_update)(amc_map*, uint32_t, const uint8_t*, uint64_t) = nullptr;
 
 int32_t FaultyUpdate(amc_map* map, uint32_t key, const uint8_t* value,
                      uint64_t flags) {

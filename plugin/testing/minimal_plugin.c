@@ -30,8 +30,8 @@
 #define F_PRESERVE_ELEMS (1u << 11)
 #define F_INNER_MAP (1u << 12)
 #define F_TOKEN_FD (1u << 16)
-#define CREATE_FLAG_MASK                                              \
-  (F_NUMA_NODE | F_MMAPABLE | F_RDONLY | F_WRONLY | F_RDONLY_PROG |   \
+#define CREATE_FLAG_MASK                                            \
+  (F_NUMA_NODE | F_MMAPABLE | F_RDONLY | F_WRONLY | F_RDONLY_PROG | \
    F_WRONLY_PROG | F_PRESERVE_ELEMS | F_INNER_MAP)
 /* element flags */
 #define NOEXIST 1u
