@@ -738,7 +738,11 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
     if (line[0] == '#') {
       line.remove_prefix(1);
       if (!line.empty() && line[0] == ' ') line.remove_prefix(1);
-      seq.comments.emplace_back(line);
+      std::string comment(line);
+      for (char& ch : comment) {
+        if (ch == '\r') ch = ' ';  // as PrintOps writes it: keeps the round trip
+      }
+      seq.comments.push_back(std::move(comment));
       continue;
     }
     std::vector<std::string> tokens = Tokens(line);

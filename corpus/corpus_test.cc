@@ -1,0 +1,62 @@
+// The regression corpus: every case in corpus/regressions (minimized
+// reproducers of past divergences and kernel-recorded cases) replays on
+// every available backend (AMC_BACKENDS, default: all), checking its recorded
+// expectations and agreement. Backends are instantiated for the environment
+// the case was recorded in, so expectations are checked on the model even
+// where the kernel is not available.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "backends/replay.h"
+
+namespace amc {
+namespace {
+
+std::vector<std::string> Cases() {
+  std::vector<std::string> files;
+  std::string error;
+  if (!backends::CollectOpsFiles({AMC_CORPUS_DIR}, &files, &error)) {
+    ADD_FAILURE() << error;
+  }
+  return files;
+}
+
+class CorpusTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(CorpusTest, EveryBackendMatchesTheRecordedCase) {
+  static backends::Replayer replayer(backends::BackendListFromEnvironment());
+  backends::ReplayOutcome out = replayer.ReplayFile(GetParam());
+  ASSERT_FALSE(out.parse_error) << out.parse_error->ToString();
+  ASSERT_TRUE(out.required_missing.empty()) << out.required_missing;
+  EXPECT_TRUE(out.run.ok()) << out.run.divergence->Report(*out.sequence);
+  EXPECT_FALSE(out.backends_run.empty()) << out.Line();
+  for (const auto& [name, reason] : out.unavailable) {
+    std::cout << "[ note ] not run on " << name << ": " << reason << "\n";
+  }
+  EXPECT_TRUE(out.run.left_out.empty()) << out.Line();
+}
+
+TEST_P(CorpusTest, CaseSaysWhereItCameFromAndRecordsExpectations) {
+  backends::ReplayOutcome out = backends::Replayer("model").ReplayFile(GetParam());
+  ASSERT_TRUE(out.sequence.has_value());
+  EXPECT_FALSE(out.sequence->comments.empty()) << "add a '# from ...' comment";
+  EXPECT_TRUE(out.sequence->HasExpectations()) << "record expectations (--record-with)";
+  EXPECT_TRUE(out.sequence->env.has_value()) << "record the environment (env line)";
+}
+
+std::string CaseName(const testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param.substr(info.param.find_last_of('/') + 1);
+  name = name.substr(0, name.size() - 4);
+  for (char& c : name) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Regressions, CorpusTest, testing::ValuesIn(Cases()),
+                         CaseName);
+
+}  // namespace
+}  // namespace amc

@@ -1,0 +1,84 @@
+// fuzzers/differential_harness.h: the differential fuzz target as a plain
+// library, so the libFuzzer binary, its replay main, the --to-ops converter
+// and unit tests all run the same code.
+//
+// Invariant: any byte string decodes (gen::BytesChooser + GenerateSequence)
+// to a valid sequence of at most HarnessOptions::max_ops ops whose maps
+// stay within HarnessOptions::max_map_bytes; the harness never sees an input it must reject.
+#ifndef AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
+#define AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/registry.h"
+#include "core/differential.h"
+#include "core/op.h"
+#include "gen/generator.h"
+
+namespace amc::fuzzers {
+
+struct HarnessOptions {
+  size_t max_ops = 48;
+  // Storage bound for any map the decoder may create (gen::GenOptions).
+  // 64 KiB keeps maps that cross several pages (mmap edges) while a map
+  // allocation stays cheap (1 MiB halves exec/s; see throughput_benchmark).
+  uint64_t max_map_bytes = uint64_t{64} << 10;
+  // Compare the backends' final map states after the last op.
+  bool compare_final_state = true;
+};
+
+class DifferentialHarness {
+ public:
+  static constexpr size_t kMaxOps = HarnessOptions{}.max_ops;
+
+  // `backend_list` as for backends::SelectBackends ("" = every backend).
+  explicit DifferentialHarness(const std::string& backend_list,
+                               const HarnessOptions& options = {});
+
+  // "" when usable; else why not (unknown backend, required kernel missing,
+  // nothing available).
+  const std::string& error() const { return error_; }
+  const std::vector<core::Backend*>& backends() const { return backends_; }
+  // Backends selected but unavailable here, and why.
+  const std::vector<std::pair<std::string, std::string>>& unavailable() const {
+    return selection_.unavailable;
+  }
+
+  // The sequence these bytes describe.
+  core::Sequence Decode(const uint8_t* data, size_t size) const;
+  // Decodes and runs `data`; returns the divergence report, or nothing when
+  // every backend agreed.
+  std::optional<std::string> Check(const uint8_t* data, size_t size) const;
+
+  // The readable .ops case for an input: on a divergence, the minimized
+  // reproducer with comments saying where it came from; otherwise the whole
+  // decoded sequence. With `record_with` (a backend name), every step gets
+  // that backend's result as its recorded expectation.
+  std::string ToOps(const uint8_t* data, size_t size, const std::string& source,
+                    const std::string& record_with) const;
+
+ private:
+  backends::Selection selection_;
+  std::vector<core::Backend*> backends_;
+  gen::GenOptions options_;
+  core::RunOptions run_options_;
+  std::string error_;
+};
+
+// Keeps freed memory in the process (glibc: no mmap per large buffer, no
+// trimming), so a fuzzer exec does not pay page faults for every value
+// buffer and map it allocates. Call once at start-up; no effect under
+// sanitizers, whose allocators ignore it.
+void TuneAllocatorForFuzzing();
+
+// Adds `recorder`'s results as expectations (and its environment) to `seq`.
+// Returns "" or why recording failed.
+std::string RecordExpectations(core::Sequence* seq, const std::string& recorder);
+
+}  // namespace amc::fuzzers
+
+#endif  // AMC_FUZZERS_DIFFERENTIAL_HARNESS_H_

@@ -1,0 +1,90 @@
+#include "fuzzers/differential_harness.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "core/ops_text.h"
+#include "gen/chooser.h"
+
+namespace amc::fuzzers {
+namespace {
+
+std::vector<uint8_t> RandomInput(gen::RandomChooser& c) {
+  std::vector<uint8_t> bytes(c.Range(0, 512));
+  for (uint8_t& b : bytes) b = c.Byte();
+  return bytes;
+}
+
+TEST(DifferentialHarnessTest, GeneratedInputsCatchTheFaultyBackend) {
+  DifferentialHarness harness("model,faulty");
+  ASSERT_EQ(harness.error(), "");
+  gen::RandomChooser c(11);
+  int caught = 0;
+  for (int i = 0; i < 2000 && caught == 0; ++i) {
+    std::vector<uint8_t> input = RandomInput(c);
+    std::optional<std::string> report = harness.Check(input.data(), input.size());
+    if (!report) continue;
+    ++caught;
+    EXPECT_NE(report->find("faulty : ENOENT"), std::string::npos) << *report;
+    EXPECT_NE(report->find("reproducer (.ops):"), std::string::npos) << *report;
+
+    std::string ops = harness.ToOps(input.data(), input.size(), "generated", "");
+    auto parsed = core::ParseOps(ops, "to-ops");
+    ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed)) << ops;
+    const core::Sequence& small = std::get<core::Sequence>(parsed);
+    ASSERT_EQ(small.steps.size(), 1u) << ops;
+    EXPECT_TRUE(std::holds_alternative<core::Update>(small.steps[0].op)) << ops;
+    EXPECT_FALSE(core::RunDifferential(small, harness.backends()).ok()) << ops;
+  }
+  EXPECT_EQ(caught, 1);
+}
+
+TEST(DifferentialHarnessTest, AnyBytesDecodeToABoundedSequence) {
+  DifferentialHarness harness("model");
+  ASSERT_EQ(harness.error(), "");
+  gen::RandomChooser c(3);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<uint8_t> input = RandomInput(c);
+    core::Sequence seq = harness.Decode(input.data(), input.size());
+    EXPECT_LE(seq.steps.size(), DifferentialHarness::kMaxOps);
+    EXPECT_EQ(harness.Decode(input.data(), input.size()), seq);
+  }
+  EXPECT_EQ(harness.Decode(nullptr, 0).steps.size(), 0u);
+}
+
+TEST(DifferentialHarnessTest, RecordedExpectationsReplayOnTheRecorder) {
+  DifferentialHarness harness("model");
+  gen::RandomChooser c(8);
+  std::vector<uint8_t> input = RandomInput(c);
+  std::string ops = harness.ToOps(input.data(), input.size(), "generated", "model");
+  auto parsed = core::ParseOps(ops, "to-ops");
+  ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed)) << ops;
+  const core::Sequence& seq = std::get<core::Sequence>(parsed);
+  ASSERT_TRUE(seq.expect_create.has_value()) << ops;
+  EXPECT_TRUE(seq.env.has_value());
+  EXPECT_TRUE(core::RunDifferential(seq, harness.backends()).ok()) << ops;
+}
+
+TEST(DifferentialHarnessTest, UnknownBackendIsAnError) {
+  DifferentialHarness harness("model,nonesuch");
+  EXPECT_NE(harness.error().find("nonesuch"), std::string::npos);
+}
+
+TEST(DifferentialHarnessTest, SeedCorpusIsNotEmptyAndAgreesOnTheModel) {
+  DifferentialHarness harness("model");
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(AMC_DIFFERENTIAL_SEEDS)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+    EXPECT_FALSE(harness.Check(bytes.data(), bytes.size())) << entry.path();
+    ++files;
+  }
+  EXPECT_GT(files, 0u);
+}
+
+}  // namespace
+}  // namespace amc::fuzzers
