@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "backends/faulty_backend.h"
+#include "impl/impl_backend.h"
 #include "model/model_backend.h"
+#include "oracle_kernel/kernel_backend.h"
 #include "plugin/plugin_backend.h"
 
 namespace amc::backends {
@@ -30,6 +32,16 @@ const std::vector<BackendEntry>& AllBackends() {
        [](const std::optional<core::Environment>& env) {
          return std::unique_ptr<core::Backend>(
              std::make_unique<model::ModelBackend>(ModelParams(env)));
+       }},
+      {"impl", "the optimized lock-free array maps (impl/)",
+       [](const std::optional<core::Environment>& env) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<impl::ImplBackend>(env));
+       }},
+      {"kernel", "the running kernel's maps and BPF programs (oracle_kernel/)",
+       [](const std::optional<core::Environment>&) {
+         return std::unique_ptr<core::Backend>(
+             std::make_unique<oracle_kernel::KernelBackend>());
        }},
       {"faulty",
        "test only: the model with updates past the end answering ENOENT",

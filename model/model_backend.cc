@@ -87,7 +87,9 @@ class ModelMap : public core::MapInstance {
     for (uint32_t key = 0; key < spec_.max_entries; ++key) {
       CopyOut(key, state.values.data() + per_key * key);
     }
-    if (mmapable()) {
+    // A map with a bpf_spin_lock cannot be mapped (see Do(Mmap)): no data
+    // region to observe.
+    if (mmapable() && !has_spin_lock()) {
       state.mmap_data.emplace(MmapRegionSize());
       data_.Read(0, state.mmap_data->data(), state.mmap_data->size());
     }
@@ -249,8 +251,9 @@ class ModelMap : public core::MapInstance {
   }
 
   // syscall.c bpf_map_do_batch(): permission checks, then the map's batch
-  // function; arrays have no delete batches (ENOTSUPP).
-  // QUESTION(kernel): attr.batch.flags is not checked for arrays.
+  // function; arrays have no delete batches (ENOTSUPP). attr.batch.flags is
+  // not checked for arrays: any value works (settled on Linux 6.18:
+  // corpus/regressions/batch_end_partial_flags.ops).
   int BatchPermissions(bool has_read, bool has_write) const {
     if (has_read && !sys_can_read()) return EPERM;
     if (has_write && !sys_can_write()) return EPERM;
@@ -366,8 +369,18 @@ class ModelMap : public core::MapInstance {
     uint64_t pgoff = op.offset / page;
     if (pgoff + length / page < pgoff) return Result::Errno(EOVERFLOW);
     // get_unmapped_area(): no room for more than TASK_SIZE (x86_64, 4-level
-    // paging: 2^47 - one page). QUESTION(kernel): other architectures.
+    // paging: 2^47 - one page). The kernel also fails lengths that exceed
+    // the process's largest free gap, which depends on its layout: see
+    // KNOWN_DIFFERENCES.md. QUESTION(kernel): other architectures.
     if (length > (uint64_t{1} << 47) - page) return Result::Errno(ENOMEM);
+    // do_mmap -> file_mmap_ok(): the map's anon inode is not a regular
+    // file, so file_mmap_size_max() is MAX_LFS_FILESIZE (LLONG_MAX); a
+    // mapping reaching past it is EOVERFLOW. Settled on Linux 6.18:
+    // corpus/regressions/mmap_length_offset_limits.ops.
+    constexpr uint64_t kMaxLfsFileSize = INT64_MAX;
+    if (length > kMaxLfsFileSize || pgoff > (kMaxLfsFileSize - length) / page) {
+      return Result::Errno(EOVERFLOW);
+    }
     bool write = op.prot & core::kProtWrite;
     bool shared = op.shared;
     // do_mmap MAP_SHARED: a writable shared mapping needs FMODE_WRITE; without
@@ -378,11 +391,16 @@ class ModelMap : public core::MapInstance {
     }
     // do_mmap, every file mapping: FMODE_READ needed.
     if (!fd_can_read()) return Result::Errno(EACCES);
-    // QUESTION(kernel): the bpf-map anon inode is on a noexec mount, so
-    // PROT_EXEC is refused with EPERM (path_noexec).
+    // The bpf-map anon inode is on a noexec mount, so PROT_EXEC is refused
+    // with EPERM (do_mmap: path_noexec), after the fd-mode checks. Settled
+    // on Linux 6.18: corpus/regressions/mmap_prot_exec_and_rdonly_fd.ops,
+    // mmap_wronly_fd.ops.
     if (op.prot & core::kProtExec) return Result::Errno(EPERM);
-    // bpf_map_mmap: maps without ->map_mmap (PERCPU_ARRAY) -> ENOTSUPP.
-    if (percpu()) return Result::Errno(ENOTSUPP_);
+    // bpf_map_mmap: maps without ->map_mmap (PERCPU_ARRAY) and maps with
+    // special fields in their values (a bpf_spin_lock: map->record) ->
+    // ENOTSUPP, before any other check of the map's. The lock case settled
+    // on Linux 6.18: corpus/regressions/spin_lock_program_and_mmap.ops.
+    if (percpu() || has_spin_lock()) return Result::Errno(ENOTSUPP_);
     if (!shared) return Result::Errno(EINVAL);
     if (write) {
       if (frozen_) return Result::Errno(EPERM);
@@ -449,6 +467,12 @@ class ModelMap : public core::MapInstance {
   Result Do(const core::ProgLookup& op) {
     if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
     if (!prog_may_read()) return Result::Errno(EACCES);
+    // Reading all value_size bytes touches the bpf_spin_lock, which the
+    // verifier forbids to loads and to helpers reading the value as memory
+    // (check_map_access: "bpf_spin_lock cannot be accessed directly"):
+    // EACCES at load. Settled on Linux 6.18:
+    // corpus/regressions/spin_lock_program_and_mmap.ops.
+    if (has_spin_lock()) return Result::Errno(EACCES);
     Result r;
     if (op.key >= spec_.max_entries) {
       r.null = true;
@@ -507,9 +531,31 @@ class ModelMap : public core::MapInstance {
   // does the harness convention for a misaligned or out-of-bounds offset.
   Result Do(const core::ProgAtomicAdd& op) {
     if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);
-    if (!prog_may_read() || !prog_may_write()) return Result::Errno(EACCES);
+    if (!prog_may_read()) return Result::Errno(EACCES);
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    // An access overlapping the bpf_spin_lock is refused (check_map_access,
+    // EACCES). Settled on Linux 6.18:
+    // corpus/regressions/spin_lock_program_and_mmap.ops.
+    if (has_spin_lock() && *spec_.spin_lock_offset < op.offset + 8 &&
+        op.offset < *spec_.spin_lock_offset + kSpinLockSize) {
+      return Result::Errno(EACCES);
+    }
+    if (!prog_may_write()) {
+      // verifier.c check_atomic_rmw checks the fetch as a read before the
+      // store as a write. A frozen BPF_F_RDONLY_PROG map is read-only to
+      // programs (bpf_map_is_rdonly), and check_mem_access folds a read of
+      // it at a constant offset into a constant (bpf_map_direct_read);
+      // arraymap.c array_map_direct_value_addr serves only single-entry
+      // arrays and answers -ENOTSUPP otherwise. With one entry the read
+      // folds and the write half is refused with EACCES
+      // (check_map_access_type). Settled on Linux 6.18:
+      // corpus/regressions/atomic_add_frozen_rdonly_prog_*.ops.
+      if (frozen_ && !percpu() && spec_.max_entries != 1) {
+        return Result::Errno(ENOTSUPP_);  // PERCPU_ARRAY has no direct reads
+      }
       return Result::Errno(EACCES);
     }
     Result r;
@@ -556,6 +602,21 @@ Params Params::Host() {
 
 int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   const bool percpu = spec.type == MapType::kPercpuArray;
+  // A spec with a spin lock is created with BTF describing its value, and
+  // that BTF is loaded (BPF_BTF_LOAD) before BPF_MAP_CREATE runs: its
+  // refusals come first. kernel/bpf/btf.c refuses a bpf_spin_lock member
+  // that does not fit in the value (offset + size > struct size) with
+  // EINVAL, then one that is not 4-byte aligned with EFAULT. Settled on
+  // Linux 6.18: corpus/regressions/spin_lock_past_value_end_is_einval.ops,
+  // spin_lock_misaligned_is_efault.ops (PERCPU too),
+  // spin_lock_misaligned_array_is_efault.ops.
+  if (spec.spin_lock_offset) {
+    if (static_cast<uint64_t>(*spec.spin_lock_offset) + kSpinLockSize >
+        spec.value_size) {
+      return EINVAL;
+    }
+    if (*spec.spin_lock_offset % kSpinLockSize != 0) return EFAULT;
+  }
   uint32_t flags = spec.map_flags;
   // syscall.c map_create(): BPF_F_TOKEN_FD is remembered and cleared before
   // the map type's checks.
@@ -579,9 +640,10 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   if (flags & core::kBpfFPreserveElems) return EINVAL;
   if (spec.value_size > INT_MAX) return E2BIG;
   if (percpu && core::ElemSize(spec) > kPcpuMinUnitSize) return E2BIG;
-  // QUESTION(kernel): with BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
+  // With BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
   // bpf_token_get_from_fd(0) gives EBADF when fd 0 is closed and EINVAL when
-  // it is open but not a token. The harness keeps fd 0 open.
+  // it is open but not a token (EINVAL confirmed on Linux 6.18 with fd 0
+  // open). The harness keeps fd 0 open; generators never set this flag.
   if (token) return EINVAL;
   // Capabilities: the harness runs privileged (or the backend is skipped).
   // arraymap.c array_map_alloc(): without bypass, max_entries rounds up to a
@@ -599,16 +661,20 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
       bytes * cpus / cpus != bytes || bytes * cpus > params.memory_limit_bytes) {
     return ENOMEM;
   }
-  // BTF (map_check_btf): a bpf_spin_lock is allowed in ARRAY values only.
-  // QUESTION(kernel): errno for PERCPU_ARRAY and for BPF_F_MMAPABLE with a
-  // lock; lock offset alignment rules (settled by the spin-lock issue).
+  // BTF (map_check_btf): a bpf_spin_lock is allowed in ARRAY values only;
+  // PERCPU_ARRAY is EOPNOTSUPP, an ARRAY with BPF_F_MMAPABLE and a lock is
+  // created (mapping it is refused later). Settled on Linux 6.18:
+  // corpus/regressions/spin_lock_percpu_is_eopnotsupp.ops,
+  // spin_lock_mmapable_is_created.ops.
   if (spec.spin_lock_offset) {
+    // map_check_btf: a value with special fields (the lock) refuses the
+    // BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG restrictions with EACCES, checked
+    // before the per-type check. Settled on Linux 6.18:
+    // corpus/regressions/spin_lock_rdonly_prog_is_eacces.ops,
+    // spin_lock_wronly_prog_is_eacces.ops,
+    // spin_lock_percpu_rdonly_prog_order.ops.
+    if (flags & (core::kBpfFRdonlyProg | core::kBpfFWronlyProg)) return EACCES;
     if (percpu) return EOPNOTSUPP;
-    if (*spec.spin_lock_offset % 4 != 0 ||
-        static_cast<uint64_t>(*spec.spin_lock_offset) + kSpinLockSize >
-            spec.value_size) {
-      return EINVAL;
-    }
   }
   return 0;
 }

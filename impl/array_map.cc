@@ -1,0 +1,518 @@
+// impl/array_map.cc: creation, storage and the out-of-line paths of the
+// lock-free array maps (see amc/array_map.h for the guarantees).
+#include "amc/array_map.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <string>
+
+namespace amc::impl {
+namespace {
+
+// kernel/bpf/arraymap.c: the create flags arrays accept.
+constexpr uint32_t kArrayCreateFlagMask = kFNumaNode | kFMmapable | kFRdonly |
+                                          kFWronly | kFRdonlyProg |
+                                          kFWronlyProg | kFPreserveElems |
+                                          kFInnerMap;
+// include/linux/percpu.h: PCPU_MIN_UNIT_SIZE bounds one per-CPU element.
+constexpr uint64_t kPcpuMinUnitSize = 32768;
+constexpr uint32_t kSpinLockSize = 4;
+// Per-CPU arrays start on their own cache line.
+constexpr uint64_t kCacheLine = 64;
+
+uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+std::atomic_ref<uint64_t> Word(uintptr_t address) {
+  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(address));
+}
+
+uint64_t PhysicalMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return uint64_t{16} << 30;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
+}  // namespace
+
+uint32_t HostPossibleCpus() {
+  std::ifstream in("/sys/devices/system/cpu/possible");
+  std::string text;
+  if (in && std::getline(in, text)) {
+    // A CPU list: "0-3,5".
+    uint32_t count = 0;
+    size_t at = 0;
+    bool ok = true;
+    while (at < text.size() && ok) {
+      size_t end = text.find(',', at);
+      if (end == std::string::npos) end = text.size();
+      std::string part = text.substr(at, end - at);
+      size_t dash = part.find('-');
+      try {
+        if (dash == std::string::npos) {
+          std::stoul(part);
+          ++count;
+        } else {
+          unsigned long lo = std::stoul(part.substr(0, dash));
+          unsigned long hi = std::stoul(part.substr(dash + 1));
+          ok = hi >= lo;
+          count += static_cast<uint32_t>(hi - lo + 1);
+        }
+      } catch (...) {
+        ok = false;
+      }
+      at = end + 1;
+    }
+    if (ok && count > 0) return count;
+  }
+  long n = sysconf(_SC_NPROCESSORS_CONF);
+  return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
+  auto* out = static_cast<uint8_t*>(dst);
+  uintptr_t at = reinterpret_cast<uintptr_t>(shared);
+  if (at % 8 == 0 && n % 8 == 0) {
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t v = Word(at + i).load(std::memory_order_relaxed);
+      std::memcpy(out + i, &v, 8);
+    }
+    return;
+  }
+  while (n > 0) {
+    uintptr_t word = at & ~uintptr_t{7};
+    size_t in = at - word;
+    size_t take = std::min<size_t>(8 - in, n);
+    uint64_t v = Word(word).load(std::memory_order_relaxed);
+    std::memcpy(out, reinterpret_cast<uint8_t*>(&v) + in, take);
+    out += take;
+    at += take;
+    n -= take;
+  }
+}
+
+void AtomicStoreBytes(void* shared, const void* src, size_t n) {
+  auto* in = static_cast<const uint8_t*>(src);
+  uintptr_t at = reinterpret_cast<uintptr_t>(shared);
+  if (at % 8 == 0 && n % 8 == 0) {
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t v;
+      std::memcpy(&v, in + i, 8);
+      Word(at + i).store(v, std::memory_order_relaxed);
+    }
+    return;
+  }
+  while (n > 0) {
+    uintptr_t word = at & ~uintptr_t{7};
+    size_t skip = at - word;
+    size_t take = std::min<size_t>(8 - skip, n);
+    if (take == 8) {
+      uint64_t v;
+      std::memcpy(&v, in, 8);
+      Word(word).store(v, std::memory_order_relaxed);
+    } else {
+      // Merge into the bytes of the word we do not own; a failed CAS means
+      // another thread wrote the word, so some thread made progress.
+      auto w = Word(word);
+      uint64_t old = w.load(std::memory_order_relaxed);
+      uint64_t desired;
+      do {
+        desired = old;
+        std::memcpy(reinterpret_cast<uint8_t*>(&desired) + skip, in, take);
+      } while (!w.compare_exchange_weak(old, desired, std::memory_order_relaxed,
+                                        std::memory_order_relaxed));
+    }
+    in += take;
+    at += take;
+    n -= take;
+  }
+}
+
+// ---- Mapping ----
+
+Mapping& Mapping::operator=(Mapping&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    map_ = other.map_;
+    addr_ = other.addr_;
+    length_ = other.length_;
+    writable_ = other.writable_;
+    other.map_ = nullptr;
+    other.addr_ = nullptr;
+    other.length_ = 0;
+    other.writable_ = false;
+  }
+  return *this;
+}
+
+void Mapping::Reset() {
+  if (addr_ == nullptr) return;
+  munmap(addr_, length_);
+  // Release: a Freeze that reads the lowered count (acquire CAS) happens
+  // after the munmap, so no writable view of a frozen map survives.
+  if (writable_) map_->state_.fetch_sub(1, std::memory_order_release);
+  map_ = nullptr;
+  addr_ = nullptr;
+  length_ = 0;
+  writable_ = false;
+}
+
+// ---- ArrayMap ----
+
+int ArrayMap::Create(const MapAttr& attr, const Options& options,
+                     std::unique_ptr<ArrayMap>* out) {
+  const uint32_t cpus =
+      options.possible_cpus ? options.possible_cpus : HostPossibleCpus();
+  const bool percpu = attr.type == MapType::kPercpuArray;
+  if (attr.type != MapType::kArray && !percpu) return EINVAL;
+  uint32_t flags = attr.map_flags;
+  // syscall.c map_create(): BPF_F_TOKEN_FD is taken off before the map's
+  // own checks.
+  const bool token = flags & kFTokenFd;
+  flags &= ~kFTokenFd;
+  // bpf_get_file_flag(): RDONLY and WRONLY together.
+  if ((flags & kFRdonly) && (flags & kFWronly)) return EINVAL;
+  const bool numa = flags & kFNumaNode;
+  if (numa && attr.numa_node >= options.numa_nodes) return EINVAL;
+  // arraymap.c array_map_alloc_check().
+  if (attr.max_entries == 0 || attr.key_size != 4 || attr.value_size == 0 ||
+      (flags & ~kArrayCreateFlagMask) ||
+      ((flags & kFRdonlyProg) && (flags & kFWronlyProg)) || (percpu && numa)) {
+    return EINVAL;
+  }
+  if (percpu && (flags & (kFMmapable | kFInnerMap))) return EINVAL;
+  if (flags & kFPreserveElems) return EINVAL;
+  if (attr.value_size > INT_MAX) return E2BIG;
+  const uint64_t elem_size = RoundUp(attr.value_size, 8);
+  if (percpu && elem_size > kPcpuMinUnitSize) return E2BIG;
+  // A token fd of 0 is not a BPF token.
+  if (token) return EINVAL;
+  // arraymap.c array_map_alloc(): without bypass the kernel allocates
+  // max_entries rounded up to a power of two. We size-check as it does but
+  // allocate only max_entries (no index masking is needed in user space).
+  uint64_t entries = attr.max_entries;
+  if (!options.bypass_spec_v1) {
+    uint64_t rounded = 1;
+    while (rounded < entries) rounded <<= 1;
+    if (rounded > UINT32_MAX) return E2BIG;
+    entries = rounded;
+  }
+  const uint64_t limit =
+      options.memory_limit_bytes ? options.memory_limit_bytes : PhysicalMemory();
+  const uint64_t ncopies = percpu ? cpus : 1;
+  const uint64_t bytes = entries * elem_size;
+  if (bytes / elem_size != entries || bytes * ncopies / ncopies != bytes ||
+      bytes * ncopies > limit) {
+    return ENOMEM;
+  }
+  // map_check_btf: a bpf_spin_lock lives in ARRAY values only.
+  if (attr.spin_lock_offset >= 0) {
+    if (percpu) return EOPNOTSUPP;
+    if (attr.spin_lock_offset % 4 != 0 ||
+        static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
+            attr.value_size) {
+      return EINVAL;
+    }
+  }
+
+  std::unique_ptr<ArrayMap> map(new ArrayMap());
+  map->attr_ = attr;
+  map->elem_size_ = elem_size;
+  map->cpus_ = cpus;
+  map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  map->fast_word_ = !percpu && attr.value_size == 8 && attr.spin_lock_offset < 0;
+  map->whole_words_ =
+      !percpu && attr.value_size % 8 == 0 && attr.spin_lock_offset < 0;
+  const uint64_t data_bytes = elem_size * attr.max_entries;
+  uint64_t total = data_bytes;
+  if (percpu) {
+    map->cpu_stride_ = RoundUp(data_bytes, kCacheLine);
+    total = map->cpu_stride_ * cpus;
+  }
+  total = RoundUp(total, map->page_size_);
+  void* mem = MAP_FAILED;
+  if (attr.map_flags & kFMmapable) {
+    map->mmap_region_size_ = total;
+    map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
+    if (map->memfd_ < 0) return ENOMEM;
+    if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
+    // Read-only mappings come from a read-only open of the memfd: the
+    // kernel then refuses mprotect(PROT_WRITE) on them, as it does for a
+    // read-only mapping of a BPF map (VM_MAYWRITE cleared).
+    std::string path = "/proc/self/fd/" + std::to_string(map->memfd_);
+    map->memfd_ro_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED,
+               map->memfd_, 0);
+  } else {
+    // Zero-filled and lazily backed: untouched pages cost nothing.
+    mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  if (mem == MAP_FAILED) return ENOMEM;
+  map->data_ = static_cast<uint8_t*>(mem);
+  map->storage_bytes_ = total;
+  *out = std::move(map);
+  return 0;
+}
+
+ArrayMap::~ArrayMap() {
+  if (data_) munmap(data_, storage_bytes_);
+  if (memfd_ro_ >= 0) close(memfd_ro_);
+  if (memfd_ >= 0) close(memfd_);
+}
+
+void ArrayMap::ReadValue(const uint8_t* slot, uint8_t* out, uint64_t n) const {
+  AtomicLoadBytes(out, slot, n);
+}
+
+void ArrayMap::CopyValue(uint32_t key, void* out) const {
+  auto* dst = static_cast<uint8_t*>(out);
+  if (percpu()) {
+    // bpf_percpu_array_copy: elem_size bytes per possible CPU, padding too.
+    for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+      ReadValue(data_ + cpu * cpu_stride_ + key * elem_size_,
+                dst + cpu * elem_size_, elem_size_);
+    }
+    return;
+  }
+  ReadValue(data_ + key * elem_size_, dst, attr_.value_size);
+  // The spin lock word always reads back as zero (check_and_init_map_value).
+  if (attr_.spin_lock_offset >= 0) {
+    std::memset(dst + attr_.spin_lock_offset, 0, kSpinLockSize);
+  }
+}
+
+void ArrayMap::WriteValue(uint8_t* slot, const uint8_t* value) const {
+  if (attr_.spin_lock_offset < 0) {
+    AtomicStoreBytes(slot, value, attr_.value_size);
+    return;
+  }
+  // copy_map_value skips the lock word.
+  const uint32_t lock = static_cast<uint32_t>(attr_.spin_lock_offset);
+  AtomicStoreBytes(slot, value, lock);
+  AtomicStoreBytes(slot + lock + kSpinLockSize, value + lock + kSpinLockSize,
+                   attr_.value_size - lock - kSpinLockSize);
+}
+
+long ArrayMap::UpdateElemOnCpu(uint32_t key, const void* value, uint64_t flags,
+                               uint32_t cpu) const {
+  // arraymap.c array_map_update_elem, the program-side entry for both types.
+  if ((flags & ~kFLock) > kExist) return -EINVAL;
+  if (key >= attr_.max_entries) return -E2BIG;
+  if (flags & kNoexist) return -EEXIST;
+  if ((flags & kFLock) && attr_.spin_lock_offset < 0) return -EINVAL;
+  if (cpu >= cpus_) return -EINVAL;
+  WriteValue(data_ + (percpu() ? cpu * cpu_stride_ : 0) + key * elem_size_,
+             static_cast<const uint8_t*>(value));
+  return 0;
+}
+
+// ---- MapFd ----
+
+namespace {
+// The syscall layer's write permission: the fd mode, and not frozen
+// (map_get_sys_perms drops write once frozen).
+bool SysWritable(bool can_write, const ArrayMap& map) {
+  return can_write && !map.frozen();
+}
+}  // namespace
+
+// Every check in the kernel's order (syscall.c map_lookup_elem).
+int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
+                         uint64_t flags) {
+  if (flags & ~kFLock) return EINVAL;
+  if (!fd.can_read_) return EPERM;
+  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  if (key >= fd.max_entries_) return ENOENT;
+  fd.map_->CopyValue(key, value);
+  return 0;
+}
+
+// Every check in the kernel's order (syscall.c map_update_elem).
+int MapFd::UpdateChecked(MapFd fd, uint32_t key, const void* value,
+                         uint64_t flags) {
+  // Relaxed: the frozen bit publishes nothing; coherence of the one state
+  // word already makes every update that happens after Freeze() see it.
+  if (!fd.can_write_ || fd.map_->frozen()) return EPERM;
+  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  return fd.UpdateValue(key, static_cast<const uint8_t*>(value), flags);
+}
+
+int MapFd::Delete(uint32_t) const {
+  if (!SysWritable(can_write_, *map_)) return EPERM;
+  return EINVAL;  // array_map_delete_elem
+}
+
+int MapFd::LookupAndDelete(uint32_t, void*, uint64_t flags) const {
+  if (flags & ~kFLock) return EINVAL;
+  if (!can_read_ || !SysWritable(can_write_, *map_)) return EPERM;
+  if ((flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  return kEnotsupp;
+}
+
+int MapFd::GetNextKey(const uint32_t* key, uint32_t* next_key) const {
+  if (!can_read_) return EPERM;
+  // array_map_get_next_key: NULL or out of range restarts at 0.
+  uint32_t index = key ? *key : UINT32_MAX;
+  if (index >= map_->attr_.max_entries) {
+    *next_key = 0;
+    return 0;
+  }
+  if (index == map_->attr_.max_entries - 1) return ENOENT;
+  *next_key = index + 1;
+  return 0;
+}
+
+int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
+                       uint32_t* keys, void* values, uint32_t* count,
+                       uint64_t elem_flags, uint64_t /*flags*/) const {
+  if (!can_read_) return EPERM;
+  if (elem_flags & ~kFLock) return EINVAL;
+  if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  const uint32_t max = *count;
+  if (max == 0) return 0;
+  // The walk get-next-key would make, in closed form: from the key after
+  // in_batch (0 for none or one out of range) up to count keys; ENOENT when
+  // the end came first.
+  const uint32_t entries = map_->attr_.max_entries;
+  uint32_t start = 0;
+  if (in_batch != nullptr && *in_batch < entries) {
+    if (*in_batch == entries - 1) {
+      *count = 0;
+      return ENOENT;
+    }
+    start = *in_batch + 1;
+  }
+  const uint32_t n = std::min(max, entries - start);
+  for (uint32_t i = 0; i < n; ++i) keys[i] = start + i;
+  auto* out = static_cast<uint8_t*>(values);
+  if (map_->whole_words_) {
+    // Packed buffers have the storage's stride: one contiguous copy.
+    AtomicLoadBytes(out, map_->data_ + start * map_->elem_size_,
+                    uint64_t{n} * map_->elem_size_);
+  } else {
+    const uint64_t stride = map_->value_buffer_size();
+    for (uint32_t i = 0; i < n; ++i) {
+      map_->CopyValue(start + i, out + i * stride);
+    }
+  }
+  *count = n;
+  if (n > 0) *out_batch = start + n - 1;
+  return n < max ? ENOENT : 0;
+}
+
+int MapFd::UpdateBatch(const uint32_t* keys, const void* values,
+                       uint32_t* count, uint64_t elem_flags,
+                       uint64_t /*flags*/) const {
+  if (!SysWritable(can_write_, *map_)) return EPERM;
+  if (elem_flags & ~kFLock) return EINVAL;
+  if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  const uint32_t n = *count;
+  const uint64_t stride = map_->value_buffer_size();
+  const auto* in = static_cast<const uint8_t*>(values);
+  uint32_t applied = 0;
+  int err = 0;
+  for (; applied < n; ++applied) {
+    err = UpdateValue(keys[applied], in + applied * stride, elem_flags);
+    if (err) break;
+  }
+  *count = applied;
+  return err;
+}
+
+int MapFd::DeleteBatch(const uint32_t*, uint32_t*, uint64_t, uint64_t) const {
+  if (!SysWritable(can_write_, *map_)) return EPERM;
+  return kEnotsupp;
+}
+
+int MapFd::LookupAndDeleteBatch(const uint32_t*, uint32_t*, uint32_t*, void*,
+                                uint32_t*, uint64_t, uint64_t) const {
+  if (!can_read_ || !SysWritable(can_write_, *map_)) return EPERM;
+  return kEnotsupp;
+}
+
+int MapFd::Freeze() const {
+  // Maps with special fields (a bpf_spin_lock) cannot be frozen.
+  if (map_->attr_.spin_lock_offset >= 0) return kEnotsupp;
+  if (!can_write_) return EPERM;
+  auto& state = map_->state_;
+  // Acquire pairs with Mapping::Reset's release: a count we read as zero
+  // means those munmaps are done.
+  uint64_t s = state.load(std::memory_order_acquire);
+  do {
+    if (s & ArrayMap::kFrozenBit) return EPERM;  // frozen: no write perm
+    if (s != 0) return EBUSY;                    // writable mappings exist
+  } while (!state.compare_exchange_weak(s, s | ArrayMap::kFrozenBit,
+                                        std::memory_order_acq_rel,
+                                        std::memory_order_acquire));
+  return 0;
+}
+
+int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
+                Mapping* out) const {
+  const ArrayMap& m = *map_;
+  const uint64_t page = m.page_size_;
+  // mm/mmap.c do_mmap: alignment, length, overflow, address space.
+  if (offset % page != 0) return EINVAL;
+  if (length == 0) return EINVAL;
+  const uint64_t len = RoundUp(length, page);
+  if (len < length || len == 0) return ENOMEM;
+  const uint64_t pgoff = offset / page;
+  if (pgoff + len / page < pgoff) return EOVERFLOW;
+  if (len > (uint64_t{1} << 47) - page) return ENOMEM;
+  const bool write = prot & kProtWrite;
+  bool shared = flags & kMapShared;
+  // A shared writable mapping needs a writable fd; a shared mapping of a
+  // read-only fd silently becomes private.
+  if (shared) {
+    if (write && !can_write_) return EACCES;
+    if (!can_write_) shared = false;
+  }
+  if (!can_read_) return EACCES;
+  // The bpf anon inode lives on a noexec mount.
+  if (prot & kProtExec) return EPERM;
+  // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap.
+  if (m.percpu()) return kEnotsupp;
+  if (!shared) return EINVAL;
+  if (write) {
+    if (m.frozen()) return EPERM;
+    if (m.attr_.map_flags & kFRdonlyProg) return EACCES;
+  }
+  // arraymap.c array_map_mmap.
+  if (!(m.attr_.map_flags & kFMmapable)) return EINVAL;
+  if (offset > m.mmap_region_size_ || len > m.mmap_region_size_ - offset) {
+    return EINVAL;
+  }
+  if (write) {
+    // Count the writer unless frozen meanwhile (pairs with Freeze's CAS).
+    uint64_t s = m.state_.load(std::memory_order_acquire);
+    do {
+      if (s & ArrayMap::kFrozenBit) return EPERM;
+    } while (!m.state_.compare_exchange_weak(s, s + 1,
+                                             std::memory_order_acq_rel,
+                                             std::memory_order_acquire));
+  }
+  int fd = write || m.memfd_ro_ < 0 ? m.memfd_ : m.memfd_ro_;
+  void* addr = mmap(nullptr, len, prot & (kProtRead | kProtWrite), MAP_SHARED,
+                    fd, static_cast<off_t>(offset));
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    if (write) m.state_.fetch_sub(1, std::memory_order_release);
+    return err;
+  }
+  Mapping mapping;
+  mapping.map_ = map_;
+  mapping.addr_ = static_cast<uint8_t*>(addr);
+  mapping.length_ = len;
+  mapping.writable_ = write;
+  *out = std::move(mapping);
+  return 0;
+}
+
+}  // namespace amc::impl

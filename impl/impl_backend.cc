@@ -1,0 +1,278 @@
+// impl/impl_backend.cc: core ops onto the library's two faces.
+#include "impl/impl_backend.h"
+
+#include <array>
+#include <climits>
+#include <memory>
+
+#include "amc/array_map.h"
+#include "core/mapping_table.h"
+
+namespace amc::impl {
+namespace {
+
+using core::Bytes;
+using core::Result;
+
+class ImplMap : public core::MapInstance {
+ public:
+  ImplMap(std::unique_ptr<ArrayMap> map, const core::MapSpec& spec,
+          const core::Environment& env)
+      : map_(std::move(map)),
+        fd_(map_->fd()),
+        spec_(spec),
+        env_(env),
+        mappings_(env.page_size) {}
+
+  // Mappings go before the map (declaration order does it too).
+  ~ImplMap() override {
+    for (Mapping& m : live_) m.Reset();
+  }
+
+  Result Execute(const core::Op& op) override {
+    return std::visit([this](const auto& o) { return Do(o); }, op);
+  }
+
+  core::MapState ReadState() override {
+    core::MapState state;
+    const uint64_t per_key = map_->value_buffer_size();
+    state.values.resize(per_key * spec_.max_entries);
+    for (uint32_t key = 0; key < spec_.max_entries; ++key) {
+      map_->CopyValue(key, state.values.data() + per_key * key);
+    }
+    if (map_->mmap_region_size() > 0) {
+      state.mmap_data.emplace(map_->mmap_region_size());
+      AtomicLoadBytes(state.mmap_data->data(), map_->data(),
+                      state.mmap_data->size());
+    }
+    return state;
+  }
+
+ private:
+  uint64_t BufferSize() const { return map_->value_buffer_size(); }
+
+  // ---- syscall face ----
+
+  Result Do(const core::Lookup& op) {
+    Result r;
+    Bytes value(BufferSize());
+    r.err = fd_.Lookup(op.key, value.data(), op.flags);
+    if (r.err == 0) r.value = std::move(value);
+    return r;
+  }
+  Result Do(const core::Update& op) {
+    Bytes value = core::FitBuffer(op.value, BufferSize());
+    return Result::Errno(fd_.Update(op.key, value.data(), op.flags));
+  }
+  Result Do(const core::Delete& op) { return Result::Errno(fd_.Delete(op.key)); }
+  Result Do(const core::LookupAndDelete& op) {
+    Bytes value(BufferSize());
+    return Result::Errno(fd_.LookupAndDelete(op.key, value.data(), op.flags));
+  }
+  Result Do(const core::GetNextKey& op) {
+    uint32_t next = 0;
+    uint32_t key = op.key.value_or(0);
+    Result r;
+    r.err = fd_.GetNextKey(op.key ? &key : nullptr, &next);
+    if (r.err == 0) r.next_key = next;
+    return r;
+  }
+  Result Do(const core::LookupBatch& op) {
+    Result r;
+    uint32_t count = op.count;
+    uint32_t in = op.in_batch.value_or(0);
+    uint32_t out_batch = UINT32_MAX;
+    // A walk copies at most max_entries elements, then asks for one more
+    // key (ENOENT): buffers for max_entries + 1 behave as ones for count.
+    const uint32_t room = static_cast<uint32_t>(
+        std::min<uint64_t>(op.count, uint64_t{spec_.max_entries} + 1));
+    std::vector<uint32_t> keys(room);
+    Bytes values(room * BufferSize());
+    uint32_t walk_count = room;
+    r.err = fd_.LookupBatch(op.in_batch ? &in : nullptr, &out_batch,
+                            keys.data(), values.data(), &walk_count,
+                            op.elem_flags, op.flags);
+    // Errors found before the walk leave count alone and copy nothing.
+    const bool walked = r.err == 0 || r.err == ENOENT;
+    if (!walked) {
+      r.count = count;
+      return r;
+    }
+    r.count = walk_count;
+    keys.resize(walk_count);
+    values.resize(walk_count * BufferSize());
+    r.keys = std::move(keys);
+    r.value = std::move(values);
+    if (walk_count > 0) r.out_batch = out_batch;
+    return r;
+  }
+  Result Do(const core::LookupAndDeleteBatch& op) {
+    Result r;
+    uint32_t count = op.count;
+    r.err = fd_.LookupAndDeleteBatch(nullptr, nullptr, nullptr, nullptr,
+                                     &count, op.elem_flags, op.flags);
+    r.count = count;
+    return r;
+  }
+  Result Do(const core::UpdateBatch& op) {
+    Result r;
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    Bytes values = core::FitBuffer(op.values, BufferSize() * count);
+    r.err = fd_.UpdateBatch(op.keys.data(), values.data(), &count,
+                            op.elem_flags, op.flags);
+    r.count = count;
+    return r;
+  }
+  Result Do(const core::DeleteBatch& op) {
+    Result r;
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    r.err = fd_.DeleteBatch(op.keys.data(), &count, op.elem_flags, op.flags);
+    r.count = count;
+    return r;
+  }
+  Result Do(const core::Freeze&) { return Result::Errno(fd_.Freeze()); }
+
+  // ---- mmap, with the harness's slot conventions ----
+
+  Result Do(const core::Mmap& op) {
+    if (int err = mappings_.CheckFree(op.slot)) return Result::Errno(err);
+    Mapping mapping;
+    int err = fd_.Mmap(op.offset, op.length, static_cast<int>(op.prot),
+                       op.shared ? kMapShared : kMapPrivate, &mapping);
+    if (err) return Result::Errno(err);
+    mappings_.Put(op.slot, mapping.addr(), op.offset, mapping.length(),
+                  op.prot);
+    live_[op.slot] = std::move(mapping);
+    return {};
+  }
+  Result Do(const core::MmapRead& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
+    if (err) return Result::Errno(err);
+    Result r;
+    r.value.emplace(op.length);
+    AtomicLoadBytes(r.value->data(), m->addr + op.offset, op.length);
+    return r;
+  }
+  Result Do(const core::MmapWrite& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
+    if (err) return Result::Errno(err);
+    AtomicStoreBytes(m->addr + op.offset, op.bytes.data(), op.bytes.size());
+    return {};
+  }
+  Result Do(const core::Munmap& op) {
+    core::MappingSlot was;
+    int err = mappings_.Remove(op.slot, &was);
+    if (err) return Result::Errno(err);
+    live_[op.slot].Reset();
+    return {};
+  }
+
+  // ---- helper face, with the harness's program conventions: a CPU that
+  // is not possible is EINVAL; then what the verifier refuses at load time
+  // (BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG: EACCES; lookup_percpu on an
+  // ARRAY: EINVAL; a misaligned or out-of-bounds atomic: EACCES). ----
+
+  int CpuCheck(uint32_t cpu) const {
+    return cpu >= env_.possible_cpus ? EINVAL : 0;
+  }
+  bool ProgMayRead() const { return !(spec_.map_flags & core::kBpfFWronlyProg); }
+  bool ProgMayWrite() const {
+    return !(spec_.map_flags & core::kBpfFRdonlyProg);
+  }
+  Result ReadThrough(void* p) const {
+    Result r;
+    if (p == nullptr) {
+      r.null = true;
+      return r;
+    }
+    r.value.emplace(spec_.value_size);
+    AtomicLoadBytes(r.value->data(), p, spec_.value_size);
+    r.aligned = reinterpret_cast<uintptr_t>(p) % 8 == 0;
+    return r;
+  }
+
+  Result Do(const core::ProgLookup& op) {
+    if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (!ProgMayRead()) return Result::Errno(EACCES);
+    return ReadThrough(map_->LookupOnCpu(op.key, op.cpu));
+  }
+  Result Do(const core::ProgUpdate& op) {
+    if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (!ProgMayWrite()) return Result::Errno(EACCES);
+    Bytes value = core::FitBuffer(op.value, spec_.value_size);
+    long ret = map_->UpdateElemOnCpu(op.key, value.data(), op.flags, op.cpu);
+    return Result::Errno(static_cast<int>(-ret));
+  }
+  Result Do(const core::ProgDelete& op) {
+    if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (!ProgMayWrite()) return Result::Errno(EACCES);
+    return Result::Errno(static_cast<int>(-map_->DeleteElem(op.key)));
+  }
+  Result Do(const core::ProgLookupPercpu& op) {
+    if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (!map_->percpu()) return Result::Errno(EINVAL);
+    if (!ProgMayRead()) return Result::Errno(EACCES);
+    return ReadThrough(map_->LookupPercpu(op.key, op.target_cpu));
+  }
+  Result Do(const core::ProgAtomicAdd& op) {
+    if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (!ProgMayRead() || !ProgMayWrite()) return Result::Errno(EACCES);
+    if (op.offset % 8 != 0 ||
+        static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    Result r;
+    uint64_t old = 0;
+    if (!map_->AtomicAddOnCpu(op.key, op.offset, op.delta, op.cpu, &old)) {
+      r.null = true;
+      return r;
+    }
+    r.old = old;
+    return r;
+  }
+
+  std::unique_ptr<ArrayMap> map_;
+  MapFd fd_;
+  core::MapSpec spec_;
+  core::Environment env_;
+  core::MappingTable mappings_;
+  std::array<Mapping, core::kMappingSlots> live_;
+};
+
+}  // namespace
+
+ImplBackend::ImplBackend(const std::optional<core::Environment>& env)
+    : env_(core::HostEnvironment()) {
+  if (env) {
+    env_.possible_cpus = env->possible_cpus;
+    env_.kernel_release = env->kernel_release;
+  }
+}
+
+core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
+  MapAttr attr;
+  attr.type = static_cast<MapType>(spec.type);
+  attr.key_size = spec.key_size;
+  attr.value_size = spec.value_size;
+  attr.max_entries = spec.max_entries;
+  attr.map_flags = spec.map_flags;
+  attr.numa_node = spec.numa_node;
+  if (spec.spin_lock_offset) {
+    // Offsets past INT32_MAX are refused like any offset past value_size.
+    attr.spin_lock_offset = static_cast<int32_t>(
+        std::min<uint32_t>(*spec.spin_lock_offset, INT32_MAX));
+  }
+  Options options;
+  options.possible_cpus = env_.possible_cpus;
+  core::CreateResult out;
+  std::unique_ptr<ArrayMap> map;
+  out.err = ArrayMap::Create(attr, options, &map);
+  if (out.err == 0) {
+    out.map = std::make_unique<ImplMap>(std::move(map), spec, env_);
+  }
+  return out;
+}
+
+}  // namespace amc::impl

@@ -1,0 +1,515 @@
+// amc/array_map.h: a lock-free user-space BPF_MAP_TYPE_ARRAY and
+// BPF_MAP_TYPE_PERCPU_ARRAY with the kernel's layout and the kernel's
+// answers, for user-space eBPF runtimes to embed. Standalone: depends only on
+// the C++20 standard library and Linux system calls.
+//
+// Two faces on one map:
+//   - the syscall face (MapFd): what bpf(2) does on a map fd. Values are
+//     copied in and out with the kernel's value-buffer layouts; every result
+//     is the errno the kernel gives (positive; 524 is the kernel's ENOTSUPP).
+//   - the helper face (ArrayMap::Lookup*, Update*, ...): what a BPF program's
+//     helpers do. Lookup returns a pointer into the storage or nullptr;
+//     per-CPU calls act on an explicit CPU or on the calling thread's current
+//     CPU (RawCurrentCpu(): glibc's rseq cpu_id, else sched_getcpu(); folded
+//     onto the configured possible CPUs when they are fewer than this
+//     machine's).
+//
+// Layout invariants (checked by impl/array_map_test.cc):
+//   - elem_size = round_up(value_size, 8); element i of a CPU's array sits at
+//     i * elem_size; every element is 8-byte aligned.
+//   - BPF_F_MMAPABLE (ARRAY only): the data is the start of a memfd, page
+//     aligned, PAGE_ALIGN(max_entries * elem_size) bytes, mappable with
+//     MapFd::Mmap under the kernel's rules (MAP_SHARED only, offset and
+//     length within the region, no writable mapping of a frozen map, no
+//     freeze while a writable mapping exists, read-only mappings cannot be
+//     mprotect()ed writable).
+//   - PERCPU_ARRAY: one array per possible CPU, CPU-major; each CPU's array
+//     starts on a 64-byte boundary (cpu_stride = round_up(max_entries *
+//     elem_size, 64)), so two CPUs never share a cache line. Memory: the
+//     kernel's data layout + at most 56 bytes per CPU of padding, rounded up
+//     to a page, plus the constant-size ArrayMap header.
+//
+// Concurrency (no lock on any path; see each call for its progress bound):
+//   - Every shared byte is accessed through std::atomic_ref on the aligned
+//     8-byte word that holds it, so the map is data-race-free under the C++
+//     memory model. Value copies use memory_order_relaxed: the map publishes
+//     no other data through a value, and the kernel itself orders nothing
+//     between words, so only per-word atomicity and coherence are promised.
+//   - Tearing: a value of at most 8 bytes (one word) is never torn. A wider
+//     value is copied word by word: a concurrent reader may see some words
+//     of an update and not others, but never a torn word (the kernel gives
+//     less: without BPF_F_LOCK it may tear anywhere). Writes of a partial
+//     last word (value_size % 8 != 0) merge with a CAS loop so the padding
+//     bytes another writer owns are preserved.
+//   - Per-CPU updates from the helper face are atomic RMWs / atomic stores on
+//     the chosen CPU's slot, so they stay exact when the thread migrates
+//     between reading its CPU number and writing: the write simply lands in
+//     the slot of the CPU it started on, as if the migration had come after
+//     it, and a concurrent writer on that CPU cannot lose it. (Restartable
+//     sequences would let the add be a plain increment, at the price of
+//     assembly outside the C++ memory model; we chose the atomic.)
+//   - Code that writes through a pointer from Lookup*() or through a mapping
+//     must use atomic accesses too if other threads read concurrently.
+#ifndef AMC_IMPL_ARRAY_MAP_H_
+#define AMC_IMPL_ARRAY_MAP_H_
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include <sched.h>
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define AMC_IMPL_HAVE_RSEQ 1
+static_assert(offsetof(struct rseq, cpu_id) == 4, "RawCurrentCpu reads fs:4");
+#endif
+
+namespace amc::impl {
+
+// Kernel map type numbers (enum bpf_map_type).
+enum class MapType : uint32_t { kArray = 2, kPercpuArray = 6 };
+
+// map_flags bits (include/uapi/linux/bpf.h).
+inline constexpr uint32_t kFNoPrealloc = 1u << 0;
+inline constexpr uint32_t kFNumaNode = 1u << 2;
+inline constexpr uint32_t kFRdonly = 1u << 3;
+inline constexpr uint32_t kFWronly = 1u << 4;
+inline constexpr uint32_t kFRdonlyProg = 1u << 7;
+inline constexpr uint32_t kFWronlyProg = 1u << 8;
+inline constexpr uint32_t kFMmapable = 1u << 10;
+inline constexpr uint32_t kFPreserveElems = 1u << 11;
+inline constexpr uint32_t kFInnerMap = 1u << 12;
+inline constexpr uint32_t kFTokenFd = 1u << 16;
+// Element flags.
+inline constexpr uint64_t kAny = 0;
+inline constexpr uint64_t kNoexist = 1;
+inline constexpr uint64_t kExist = 2;
+inline constexpr uint64_t kFLock = 4;
+// The kernel-internal ENOTSUPP, which reaches user space from bpf(2).
+inline constexpr int kEnotsupp = 524;
+// mmap protections and flags as in <sys/mman.h>.
+inline constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
+inline constexpr int kMapShared = 1, kMapPrivate = 2;
+
+// BPF_MAP_CREATE attributes.
+struct MapAttr {
+  MapType type = MapType::kArray;
+  uint32_t key_size = 4;
+  uint32_t value_size = 8;
+  uint32_t max_entries = 1;
+  uint32_t map_flags = 0;
+  uint32_t numa_node = 0;
+  // Offset of a struct bpf_spin_lock in the value (the kernel learns it from
+  // BTF), or -1. Such a map accepts BPF_F_LOCK, reads the lock word back as
+  // zero and cannot be frozen. NOTE: this version does not take the lock;
+  // BPF_F_LOCK copies are per-word atomic like the others.
+  int32_t spin_lock_offset = -1;
+};
+
+// What the map answers as if it ran on (0 = read from this machine).
+struct Options {
+  // Possible CPUs: PERCPU buffers and slots scale with it; current-CPU
+  // helpers fold sched_getcpu() onto [0, possible_cpus).
+  uint32_t possible_cpus = 0;
+  // Online NUMA nodes; numa_node >= this is EINVAL.
+  uint32_t numa_nodes = 1;
+  // The creator has CAP_PERFMON / CAP_SYS_ADMIN; when false, sizes are
+  // checked as for max_entries rounded up to a power of two (E2BIG past
+  // 2^31), as array_map_alloc does.
+  bool bypass_spec_v1 = true;
+  // Data larger than this is ENOMEM (0 = physical memory).
+  uint64_t memory_limit_bytes = 0;
+};
+
+// This machine's possible CPUs (/sys/devices/system/cpu/possible).
+uint32_t HostPossibleCpus();
+
+// The CPU the calling thread runs on: the cpu_id field of glibc's rseq area
+// (kept current by the kernel on every return to user space; one load), or
+// sched_getcpu() when rseq is not registered. Wait-free. The answer may be
+// stale by the time it is used (the thread may migrate); callers only use
+// it to pick a slot, and every slot write is atomic, so that is harmless.
+inline uint32_t RawCurrentCpu() {
+#if defined(AMC_IMPL_HAVE_RSEQ) && defined(__x86_64__)
+  // glibc keeps the area in every thread's TCB; when registration is off or
+  // failed, cpu_id holds RSEQ_CPU_ID_REGISTRATION_FAILED (negative).
+  // The kernel writes it asynchronously, like a signal handler would; a
+  // single aligned load sees one whole value.
+  int32_t cpu;
+  asm volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(__rseq_offset));
+  if (cpu >= 0) [[likely]] return static_cast<uint32_t>(cpu);
+#elif defined(AMC_IMPL_HAVE_RSEQ) && defined(__aarch64__)
+  const auto* area = reinterpret_cast<const struct rseq*>(
+      static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset);
+  auto cpu = static_cast<int32_t>(
+      __atomic_load_n(&area->cpu_id, __ATOMIC_RELAXED));
+  if (cpu >= 0) return static_cast<uint32_t>(cpu);
+#endif
+  int c = sched_getcpu();
+  return c < 0 ? 0 : static_cast<uint32_t>(c);
+}
+
+// Copies between private memory and memory other threads may access
+// concurrently, with relaxed atomic accesses to every 8-byte word touched.
+// `shared` may have any alignment: the words containing the range are
+// accessed whole, so the enclosing aligned words must be valid memory (true
+// for any range inside the map's storage or a mapping of it).
+// Load: wait-free. Store: lock-free (a CAS merges partly covered words).
+void AtomicLoadBytes(void* dst, const void* shared, size_t n);
+void AtomicStoreBytes(void* shared, const void* src, size_t n);
+
+class ArrayMap;
+
+// One mmap() of a BPF_F_MMAPABLE map. Unmaps on destruction; a writable
+// mapping counts against freezing until then. Do not munmap() it by hand.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(Mapping&& other) noexcept { *this = std::move(other); }
+  Mapping& operator=(Mapping&& other) noexcept;
+  ~Mapping() { Reset(); }
+  void Reset();
+  uint8_t* addr() const { return addr_; }
+  uint64_t length() const { return length_; }
+  bool writable() const { return writable_; }
+
+ private:
+  friend class MapFd;
+  ArrayMap* map_ = nullptr;
+  uint8_t* addr_ = nullptr;
+  uint64_t length_ = 0;
+  bool writable_ = false;
+};
+
+// The syscall face: a map fd with its mode. Cheap to copy; the map must
+// outlive it. Every call returns 0 or a positive errno, checked in the
+// kernel's order (kernel/bpf/syscall.c, kernel/bpf/arraymap.c).
+class MapFd {
+ public:
+  MapFd() = default;
+  bool can_read() const { return can_read_; }
+  bool can_write() const { return can_write_; }
+  ArrayMap* map() const { return map_; }
+
+  // BPF_MAP_LOOKUP_ELEM: writes value_buffer_size() bytes to `value`.
+  // Wait-free. Each word is a snapshot of that word at some instant during
+  // the call; words of a wider value may come from different updates.
+  int Lookup(uint32_t key, void* value, uint64_t flags = 0) const;
+  // BPF_MAP_UPDATE_ELEM: reads value_buffer_size() bytes from `value`
+  // (PERCPU: every possible CPU's slot, padding included). Wait-free when
+  // value_size % 8 == 0 and there is no spin lock word, else lock-free.
+  // An update racing with Freeze may still land (as in the kernel).
+  int Update(uint32_t key, const void* value, uint64_t flags = 0) const;
+  // BPF_MAP_DELETE_ELEM: arrays cannot delete (EINVAL). Wait-free.
+  int Delete(uint32_t key) const;
+  // BPF_MAP_LOOKUP_AND_DELETE_ELEM: not supported for arrays. Wait-free.
+  int LookupAndDelete(uint32_t key, void* value, uint64_t flags = 0) const;
+  // BPF_MAP_GET_NEXT_KEY; key == nullptr starts the walk. Wait-free, reads
+  // no shared data.
+  int GetNextKey(const uint32_t* key, uint32_t* next_key) const;
+  // BPF_MAP_LOOKUP_BATCH (generic_map_lookup_batch): from in_batch
+  // (exclusive; nullptr = start) copies up to *count keys and values
+  // (value_buffer_size() apart); *count becomes the number copied and
+  // *out_batch the last key copied (only written when one was). ENOENT when
+  // the walk reached the end. *count is left alone on errors found before
+  // the walk. Wait-free; no snapshot across elements.
+  int LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
+                  uint32_t* keys, void* values, uint32_t* count,
+                  uint64_t elem_flags = 0, uint64_t flags = 0) const;
+  // BPF_MAP_UPDATE_BATCH (generic_map_update_batch): applies *count
+  // elements in order, stops at the first failure; *count becomes the
+  // number applied. Progress as Update, per element.
+  int UpdateBatch(const uint32_t* keys, const void* values, uint32_t* count,
+                  uint64_t elem_flags = 0, uint64_t flags = 0) const;
+  // BPF_MAP_DELETE_BATCH / BPF_MAP_LOOKUP_AND_DELETE_BATCH: not supported
+  // for arrays (permission errors first). Wait-free.
+  int DeleteBatch(const uint32_t* keys, uint32_t* count,
+                  uint64_t elem_flags = 0, uint64_t flags = 0) const;
+  int LookupAndDeleteBatch(const uint32_t* in_batch, uint32_t* out_batch,
+                           uint32_t* keys, void* values, uint32_t* count,
+                           uint64_t elem_flags = 0, uint64_t flags = 0) const;
+  // BPF_MAP_FREEZE: closes the syscall write side for good. Lock-free (one
+  // CAS against concurrent writable Mmap calls).
+  int Freeze() const;
+  // mmap(NULL, length, prot, flags, fd, offset) with the kernel's checks
+  // (do_mmap, bpf_map_mmap, array_map_mmap); on success *out owns the
+  // mapping. Lock-free in user space (one CAS); the mmap(2) call itself
+  // takes the kernel's mm lock.
+  int Mmap(uint64_t offset, uint64_t length, int prot, int flags,
+           Mapping* out) const;
+
+ private:
+  friend class ArrayMap;
+  MapFd(ArrayMap* map, bool can_read, bool can_write);
+  // Slow paths, static and taking the handle by value so the fast paths
+  // never let the handle's address escape (its fields can stay in
+  // registers across a caller's loop).
+  static int LookupChecked(MapFd fd, uint32_t key, void* value,
+                           uint64_t flags);
+  static int UpdateChecked(MapFd fd, uint32_t key, const void* value,
+                           uint64_t flags);
+  int UpdateValue(uint32_t key, const uint8_t* value, uint64_t flags) const;
+  ArrayMap* map_ = nullptr;
+  // Immutable geometry cached from the map, so a handle held in registers
+  // serves the fast paths without touching the map object.
+  uint8_t* data_ = nullptr;
+  uint64_t elem_size_ = 0;
+  uint32_t max_entries_ = 0;
+  // max_entries when this fd may read (write, for ARRAY), else 0: one
+  // compare admits a call to the fast path.
+  uint32_t read_limit_ = 0;
+  uint32_t write_limit_ = 0;
+  bool fast_word_ = false;
+  bool whole_words_ = false;
+  bool has_lock_ = false;
+  bool percpu_ = false;
+  bool can_read_ = false;
+  bool can_write_ = false;
+};
+
+class ArrayMap {
+ public:
+  // BPF_MAP_CREATE: 0 and *out set, or the kernel's errno (EINVAL, E2BIG,
+  // ENOMEM) in the kernel's check order.
+  static int Create(const MapAttr& attr, const Options& options,
+                    std::unique_ptr<ArrayMap>* out);
+  ~ArrayMap();
+  ArrayMap(const ArrayMap&) = delete;
+  ArrayMap& operator=(const ArrayMap&) = delete;
+
+  // The fd BPF_MAP_CREATE returned: its mode follows BPF_F_RDONLY /
+  // BPF_F_WRONLY.
+  MapFd fd() { return MapFd(this, !(attr_.map_flags & kFWronly),
+                            !(attr_.map_flags & kFRdonly)); }
+  // Another fd on the same map, e.g. from BPF_OBJ_GET with file_flags.
+  MapFd OpenFd(bool can_read, bool can_write) {
+    return MapFd(this, can_read, can_write);
+  }
+
+  const MapAttr& attr() const { return attr_; }
+  bool percpu() const { return attr_.type == MapType::kPercpuArray; }
+  uint32_t max_entries() const { return attr_.max_entries; }
+  uint32_t value_size() const { return attr_.value_size; }
+  uint64_t elem_size() const { return elem_size_; }
+  uint32_t possible_cpus() const { return cpus_; }
+  // Distance between two CPUs' arrays (0 for ARRAY).
+  uint64_t cpu_stride() const { return cpu_stride_; }
+  // Syscall value buffer per key: ARRAY value_size, PERCPU elem_size * CPUs.
+  uint64_t value_buffer_size() const {
+    return percpu() ? elem_size_ * cpus_ : attr_.value_size;
+  }
+  // The mappable region: PAGE_ALIGN(max_entries * elem_size), 0 unless
+  // BPF_F_MMAPABLE.
+  uint64_t mmap_region_size() const { return mmap_region_size_; }
+  // Bytes of storage held (page granular).
+  uint64_t storage_bytes() const { return storage_bytes_; }
+  bool frozen() const {
+    return state_.load(std::memory_order_relaxed) & kFrozenBit;
+  }
+  // The memfd of a BPF_F_MMAPABLE map (-1 otherwise), owned by the map.
+  int memfd() const { return memfd_; }
+  // Start of the data (CPU 0, element 0). Access it atomically.
+  uint8_t* data() const { return data_; }
+
+  // Copies key's syscall value buffer, ignoring fd modes and freezing (the
+  // kernel's bpf_map_copy_value). key must be < max_entries. Wait-free.
+  void CopyValue(uint32_t key, void* out) const;
+
+  // ---- the helper face ----
+  // The calling thread's CPU, folded onto [0, possible_cpus). Wait-free.
+  uint32_t CurrentCpu() const {
+    uint32_t cpu = RawCurrentCpu();
+    return cpu < cpus_ ? cpu : cpu % cpus_;
+  }
+  // bpf_map_lookup_elem: the element (PERCPU: this CPU's slot), 8-byte
+  // aligned, or nullptr for key >= max_entries. Wait-free; touches no data.
+  void* Lookup(uint32_t key) const {
+    if (!percpu()) {
+      if (key >= attr_.max_entries) [[unlikely]] return nullptr;
+      return data_ + key * elem_size_;
+    }
+    const uint32_t cpu = CurrentCpu();  // already < possible_cpus
+    if (key >= attr_.max_entries) [[unlikely]] return nullptr;
+    return data_ + cpu * cpu_stride_ + key * elem_size_;
+  }
+  // The element as seen from `cpu` (ARRAY ignores cpu); nullptr for a bad
+  // key or cpu >= possible_cpus. Wait-free.
+  void* LookupOnCpu(uint32_t key, uint32_t cpu) const {
+    if (key >= attr_.max_entries || cpu >= cpus_) [[unlikely]] return nullptr;
+    return data_ + (percpu() ? cpu * cpu_stride_ : 0) + key * elem_size_;
+  }
+  // bpf_map_lookup_percpu_elem: nullptr unless PERCPU with a good key/cpu.
+  void* LookupPercpu(uint32_t key, uint32_t cpu) const {
+    return percpu() ? LookupOnCpu(key, cpu) : nullptr;
+  }
+  // bpf_map_update_elem: 0 or a negative errno from array_map_update_elem's
+  // checks; writes value_size bytes (PERCPU: into the current / given CPU's
+  // slot only), padding untouched. Progress as MapFd::Update.
+  long UpdateElem(uint32_t key, const void* value, uint64_t flags = 0) const {
+    return UpdateElemOnCpu(key, value, flags, percpu() ? CurrentCpu() : 0);
+  }
+  long UpdateElemOnCpu(uint32_t key, const void* value, uint64_t flags,
+                       uint32_t cpu) const;
+  // bpf_map_delete_elem: always -EINVAL. Wait-free.
+  long DeleteElem(uint32_t /*key*/) const { return -EINVAL; }
+  // __sync_fetch_and_add on the u64 at `offset` (8-aligned, + 8 <=
+  // value_size) of the element (PERCPU: the current / given CPU's slot).
+  // Returns false (nothing done) for a bad key, cpu or offset; else the
+  // value before the add in *old. Relaxed: a counter publishes nothing; the
+  // RMW's atomicity alone makes concurrent adds exact. Wait-free on x86-64
+  // (one LOCK XADD), lock-free on LL/SC machines.
+  bool AtomicAdd(uint32_t key, uint32_t offset, uint64_t delta,
+                 uint64_t* old = nullptr) const {
+    if (offset % 8 != 0 || uint64_t{offset} + 8 > attr_.value_size ||
+        key >= attr_.max_entries) [[unlikely]] {
+      return false;
+    }
+    uint8_t* elem = data_ + key * elem_size_;
+    if (percpu()) elem += CurrentCpu() * cpu_stride_;
+    uint64_t before =
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(elem + offset))
+            .fetch_add(delta, std::memory_order_relaxed);
+    if (old) *old = before;
+    return true;
+  }
+  bool AtomicAddOnCpu(uint32_t key, uint32_t offset, uint64_t delta,
+                      uint32_t cpu, uint64_t* old = nullptr) const {
+    if (offset % 8 != 0 || uint64_t{offset} + 8 > attr_.value_size) {
+      return false;
+    }
+    auto* elem = static_cast<uint8_t*>(LookupOnCpu(key, cpu));
+    if (elem == nullptr) return false;
+    uint64_t before =
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(elem + offset))
+            .fetch_add(delta, std::memory_order_relaxed);
+    if (old) *old = before;
+    return true;
+  }
+
+ private:
+  friend class MapFd;
+  friend class Mapping;
+  ArrayMap() = default;
+  // Writes value_size bytes of `value` into the slot at `slot`, skipping the
+  // spin lock word.
+  void WriteValue(uint8_t* slot, const uint8_t* value) const;
+  void ReadValue(const uint8_t* slot, uint8_t* out, uint64_t n) const;
+
+  static constexpr uint64_t kFrozenBit = uint64_t{1} << 63;
+
+  MapAttr attr_;
+  uint64_t elem_size_ = 0;
+  uint32_t cpus_ = 1;
+  uint64_t cpu_stride_ = 0;
+  uint64_t mmap_region_size_ = 0;
+  uint64_t storage_bytes_ = 0;
+  uint64_t page_size_ = 4096;
+  uint8_t* data_ = nullptr;
+  // ARRAY with value_size 8 and no spin lock: copies are one word.
+  bool fast_word_ = false;
+  // ARRAY with value_size % 8 == 0 and no spin lock: copies are whole
+  // words, and packed syscall buffers have the storage's stride.
+  bool whole_words_ = false;
+  int memfd_ = -1;
+  int memfd_ro_ = -1;  // the memfd reopened O_RDONLY, for read-only mappings
+  // Freeze bit | number of live writable mappings. Freeze and writable Mmap
+  // CAS it so neither can slip past the other (the kernel's freeze_mutex
+  // and writecnt, without the mutex).
+  mutable std::atomic<uint64_t> state_{0};
+};
+
+// ---- inline fast paths of the syscall face ----
+
+inline MapFd::MapFd(ArrayMap* map, bool can_read, bool can_write)
+    : map_(map),
+      data_(map->data_),
+      elem_size_(map->elem_size_),
+      max_entries_(map->attr_.max_entries),
+      read_limit_(can_read ? map->attr_.max_entries : 0),
+      write_limit_(can_write && !map->percpu() ? map->attr_.max_entries : 0),
+      fast_word_(map->fast_word_),
+      whole_words_(map->whole_words_),
+      has_lock_(map->attr_.spin_lock_offset >= 0),
+      percpu_(map->percpu()),
+      can_read_(can_read),
+      can_write_(can_write) {}
+
+inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
+  // Fast path: no flags, readable fd, key in range, ARRAY of whole words.
+  if (flags == 0 && key < read_limit_) [[likely]] {
+    if (fast_word_) {
+      uint64_t v = std::atomic_ref<uint64_t>(
+                       *reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
+                       .load(std::memory_order_relaxed);
+      std::memcpy(value, &v, 8);
+      return 0;
+    }
+    if (whole_words_) {
+      const auto src = reinterpret_cast<uintptr_t>(data_ + key * elem_size_);
+      auto* dst = static_cast<uint8_t*>(value);
+      for (uint64_t i = 0; i < elem_size_; i += 8) {
+        uint64_t v =
+            std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(src + i))
+                .load(std::memory_order_relaxed);
+        std::memcpy(dst + i, &v, 8);
+      }
+      return 0;
+    }
+  }
+  return LookupChecked(*this, key, value, flags);
+}
+
+inline int MapFd::Update(uint32_t key, const void* value,
+                         uint64_t flags) const {
+  // Fast path: BPF_ANY on a writable ARRAY fd, key in range.
+  if (flags == 0 && key < write_limit_) [[likely]] {
+    if (map_->frozen()) [[unlikely]] return EPERM;
+    if (fast_word_) {
+      uint64_t v;
+      std::memcpy(&v, value, 8);
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
+          .store(v, std::memory_order_relaxed);
+      return 0;
+    }
+    map_->WriteValue(data_ + key * elem_size_,
+                     static_cast<const uint8_t*>(value));
+    return 0;
+  }
+  return UpdateChecked(*this, key, value, flags);
+}
+
+inline int MapFd::UpdateValue(uint32_t key, const uint8_t* value,
+                              uint64_t flags) const {
+  const ArrayMap& m = *map_;
+  if (!percpu_) {
+    // arraymap.c array_map_update_elem.
+    if ((flags & ~kFLock) > kExist) [[unlikely]] return EINVAL;
+    if (key >= max_entries_) [[unlikely]] return E2BIG;
+    if (flags & kNoexist) [[unlikely]] return EEXIST;
+    if (fast_word_) {
+      uint64_t v;
+      std::memcpy(&v, value, 8);
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
+          .store(v, std::memory_order_relaxed);
+      return 0;
+    }
+    m.WriteValue(m.data_ + key * m.elem_size_, value);
+    return 0;
+  }
+  // arraymap.c bpf_percpu_array_update compares the whole flags word.
+  if (flags > kExist) return EINVAL;
+  if (key >= m.attr_.max_entries) return E2BIG;
+  if (flags == kNoexist) return EEXIST;
+  for (uint32_t cpu = 0; cpu < m.cpus_; ++cpu) {
+    AtomicStoreBytes(m.data_ + cpu * m.cpu_stride_ + key * m.elem_size_,
+                     value + cpu * m.elem_size_, m.elem_size_);
+  }
+  return 0;
+}
+
+}  // namespace amc::impl
+
+#endif  // AMC_IMPL_ARRAY_MAP_H_

@@ -1,0 +1,996 @@
+// oracle_kernel/kernel_backend.cc: raw bpf()/mmap wrappers, the map and
+// program cache, and one MapInstance per sequence.
+#include "oracle_kernel/kernel_backend.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <list>
+#include <map>
+#include <mutex>
+
+#include "core/mapping_table.h"
+#include "oracle_kernel/array_ops_bpf.h"  // kArrayOpsBpf, generated
+
+namespace amc::oracle_kernel {
+namespace {
+
+using core::Bytes;
+using core::MapSpec;
+using core::MapType;
+using core::Result;
+
+// ---- raw syscalls: one thin wrapper each, "negative return, errno set" ----
+
+long Bpf(int cmd, union bpf_attr* attr) {
+  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+// 0, or the errno of the failed call.
+int BpfErr(int cmd, union bpf_attr* attr) {
+  return Bpf(cmd, attr) < 0 ? errno : 0;
+}
+uint64_t Ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// An owned fd.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  ~Fd() { Reset(); }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+int QuietPrint(enum libbpf_print_level level, const char* format,
+               va_list args) {
+  static const bool debug = std::getenv("AMC_KERNEL_DEBUG") != nullptr;
+  if (!debug || level == LIBBPF_DEBUG) return 0;
+  return vfprintf(stderr, format, args);
+}
+
+// Creates a map as BPF_MAP_CREATE would for `spec`; returns the fd or
+// -errno. A spec with a spin lock gets BTF describing its value: the lock at
+// spin_lock_offset, char arrays around it. Errors loading that BTF are the
+// creation's result.
+int CreateMap(const MapSpec& spec, const std::string& name) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_type = static_cast<uint32_t>(spec.type);
+  attr.key_size = spec.key_size;
+  attr.value_size = spec.value_size;
+  attr.max_entries = spec.max_entries;
+  attr.map_flags = spec.map_flags;
+  attr.numa_node = spec.numa_node;
+  std::strncpy(attr.map_name, name.c_str(), sizeof(attr.map_name) - 1);
+  struct btf* btf = nullptr;
+  Fd btf_fd;  // closed once the map holds its own reference
+  if (spec.spin_lock_offset) {
+    uint32_t off = *spec.spin_lock_offset;
+    btf = btf__new_empty();
+    if (!btf) return -ENOMEM;
+    int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+    int char_id = btf__add_int(btf, "char", 1, BTF_INT_CHAR);
+    int lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
+    btf__add_field(btf, "val", int_id, 0, 0);
+    int pre_id = off ? btf__add_array(btf, int_id, char_id, off) : 0;
+    uint64_t end = static_cast<uint64_t>(off) + 4;
+    int post_id =
+        end < spec.value_size
+            ? btf__add_array(btf, int_id, char_id,
+                             static_cast<uint32_t>(spec.value_size - end))
+            : 0;
+    int value_id = btf__add_struct(btf, "amc_value", spec.value_size);
+    if (pre_id > 0) btf__add_field(btf, "pre", pre_id, 0, 0);
+    btf__add_field(btf, "lock", lock_id, off * 8, 0);
+    if (post_id > 0) btf__add_field(btf, "post", post_id, end * 8, 0);
+    // Loaded with a raw BPF_BTF_LOAD without a log: libbpf retries a failed
+    // load with a log buffer and reports that retry's errno instead.
+    uint32_t raw_size = 0;
+    const void* raw = btf__raw_data(btf, &raw_size);
+    union bpf_attr btf_attr;
+    std::memset(&btf_attr, 0, sizeof btf_attr);
+    btf_attr.btf = Ptr(raw);
+    btf_attr.btf_size = raw_size;
+    long loaded = raw ? Bpf(BPF_BTF_LOAD, &btf_attr) : -1;
+    int btf_err = raw ? errno : ENOMEM;
+    btf__free(btf);
+    btf = nullptr;
+    if (loaded < 0) return -btf_err;
+    btf_fd.Reset();
+    btf_fd = Fd(static_cast<int>(loaded));
+    attr.btf_fd = btf_fd.get();
+    attr.btf_key_type_id = int_id;
+    attr.btf_value_type_id = value_id;
+  }
+  long fd = Bpf(BPF_MAP_CREATE, &attr);
+  int err = errno;
+  if (btf) btf__free(btf);
+  return fd < 0 ? -err : static_cast<int>(fd);
+}
+
+// ---- programs ----
+
+enum ProgKind : int {
+  kLookupProg,
+  kLookupPercpuProg,
+  kUpdateProg,
+  kDeleteProg,
+  kAtomicAddProg,
+  kProgKinds
+};
+const char* const kProgNames[kProgKinds] = {"prog_lookup", "prog_lookup_percpu",
+                                            "prog_update", "prog_delete",
+                                            "prog_atomic_add"};
+
+// Mirrors struct ctx in progs/array_ops.bpf.c.
+struct ProgContext {
+  uint64_t key = 0;
+  uint64_t flags = 0;
+  uint64_t target_cpu = 0;
+  uint64_t offset = 0;
+  uint64_t delta = 0;
+  int64_t ret = 0;
+  uint64_t null = 0;
+  uint64_t addr = 0;
+  uint64_t old = 0;
+};
+
+// Sets `const volatile __u32` variables of the object's .rodata before
+// load, found by name through the object's BTF. 0 or -errno.
+int SetRodata(bpf_object* obj, bpf_map* map,
+              const std::map<std::string, uint32_t>& values) {
+  const struct btf* btf = bpf_object__btf(obj);
+  if (!btf) return -ENOENT;
+  int sec = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+  if (sec < 0) return -ENOENT;
+  const struct btf_type* t = btf__type_by_id(btf, sec);
+  size_t size = 0;
+  const void* data = bpf_map__initial_value(map, &size);
+  if (!data) return -ENOENT;
+  Bytes copy(static_cast<const uint8_t*>(data),
+             static_cast<const uint8_t*>(data) + size);
+  size_t found = 0;
+  const struct btf_var_secinfo* vars = btf_var_secinfos(t);
+  for (int i = 0; i < btf_vlen(t); ++i) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    auto it = values.find(btf__name_by_offset(btf, var->name_off));
+    if (it == values.end()) continue;
+    if (vars[i].size != sizeof(uint32_t) ||
+        vars[i].offset + sizeof(uint32_t) > size) {
+      return -EINVAL;
+    }
+    std::memcpy(copy.data() + vars[i].offset, &it->second, sizeof(uint32_t));
+    ++found;
+  }
+  if (found != values.size()) return -ENOENT;
+  return bpf_map__set_initial_value(map, copy.data(), copy.size());
+}
+
+struct LoadedProgram {
+  bool tried = false;
+  int err = 0;  // the load's errno
+  bpf_object* obj = nullptr;
+  int fd = -1;  // owned by obj
+};
+
+}  // namespace
+
+// One kernel map with its fds, scratch maps and loaded programs; cached per
+// spec between sequences.
+struct KernelMapHandle {
+  MapSpec spec;
+  Fd fd;     // the creation fd: its mode follows BPF_F_RDONLY / BPF_F_WRONLY
+  Fd rw_fd;  // read-write fd by id (BPF_MAP_GET_FD_BY_ID, open_flags 0)
+  Fd in_fd, out_fd;  // one-entry ARRAY scratch maps for program values
+  std::array<LoadedProgram, kProgKinds> progs;
+  // prog_atomic_add, one per offset (the offset is a load-time constant).
+  std::map<uint32_t, LoadedProgram> atomic_by_offset;
+  bool frozen = false;
+
+  KernelMapHandle() = default;
+  KernelMapHandle(const KernelMapHandle&) = delete;
+  KernelMapHandle& operator=(const KernelMapHandle&) = delete;
+  ~KernelMapHandle() { DropPrograms(); }
+  void DropPrograms() {
+    for (auto& p : progs) {
+      if (p.obj) bpf_object__close(p.obj);
+      p = LoadedProgram{};
+    }
+    for (auto& [offset, p] : atomic_by_offset) {
+      if (p.obj) bpf_object__close(p.obj);
+    }
+    atomic_by_offset.clear();
+  }
+};
+
+class KernelPool {
+ public:
+  explicit KernelPool(size_t capacity) : capacity_(capacity) {}
+  ~KernelPool() { Drop(); }
+
+  std::unique_ptr<KernelMapHandle> Take(const MapSpec& spec) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if ((*it)->spec == spec) {
+        auto h = std::move(*it);
+        idle_.erase(it);
+        return h;
+      }
+    }
+    return nullptr;
+  }
+  void Give(std::unique_ptr<KernelMapHandle> h) {
+    if (h->frozen) return;  // cannot be reset: destroyed here
+    std::unique_ptr<KernelMapHandle> evicted;
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_front(std::move(h));
+    if (idle_.size() > capacity_) {
+      evicted = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  void Drop() {
+    std::list<std::unique_ptr<KernelMapHandle>> gone;
+    std::lock_guard<std::mutex> lock(mu_);
+    gone.swap(idle_);
+  }
+  KernelStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+  template <typename F>
+  void Count(F f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    f(stats_);
+  }
+
+ private:
+  std::mutex mu_;
+  size_t capacity_;
+  std::list<std::unique_ptr<KernelMapHandle>> idle_;
+  KernelStats stats_;
+};
+
+namespace {
+
+// BPF_F_MMAPABLE arrays can be mapped, unless their values hold a
+// bpf_spin_lock (bpf_map_mmap refuses maps with special fields).
+bool HasDataRegion(const MapSpec& spec) {
+  return (spec.map_flags & core::kBpfFMmapable) && !spec.spin_lock_offset;
+}
+uint64_t MmapRegionSize(const MapSpec& spec, const core::Environment& env) {
+  uint64_t bytes = core::ElemSize(spec) * spec.max_entries;
+  return (bytes + env.page_size - 1) / env.page_size * env.page_size;
+}
+
+long RawMmap(uint64_t length, uint32_t prot, bool shared, int fd,
+             uint64_t offset) {
+  return syscall(SYS_mmap, nullptr, length, prot,
+                 shared ? MAP_SHARED : MAP_PRIVATE, fd, offset);
+}
+
+// BPF_MAP_LOOKUP_BATCH-style call with buffers sized for at most `count`
+// elements (never more than max_entries can be copied).
+struct BatchBuffers {
+  std::vector<uint32_t> keys;
+  Bytes values;
+  uint32_t out_batch = 0xffffffff;  // sentinel: the kernel did not write it
+};
+
+Result BatchLookupLike(int cmd, int fd, const MapSpec& spec,
+                       const core::Environment& env,
+                       std::optional<uint32_t> in_batch, uint32_t count,
+                       uint64_t elem_flags, uint64_t flags) {
+  uint64_t vs = core::SyscallValueSize(spec, env);
+  uint64_t room = std::min<uint64_t>(count, spec.max_entries);
+  BatchBuffers b;
+  b.keys.assign(std::max<uint64_t>(room, 1), 0);
+  b.values.assign(std::max<uint64_t>(room, 1) * vs, 0);
+  uint32_t in = in_batch.value_or(0);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.batch.in_batch = in_batch ? Ptr(&in) : 0;
+  attr.batch.out_batch = Ptr(&b.out_batch);
+  attr.batch.keys = Ptr(b.keys.data());
+  attr.batch.values = Ptr(b.values.data());
+  attr.batch.count = count;
+  attr.batch.map_fd = fd;
+  attr.batch.elem_flags = elem_flags;
+  attr.batch.flags = flags;
+  Result r;
+  r.err = BpfErr(cmd, &attr);
+  r.count = attr.batch.count;
+  if (b.out_batch != 0xffffffff) r.out_batch = b.out_batch;
+  if (r.err == 0 || r.err == ENOENT) {
+    uint64_t n = std::min<uint64_t>(attr.batch.count, room);
+    r.keys.emplace(b.keys.begin(), b.keys.begin() + n);
+    r.value.emplace(b.values.begin(), b.values.begin() + n * vs);
+  }
+  return r;
+}
+
+// The whole state through the read-write fd: one LOOKUP_BATCH (per-key
+// lookups if that fails), and the data region through a read-only shared
+// mapping for BPF_F_MMAPABLE (allowed on frozen maps too).
+core::MapState ReadHandleState(const KernelMapHandle& h,
+                               const core::Environment& env) {
+  core::MapState state;
+  const MapSpec& spec = h.spec;
+  uint64_t vs = core::SyscallValueSize(spec, env);
+  Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, h.rw_fd.get(), spec, env,
+                               std::nullopt, spec.max_entries, 0, 0);
+  if ((all.err == 0 || all.err == ENOENT) && all.count == spec.max_entries) {
+    state.values = std::move(*all.value);
+  } else {
+    state.values.assign(vs * spec.max_entries, 0);
+    for (uint32_t key = 0; key < spec.max_entries; ++key) {
+      union bpf_attr attr;
+      std::memset(&attr, 0, sizeof attr);
+      attr.map_fd = h.rw_fd.get();
+      attr.key = Ptr(&key);
+      attr.value = Ptr(state.values.data() + vs * key);
+      BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+    }
+  }
+  if (HasDataRegion(spec)) {
+    uint64_t size = MmapRegionSize(spec, env);
+    long addr = RawMmap(size, PROT_READ, true, h.rw_fd.get(), 0);
+    if (addr != -1) {  // otherwise absent, which the comparison reports
+      state.mmap_data.emplace(size, 0);
+      std::memcpy(state.mmap_data->data(), reinterpret_cast<void*>(addr), size);
+      munmap(reinterpret_cast<void*>(addr), size);
+    }
+  }
+  return state;
+}
+
+// Writes zeros everywhere (batch update through the read-write fd, and the
+// data region through a writable mapping), then reads everything back.
+bool ResetAndVerify(const KernelMapHandle& h, const core::Environment& env) {
+  if (h.frozen) return false;
+  const MapSpec& spec = h.spec;
+  uint64_t vs = core::SyscallValueSize(spec, env);
+  std::vector<uint32_t> keys(spec.max_entries);
+  for (uint32_t i = 0; i < spec.max_entries; ++i) keys[i] = i;
+  Bytes zeros(vs * spec.max_entries, 0);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.batch.keys = Ptr(keys.data());
+  attr.batch.values = Ptr(zeros.data());
+  attr.batch.count = spec.max_entries;
+  attr.batch.map_fd = h.rw_fd.get();
+  if (BpfErr(BPF_MAP_UPDATE_BATCH, &attr) != 0 ||
+      attr.batch.count != spec.max_entries) {
+    return false;
+  }
+  if (HasDataRegion(spec)) {
+    uint64_t size = MmapRegionSize(spec, env);
+    long addr = RawMmap(size, PROT_READ | PROT_WRITE, true, h.rw_fd.get(), 0);
+    if (addr == -1) return false;
+    std::memset(reinterpret_cast<void*>(addr), 0, size);
+    munmap(reinterpret_cast<void*>(addr), size);
+  }
+  core::MapState state = ReadHandleState(h, env);
+  if (state.values != zeros) return false;
+  if (state.mmap_data) {
+    for (uint8_t b : *state.mmap_data) {
+      if (b) return false;
+    }
+  }
+  return true;
+}
+
+// Pins the calling thread to one CPU for its lifetime, then restores the
+// previous mask.
+class CpuPin {
+ public:
+  explicit CpuPin(uint32_t cpu) {
+    CPU_ZERO(&old_);
+    if (sched_getaffinity(0, sizeof old_, &old_) != 0) {
+      err_ = errno;
+      return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= CPU_SETSIZE) {
+      err_ = EINVAL;
+      return;
+    }
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+      err_ = errno;
+      return;
+    }
+    pinned_ = true;
+  }
+  ~CpuPin() {
+    if (pinned_) sched_setaffinity(0, sizeof old_, &old_);
+  }
+  int err() const { return err_; }
+
+ private:
+  cpu_set_t old_;
+  bool pinned_ = false;
+  int err_ = 0;
+};
+
+class KernelMap : public core::MapInstance {
+ public:
+  KernelMap(std::unique_ptr<KernelMapHandle> h,
+            std::shared_ptr<KernelPool> pool, const core::Environment& env)
+      : h_(std::move(h)),
+        pool_(std::move(pool)),
+        env_(env),
+        mappings_(env.page_size) {}
+
+  ~KernelMap() override {
+    for (uint32_t slot = 0; slot < core::kMappingSlots; ++slot) {
+      core::MappingSlot was;
+      if (mappings_.Remove(slot, &was) == 0) munmap(was.addr, was.length);
+    }
+    pool_->Give(std::move(h_));
+  }
+
+  Result Execute(const core::Op& op) override {
+    return std::visit([this](const auto& o) { return Do(o); }, op);
+  }
+
+  core::MapState ReadState() override { return ReadHandleState(*h_, env_); }
+
+ private:
+  const MapSpec& spec() const { return h_->spec; }
+  int fd() const { return h_->fd.get(); }
+  uint64_t ValueSize() const { return core::SyscallValueSize(spec(), env_); }
+
+  // ---- syscall side ----
+
+  Result Do(const core::Lookup& op) {
+    Bytes value(ValueSize(), 0);
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    attr.key = Ptr(&op.key);
+    attr.value = Ptr(value.data());
+    attr.flags = op.flags;
+    Result r;
+    r.err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+    if (r.err == 0) r.value = std::move(value);
+    return r;
+  }
+
+  Result Do(const core::Update& op) {
+    Bytes value = core::FitBuffer(op.value, ValueSize());
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    attr.key = Ptr(&op.key);
+    attr.value = Ptr(value.data());
+    attr.flags = op.flags;
+    return Result::Errno(BpfErr(BPF_MAP_UPDATE_ELEM, &attr));
+  }
+
+  Result Do(const core::Delete& op) {
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    attr.key = Ptr(&op.key);
+    return Result::Errno(BpfErr(BPF_MAP_DELETE_ELEM, &attr));
+  }
+
+  Result Do(const core::LookupAndDelete& op) {
+    Bytes value(ValueSize(), 0);
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    attr.key = Ptr(&op.key);
+    attr.value = Ptr(value.data());
+    attr.flags = op.flags;
+    Result r;
+    r.err = BpfErr(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr);
+    if (r.err == 0) r.value = std::move(value);
+    return r;
+  }
+
+  Result Do(const core::GetNextKey& op) {
+    uint32_t key = op.key.value_or(0);
+    uint32_t next = 0;
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    attr.key = op.key ? Ptr(&key) : 0;
+    attr.next_key = Ptr(&next);
+    Result r;
+    r.err = BpfErr(BPF_MAP_GET_NEXT_KEY, &attr);
+    if (r.err == 0) r.next_key = next;
+    return r;
+  }
+
+  Result Do(const core::LookupBatch& op) {
+    return BatchLookupLike(BPF_MAP_LOOKUP_BATCH, fd(), spec(), env_,
+                           op.in_batch, op.count, op.elem_flags, op.flags);
+  }
+  Result Do(const core::LookupAndDeleteBatch& op) {
+    return BatchLookupLike(BPF_MAP_LOOKUP_AND_DELETE_BATCH, fd(), spec(), env_,
+                           op.in_batch, op.count, op.elem_flags, op.flags);
+  }
+
+  Result Do(const core::UpdateBatch& op) {
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    Bytes values = core::FitBuffer(op.values, ValueSize() * count);
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.batch.keys = Ptr(op.keys.data());
+    attr.batch.values = Ptr(values.data());
+    attr.batch.count = count;
+    attr.batch.map_fd = fd();
+    attr.batch.elem_flags = op.elem_flags;
+    attr.batch.flags = op.flags;
+    Result r;
+    r.err = BpfErr(BPF_MAP_UPDATE_BATCH, &attr);
+    r.count = attr.batch.count;
+    return r;
+  }
+
+  Result Do(const core::DeleteBatch& op) {
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.batch.keys = Ptr(op.keys.data());
+    attr.batch.count = static_cast<uint32_t>(op.keys.size());
+    attr.batch.map_fd = fd();
+    attr.batch.elem_flags = op.elem_flags;
+    attr.batch.flags = op.flags;
+    Result r;
+    r.err = BpfErr(BPF_MAP_DELETE_BATCH, &attr);
+    r.count = attr.batch.count;
+    return r;
+  }
+
+  Result Do(const core::Freeze&) {
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = fd();
+    int err = BpfErr(BPF_MAP_FREEZE, &attr);
+    if (err == 0) {
+      h_->frozen = true;
+      // Freezing changes what the verifier accepts (a frozen
+      // BPF_F_RDONLY_PROG map is read-only to programs, bpf_map_is_rdonly):
+      // programs are loaded again for later ops, as a user would.
+      h_->DropPrograms();
+    }
+    return Result::Errno(err);
+  }
+
+  // ---- mmap ----
+
+  Result Do(const core::Mmap& op) {
+    if (int err = mappings_.CheckFree(op.slot)) return Result::Errno(err);
+    long addr = RawMmap(op.length, op.prot, op.shared, fd(), op.offset);
+    if (addr == -1) return Result::Errno(errno);
+    mappings_.Put(op.slot, reinterpret_cast<uint8_t*>(addr), op.offset,
+                  op.length, op.prot);
+    return {};
+  }
+
+  Result Do(const core::MmapRead& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
+    if (err) return Result::Errno(err);
+    Result r;
+    r.value.emplace(m->addr + op.offset, m->addr + op.offset + op.length);
+    return r;
+  }
+
+  Result Do(const core::MmapWrite& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
+    if (err) return Result::Errno(err);
+    if (!op.bytes.empty()) {
+      std::memcpy(m->addr + op.offset, op.bytes.data(), op.bytes.size());
+    }
+    return {};
+  }
+
+  Result Do(const core::Munmap& op) {
+    core::MappingSlot was;
+    if (int err = mappings_.Remove(op.slot, &was)) return Result::Errno(err);
+    if (munmap(was.addr, was.length) != 0) return Result::Errno(errno);
+    return {};
+  }
+
+  // ---- program side ----
+
+  // Creates the scratch maps and loads program `kind` against the map, once
+  // (prog_atomic_add once per offset).
+  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
+    LoadedProgram& p =
+        kind == kAtomicAddProg ? h_->atomic_by_offset[offset] : h_->progs[kind];
+    if (p.tried) return p;
+    p.tried = true;
+    pool_->Count([](KernelStats& s) { ++s.programs_loaded; });
+    for (Fd* scratch : {&h_->in_fd, &h_->out_fd}) {
+      if (scratch->valid()) continue;
+      MapSpec s;
+      s.type = MapType::kArray;
+      s.value_size = spec().value_size;
+      s.max_entries = 1;
+      int fd = CreateMap(s, KernelBackend::MapName());
+      if (fd < 0) {
+        p.err = -fd;
+        return p;
+      }
+      *scratch = Fd(fd);
+    }
+    const std::string object_name = KernelBackend::MapName();
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = object_name.c_str());
+    bpf_object* obj =
+        bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf, &opts);
+    if (!obj) {
+      p.err = errno ? errno : EINVAL;
+      return p;
+    }
+    bpf_map* map = nullptr;
+    int err = 0;
+    bpf_object__for_each_map(map, obj) {
+      std::string name = bpf_map__name(map);
+      if (name == "target") {
+        err = bpf_map__reuse_fd(map, fd());
+      } else if (name == "in") {
+        err = bpf_map__reuse_fd(map, h_->in_fd.get());
+      } else if (name == "out") {
+        err = bpf_map__reuse_fd(map, h_->out_fd.get());
+      } else if (name.size() >= 7 &&
+                 name.compare(name.size() - 7, 7, ".rodata") == 0) {
+        err = SetRodata(
+            obj, map, {{"kValueSize", spec().value_size}, {"kOffset", offset}});
+      }
+      if (err) break;
+    }
+    bpf_program* prog = nullptr;
+    bpf_program* wanted = nullptr;
+    bpf_object__for_each_program(prog, obj) {
+      bool is = std::strcmp(bpf_program__name(prog), kProgNames[kind]) == 0;
+      bpf_program__set_autoload(prog, is);
+      if (is) wanted = prog;
+    }
+    if (!err && !wanted) err = -ENOENT;
+    if (!err) err = bpf_object__load(obj);
+    if (err) {
+      p.err = -err;
+      bpf_object__close(obj);
+      return p;
+    }
+    p.obj = obj;
+    p.fd = bpf_program__fd(wanted);
+    return p;
+  }
+
+  // The harness CPU rule, the load, then one BPF_PROG_TEST_RUN on `cpu`.
+  // Returns 0 and fills `ctx`, or the errno that is the op's result.
+  int Run(ProgKind kind, uint32_t cpu, ProgContext* ctx) {
+    if (cpu >= env_.possible_cpus) return EINVAL;
+    const LoadedProgram& p = Load(kind);
+    if (p.err) return p.err;
+    return RunLoaded(p, cpu, ctx);
+  }
+  int RunLoaded(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
+    CpuPin pin(cpu);
+    if (pin.err()) return pin.err();
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.test.prog_fd = p.fd;
+    attr.test.ctx_in = Ptr(ctx);
+    attr.test.ctx_size_in = sizeof *ctx;
+    return BpfErr(BPF_PROG_TEST_RUN, &attr);
+  }
+
+  // Reads the `out` scratch map: the value the program copied.
+  Bytes ReadOut() {
+    Bytes value(spec().value_size, 0);
+    uint32_t zero = 0;
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = h_->out_fd.get();
+    attr.key = Ptr(&zero);
+    attr.value = Ptr(value.data());
+    BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+    return value;
+  }
+
+  Result LookupResult(const ProgContext& ctx) {
+    Result r;
+    if (ctx.null) {
+      r.null = true;
+      return r;
+    }
+    if (ctx.ret != 0) return Result::Errno(static_cast<int>(-ctx.ret));
+    r.value = ReadOut();
+    r.aligned = ctx.addr % 8 == 0;
+    return r;
+  }
+
+  Result Do(const core::ProgLookup& op) {
+    ProgContext ctx;
+    ctx.key = op.key;
+    if (int err = Run(kLookupProg, op.cpu, &ctx)) return Result::Errno(err);
+    return LookupResult(ctx);
+  }
+
+  Result Do(const core::ProgLookupPercpu& op) {
+    ProgContext ctx;
+    ctx.key = op.key;
+    ctx.target_cpu = op.target_cpu;
+    if (int err = Run(kLookupPercpuProg, op.cpu, &ctx)) {
+      return Result::Errno(err);
+    }
+    return LookupResult(ctx);
+  }
+
+  Result Do(const core::ProgUpdate& op) {
+    if (op.cpu >= env_.possible_cpus) return Result::Errno(EINVAL);
+    const LoadedProgram& p = Load(kUpdateProg);
+    if (p.err) return Result::Errno(p.err);
+    Bytes value = core::FitBuffer(op.value, spec().value_size);
+    uint32_t zero = 0;
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = h_->in_fd.get();
+    attr.key = Ptr(&zero);
+    attr.value = Ptr(value.data());
+    if (int err = BpfErr(BPF_MAP_UPDATE_ELEM, &attr)) return Result::Errno(err);
+    ProgContext ctx;
+    ctx.key = op.key;
+    ctx.flags = op.flags;
+    if (int err = RunLoaded(p, op.cpu, &ctx)) return Result::Errno(err);
+    return Result::Errno(static_cast<int>(-ctx.ret));
+  }
+
+  Result Do(const core::ProgDelete& op) {
+    ProgContext ctx;
+    ctx.key = op.key;
+    if (int err = Run(kDeleteProg, op.cpu, &ctx)) return Result::Errno(err);
+    return Result::Errno(static_cast<int>(-ctx.ret));
+  }
+
+  // Harness convention (core/op.h): a misaligned or out-of-bounds offset is
+  // EACCES without loading anything (the verifier refuses such an access
+  // with EACCES before any other check of it). Otherwise a program with the
+  // offset as a constant is loaded, and its refusal is the result.
+  Result Do(const core::ProgAtomicAdd& op) {
+    if (op.cpu >= env_.possible_cpus) return Result::Errno(EINVAL);
+    if (op.offset % 8 != 0 ||
+        static_cast<uint64_t>(op.offset) + 8 > spec().value_size) {
+      return Result::Errno(EACCES);
+    }
+    const LoadedProgram& p = Load(kAtomicAddProg, op.offset);
+    if (p.err) return Result::Errno(p.err);
+    ProgContext ctx;
+    ctx.key = op.key;
+    ctx.offset = op.offset;
+    ctx.delta = op.delta;
+    if (int err = RunLoaded(p, op.cpu, &ctx)) return Result::Errno(err);
+    Result r;
+    if (ctx.null) {
+      r.null = true;
+      return r;
+    }
+    if (ctx.ret != 0) return Result::Errno(static_cast<int>(-ctx.ret));
+    r.old = ctx.old;
+    return r;
+  }
+
+  std::unique_ptr<KernelMapHandle> h_;
+  std::shared_ptr<KernelPool> pool_;
+  core::Environment env_;
+  core::MappingTable mappings_;
+};
+
+// Parses "6.18.44-..." into major, minor.
+std::pair<int, int> ReleaseVersion(const std::string& release) {
+  int major = 0, minor = 0;
+  std::sscanf(release.c_str(), "%d.%d", &major, &minor);
+  return {major, minor};
+}
+
+// Runs the embedded delete program once against a fresh one-entry map:
+// 0 when it loads, runs and returns -EINVAL as it must.
+int ProbeProgram() {
+  auto pool = std::make_shared<KernelPool>(0);
+  MapSpec spec;
+  spec.max_entries = 1;
+  int fd = CreateMap(spec, KernelBackend::MapName());
+  if (fd < 0) return -fd;
+  auto h = std::make_unique<KernelMapHandle>();
+  h->spec = spec;
+  h->fd = Fd(fd);
+  h->frozen = true;  // not cached
+  core::Environment env = core::HostEnvironment();
+  KernelMap map(std::move(h), pool, env);
+  Result r = map.Execute(core::ProgDelete{0, 0});
+  if (r.err == EINVAL) return 0;
+  return r.err ? r.err : EPROTO;
+}
+
+}  // namespace
+
+std::string UnavailableReason(const ProbeFacts& f) {
+  std::string kernel =
+      "kernel " + (f.kernel_release.empty() ? std::string("(unknown release)")
+                                            : f.kernel_release);
+  if (f.create_err == ENOSYS) {
+    return "the bpf() syscall is not available (ENOSYS): " + kernel +
+           " was built without CONFIG_BPF_SYSCALL";
+  }
+  if (f.create_err == EPERM) {
+    std::string out;
+    if (!f.cap_bpf && !f.cap_sys_admin) {
+      out = "no CAP_BPF (nor CAP_SYS_ADMIN): creating a map gave EPERM";
+      if (f.unprivileged_bpf_disabled > 0) {
+        out += ", and kernel.unprivileged_bpf_disabled=" +
+               std::to_string(f.unprivileged_bpf_disabled) +
+               " forbids bpf() without privileges";
+      }
+      return out + "; run as root or grant CAP_BPF";
+    }
+    return "creating a map gave EPERM despite CAP_BPF/CAP_SYS_ADMIN "
+           "(an LSM or seccomp policy refuses bpf())";
+  }
+  if (f.create_err != 0) {
+    return "creating a one-entry ARRAY map failed with " +
+           core::ErrnoName(f.create_err) + " on " + kernel;
+  }
+  if (f.prog_err != 0) {
+    auto [major, minor] = ReleaseVersion(f.kernel_release);
+    if (major != 0 && (major < 5 || (major == 5 && minor < 14))) {
+      return kernel +
+             " is too old for BPF_PROG_TYPE_SYSCALL programs run "
+             "with BPF_PROG_TEST_RUN (needs 5.14): loading one gave " +
+             core::ErrnoName(f.prog_err);
+    }
+    std::string out =
+        "loading or running the embedded BPF_PROG_TYPE_SYSCALL "
+        "program failed with " +
+        core::ErrnoName(f.prog_err) + " on " + kernel;
+    if (!f.cap_bpf && !f.cap_sys_admin) out += " (no CAP_BPF)";
+    return out;
+  }
+  return "";
+}
+
+ProbeFacts GatherProbeFacts() {
+  ProbeFacts f;
+  f.kernel_release = core::HostEnvironment().kernel_release;
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) == 0) {
+    auto has = [&](int cap) {
+      return (data[cap / 32].effective >> (cap % 32)) & 1;
+    };
+    f.cap_sys_admin = has(21);  // CAP_SYS_ADMIN
+    f.cap_bpf = has(39);        // CAP_BPF
+  }
+  std::ifstream sysctl("/proc/sys/kernel/unprivileged_bpf_disabled");
+  if (!(sysctl >> f.unprivileged_bpf_disabled))
+    f.unprivileged_bpf_disabled = -1;
+  MapSpec spec;
+  spec.max_entries = 1;
+  int fd = CreateMap(spec, KernelBackend::MapName());
+  if (fd < 0) {
+    f.create_err = -fd;
+    return f;
+  }
+  close(fd);
+  f.prog_err = ProbeProgram();
+  return f;
+}
+
+KernelBackend::KernelBackend(size_t cache_capacity)
+    : env_(core::HostEnvironment()),
+      pool_(std::make_shared<KernelPool>(cache_capacity)) {
+  libbpf_set_print(QuietPrint);
+}
+
+KernelBackend::~KernelBackend() = default;
+
+std::string KernelBackend::MapName() {
+  // "amc" + the pid in base 36: at most 8 characters, so that libbpf's
+  // internal maps of our programs ("<object name>.rodata", 15 characters at
+  // most) keep the whole prefix.
+  std::string digits;
+  for (unsigned long pid = static_cast<unsigned long>(getpid()); pid != 0;
+       pid /= 36) {
+    digits.insert(digits.begin(),
+                  "0123456789abcdefghijklmnopqrstuvwxyz"[pid % 36]);
+  }
+  return "amc" + digits;
+}
+
+core::Availability KernelBackend::Probe() {
+  std::string reason = UnavailableReason(GatherProbeFacts());
+  return core::Availability{reason.empty(), reason};
+}
+
+core::CreateResult KernelBackend::Create(const MapSpec& spec) {
+  core::CreateResult out;
+  if (auto h = pool_->Take(spec)) {
+    if (ResetAndVerify(*h, env_)) {
+      pool_->Count([](KernelStats& s) { ++s.maps_reused; });
+      out.map = std::make_unique<KernelMap>(std::move(h), pool_, env_);
+      return out;
+    }
+    pool_->Count([](KernelStats& s) { ++s.resets_failed; });
+  }
+  int fd = CreateMap(spec, MapName());
+  if (fd < 0) {
+    out.err = -fd;
+    return out;
+  }
+  auto h = std::make_unique<KernelMapHandle>();
+  h->spec = spec;
+  h->fd = Fd(fd);
+  // A read-write fd by id, whatever the creation fd's mode.
+  struct bpf_map_info info;
+  std::memset(&info, 0, sizeof info);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.info.bpf_fd = fd;
+  attr.info.info_len = sizeof info;
+  attr.info.info = Ptr(&info);
+  int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr);
+  if (err == 0) {
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_id = info.id;
+    attr.open_flags = 0;
+    long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+    if (rw < 0)
+      err = errno;
+    else
+      h->rw_fd = Fd(static_cast<int>(rw));
+  }
+  if (err) {
+    // The map exists but cannot be read back: a harness failure, reported
+    // as an errno no creation gives for a valid spec.
+    std::fprintf(stderr, "oracle_kernel: no read-write fd for map: %s\n",
+                 core::ErrnoName(err).c_str());
+    out.err = EFAULT;
+    return out;
+  }
+  pool_->Count([](KernelStats& s) { ++s.maps_created; });
+  out.map = std::make_unique<KernelMap>(std::move(h), pool_, env_);
+  return out;
+}
+
+void KernelBackend::DropCache() { pool_->Drop(); }
+
+KernelStats KernelBackend::Stats() const { return pool_->stats(); }
+
+}  // namespace amc::oracle_kernel

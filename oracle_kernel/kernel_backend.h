@@ -1,0 +1,106 @@
+// oracle_kernel/kernel_backend.h: the real kernel as a backend. Every op of
+// core/op.h runs on a real BPF_MAP_TYPE_ARRAY / PERCPU_ARRAY map:
+//   - syscall ops through the raw bpf() syscall (so errnos and flag bits
+//     reach the kernel untouched; libbpf 1.1.2 lacks BPF_F_CPU and some
+//     wrappers check arguments themselves),
+//   - mmap ops through the raw mmap syscall on the map fd and real munmap,
+//   - program ops through small SEC("syscall") programs (progs/array_ops.bpf.c,
+//     compiled at build time and embedded), loaded with libbpf against the
+//     map and run with BPF_PROG_TEST_RUN on the op's CPU.
+//
+// Programs are loaded per map (lazily, one per op kind; prog_atomic_add one
+// per offset, which is a load-time constant as in a real program): the
+// verifier must see the real map's value_size and flags, and a refusal at
+// load time (EACCES under BPF_F_RDONLY_PROG, EINVAL for
+// bpf_map_lookup_percpu_elem on ARRAY) is the op's result. A load stands for
+// "the op's program is loaded when the op runs": loads are cached only while
+// nothing the verifier looks at changes, so a successful Freeze drops them.
+// Program lookups copy the element through a helper
+// (bpf_map_update_elem(&out, p)), so the verifier never folds a read of a
+// frozen BPF_F_RDONLY_PROG map into constants for them. Program ops need
+// CAP_PERFMON (root) since they report the element pointer for alignment.
+//
+// A map and its programs are cached per MapSpec and reused by later
+// sequences after a verified reset (zeros written by batch update and the
+// mapping, then the whole state read back); a frozen map, or one whose reset
+// does not verify, is destroyed instead. What reuse saves is mostly the
+// program loads (about a millisecond each): a verified reset costs about as
+// much as creating the map afresh (bench/kernel_ops_bench BM_CreateReuse).
+//
+// A spec with a spin lock is created with BTF describing its value (a
+// bpf_spin_lock at spin_lock_offset, char arrays around it), loaded with a
+// raw BPF_BTF_LOAD first; that load's refusal is the creation's result.
+//
+// Invariant: every fd, mapping and program the backend opens is released by
+// the MapInstance or by the backend's cache (DropCache, destructor); results
+// carry errnos exactly as the kernel returned them, positive.
+#ifndef AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
+#define AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/backend.h"
+
+namespace amc::oracle_kernel {
+
+// What Probe() found out about this machine, kept apart from the wording so
+// that every reason can be tested.
+struct ProbeFacts {
+  // errno of creating a one-entry ARRAY map (0: created).
+  int create_err = 0;
+  // errno of loading and running the embedded SYSCALL program (0: worked).
+  int prog_err = 0;
+  bool cap_bpf = false;        // effective CAP_BPF
+  bool cap_sys_admin = false;  // effective CAP_SYS_ADMIN
+  // /proc/sys/kernel/unprivileged_bpf_disabled, -1 when unreadable.
+  int unprivileged_bpf_disabled = -1;
+  std::string kernel_release;
+};
+
+// "" when the facts say the backend can run, otherwise the precise reason
+// (no CAP_BPF, kernel.unprivileged_bpf_disabled=N, kernel too old for
+// BPF_PROG_TYPE_SYSCALL, ...).
+std::string UnavailableReason(const ProbeFacts& facts);
+
+// Gathers the facts on this machine.
+ProbeFacts GatherProbeFacts();
+
+// Counters, for tests and benchmarks.
+struct KernelStats {
+  uint64_t maps_created = 0;     // kernel maps created for sequences
+  uint64_t maps_reused = 0;      // sequences served by a reset cached map
+  uint64_t resets_failed = 0;    // resets that did not verify (map dropped)
+  uint64_t programs_loaded = 0;  // program loads attempted (ok or refused)
+};
+
+class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
+
+class KernelBackend : public core::Backend {
+ public:
+  // `cache_capacity`: how many idle maps (with their programs) to keep.
+  explicit KernelBackend(size_t cache_capacity = 8);
+  ~KernelBackend() override;
+
+  std::string Name() const override { return "kernel"; }
+  core::Availability Probe() override;
+  core::Environment Env() const override { return env_; }
+  core::CreateResult Create(const core::MapSpec& spec) override;
+
+  // Closes every idle cached map and program now.
+  void DropCache();
+  KernelStats Stats() const;
+  // The name given to every map this process creates ("amc" + the pid in
+  // base 36; libbpf's internal maps of our programs are "<name>.rodata"), so
+  // that tests can find leftovers with BPF_MAP_GET_NEXT_ID.
+  static std::string MapName();
+
+ private:
+  core::Environment env_;
+  std::shared_ptr<KernelPool> pool_;
+};
+
+}  // namespace amc::oracle_kernel
+
+#endif  // AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_

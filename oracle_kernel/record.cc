@@ -1,0 +1,75 @@
+// oracle_kernel/record.cc: recording a sequence's kernel results.
+#include "oracle_kernel/record.h"
+
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace amc::oracle_kernel {
+namespace {
+constexpr const char kRecordedPrefix[] = "recorded on Linux ";
+
+// "uid=0 CAP_BPF CAP_PERFMON CAP_SYS_ADMIN": who recorded, with the
+// capabilities results depend on (CAP_PERFMON / CAP_SYS_ADMIN decide the
+// power-of-two rounding of array_map_alloc).
+std::string Privileges() {
+  std::string out = "uid=" + std::to_string(getuid());
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return out + " caps=unknown";
+  const std::pair<int, const char*> caps[] = {
+      {39, "CAP_BPF"}, {38, "CAP_PERFMON"}, {21, "CAP_SYS_ADMIN"}};
+  bool any = false;
+  for (const auto& [cap, name] : caps) {
+    if ((data[cap / 32].effective >> (cap % 32)) & 1) {
+      out += std::string(" ") + name;
+      any = true;
+    }
+  }
+  return any ? out : out + " (no BPF capabilities)";
+}
+}  // namespace
+
+std::string RecordedComment(const core::Environment& env) {
+  return std::string(kRecordedPrefix) + env.kernel_release +
+         " by oracle_kernel (possible_cpus=" +
+         std::to_string(env.possible_cpus) +
+         " page_size=" + std::to_string(env.page_size) + ", " + Privileges() +
+         ")";
+}
+
+Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {
+  Recording out;
+  std::unique_ptr<KernelBackend> own;
+  if (!backend) {
+    own = std::make_unique<KernelBackend>(0);
+    core::Availability availability = own->Probe();
+    if (!availability.available) {
+      out.error = "kernel backend unavailable: " + availability.reason;
+      return out;
+    }
+    backend = own.get();
+  }
+  core::Sequence rec;
+  rec.spec = seq.spec;
+  for (const std::string& c : seq.comments) {
+    if (c.rfind(kRecordedPrefix, 0) != 0) rec.comments.push_back(c);
+  }
+  core::Environment env = backend->Env();
+  rec.comments.push_back(RecordedComment(env));
+  rec.env = env;
+  core::CreateResult created = backend->Create(seq.spec);
+  if (created.err == 0 && !created.map) created.err = EFAULT;
+  rec.expect_create = created.err;
+  for (const core::Step& step : seq.steps) {
+    core::Step s{step.op, std::nullopt};
+    if (created.map) s.expect = created.map->Execute(step.op);
+    rec.steps.push_back(std::move(s));
+  }
+  out.sequence = std::move(rec);
+  return out;
+}
+
+}  // namespace amc::oracle_kernel
