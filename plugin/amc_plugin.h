@@ -187,7 +187,8 @@ typedef struct amc_plugin {
    *              as zero).
    *   mmap_data: NULL, or REGION bytes to fill with the mappable data,
    *              padding included; non-NULL only for BPF_F_MMAPABLE ARRAY
-   *              maps of plug-ins that implement AMC_OP_MMAP. */
+   *              maps without a spin lock, of plug-ins that implement
+   *              AMC_OP_MMAP. */
   void (*read_state)(amc_map *map, uint8_t *values, uint8_t *mmap_data);
 
   /* ---- syscall side. `fd` modes follow BPF_F_RDONLY / BPF_F_WRONLY of the

@@ -86,8 +86,10 @@ class DirectMap : public core::MapInstance {
   core::MapState ReadState() override {
     core::MapState state;
     GuardedBuffer values(vbuf_ * spec_.max_entries);
+    // A map with a lock has no mappable data (mapping it is refused).
     const bool mmapable = spec_.type == core::MapType::kArray &&
-                          (spec_.map_flags & core::kBpfFMmapable);
+                          (spec_.map_flags & core::kBpfFMmapable) &&
+                          !spec_.spin_lock_offset;
     uint64_t elem = core::ElemSize(spec_);
     uint64_t page = env_.page_size;
     uint64_t region = (elem * spec_.max_entries + page - 1) / page * page;

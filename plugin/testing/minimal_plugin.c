@@ -78,6 +78,12 @@ static int32_t create(const amc_map_spec *s, const amc_env *env,
                       amc_map **out) {
   int pcpu = s->map_type == AMC_MAP_TYPE_PERCPU_ARRAY;
   uint32_t flags = s->map_flags;
+  /* A lock comes with BTF, loaded before the map: its refusals come first
+   * (a lock past the value's end EINVAL, a misaligned one EFAULT). */
+  if (s->spin_lock_offset >= 0) {
+    if ((uint64_t)s->spin_lock_offset + 4 > s->value_size) return EINVAL;
+    if (s->spin_lock_offset % 4 != 0) return EFAULT;
+  }
   int token = (flags & F_TOKEN_FD) != 0;
   flags &= ~F_TOKEN_FD;
   if (s->map_type != AMC_MAP_TYPE_ARRAY && !pcpu) return EINVAL;
@@ -98,11 +104,11 @@ static int32_t create(const amc_map_spec *s, const amc_env *env,
   uint64_t bytes = elem * s->max_entries * cpus;
   uint64_t memory = (uint64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
   if (bytes > memory) return ENOMEM;
+  /* map_check_btf: a value with a lock refuses the *_PROG restrictions,
+   * then per-CPU maps. */
   if (s->spin_lock_offset >= 0) {
+    if (flags & (F_RDONLY_PROG | F_WRONLY_PROG)) return EACCES;
     if (pcpu) return EOPNOTSUPP;
-    if (s->spin_lock_offset % 4 != 0 ||
-        (uint64_t)s->spin_lock_offset + 4 > s->value_size)
-      return EINVAL;
   }
   amc_map *m = calloc(1, sizeof *m);
   if (!m) return ENOMEM;
@@ -223,6 +229,8 @@ static uint32_t prog_slot_cpu(const amc_map *m, uint32_t cpu) {
 static int32_t prog_lookup(amc_map *m, uint32_t cpu, uint32_t key,
                            uint8_t *value, uint32_t *flags) {
   if (m->spec.map_flags & F_WRONLY_PROG) return EACCES; /* verifier */
+  /* Reading the whole value would read the lock: the verifier refuses. */
+  if (has_lock(m)) return EACCES;
   if (key >= m->spec.max_entries) {
     *flags = AMC_PROG_NULL;
     return 0;
