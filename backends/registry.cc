@@ -9,6 +9,7 @@
 #include "impl/impl_backend.h"
 #include "model/model_backend.h"
 #include "oracle_kernel/kernel_backend.h"
+#include "plugin/plugin_backend.h"
 
 namespace amc::backends {
 
@@ -90,17 +91,27 @@ Selection SelectBackends(const std::string& list,
     }
   }
   for (const std::string& name : names) {
+    // "plugin:PATH": a plug-in library, run in a child process.
+    std::unique_ptr<core::Backend> backend;
+    if (auto path = plugin::PluginPathOf(name)) {
+      std::string why;
+      backend = plugin::PluginBackend::Open(*path, env, &why);
+      if (!backend) {
+        out.error = "cannot load backend '" + name + "': " + why;
+        return out;
+      }
+    }
     const BackendEntry* entry = nullptr;
     for (const auto& e : AllBackends()) {
       if (e.name == name) entry = &e;
     }
-    if (!entry) {
+    if (!entry && !backend) {
       std::string known;
       for (const auto& e : AllBackends()) known += (known.empty() ? "" : ", ") + e.name;
-      out.error = "unknown backend '" + name + "' (known: " + known + ")";
+      out.error = "unknown backend '" + name + "' (known: " + known + ", plugin:PATH)";
       return out;
     }
-    auto backend = entry->make(env);
+    if (!backend) backend = entry->make(env);
     core::Availability availability = backend->Probe();
     if (availability.available && env) {
       std::string mismatch = EnvironmentMismatch(*env, backend->Env());

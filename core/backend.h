@@ -52,6 +52,9 @@ class Backend {
   virtual CreateResult Create(const MapSpec& spec) = 0;
   // Whether this backend implements ops of `kind` (plug-ins may not).
   virtual bool Supports(OpKind /*kind*/) const { return true; }
+  // Why ops of `kind` are not implemented, for summaries ("" = no reason
+  // given, or supported). Decorators forward it with Supports().
+  virtual std::string UnsupportedReason(OpKind /*kind*/) const { return ""; }
 };
 
 }  // namespace amc::core

@@ -174,10 +174,25 @@ constexpr const char* kOpKindNames[] = {
 };
 static_assert(sizeof(kOpKindNames) / sizeof(kOpKindNames[0]) == kOpKindCount);
 
+// The harness pseudo-errnos of core/result.h.
+constexpr std::pair<int, const char*> kHarnessNames[] = {
+    {kErrCrashedBase + 4, "CRASH_SIGILL"},  {kErrCrashedBase + 5, "CRASH_SIGTRAP"},
+    {kErrCrashedBase + 6, "CRASH_SIGABRT"}, {kErrCrashedBase + 7, "CRASH_SIGBUS"},
+    {kErrCrashedBase + 8, "CRASH_SIGFPE"},  {kErrCrashedBase + 9, "CRASH_SIGKILL"},
+    {kErrCrashedBase + 11, "CRASH_SIGSEGV"}, {kErrHung, "HANG"},
+    {kErrOverrun, "OVERRUN"},               {kErrLost, "LOST"},
+};
+
 }  // namespace
 
 std::string ErrnoName(int err) {
   if (err == 0) return "ok";
+  for (const auto& [code, name] : kHarnessNames) {
+    if (code == err) return name;
+  }
+  if (err > kErrCrashedBase && err < kErrCrashedBase + 65) {
+    return "CRASH_SIG" + std::to_string(err - kErrCrashedBase);
+  }
   for (const auto& [code, name] : kErrnoNames) {
     if (code == err) return name;
   }
@@ -186,6 +201,9 @@ std::string ErrnoName(int err) {
 
 std::optional<int> ErrnoFromName(const std::string& name) {
   if (name == "ok") return 0;
+  for (const auto& [code, n] : kHarnessNames) {
+    if (name == n) return code;
+  }
   for (const auto& [code, n] : kErrnoNames) {
     if (name == n) return code;
   }

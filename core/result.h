@@ -46,6 +46,14 @@ struct Result {
   }
 };
 
+// Harness pseudo-errnos, never a kernel errno (all >= 0x10000): a backend
+// that runs out of process (plug-ins) reports with them that it failed
+// instead of answering. Each prints by name and differs from every answer.
+inline constexpr int kErrCrashedBase = 0x10000;  // + signal: "CRASH_SIGSEGV"
+inline constexpr int kErrHung = 0x10100;         // no answer in time: "HANG"
+inline constexpr int kErrOverrun = 0x10101;  // wrote past a buffer: "OVERRUN"
+inline constexpr int kErrLost = 0x10102;     // exited or garbled: "LOST"
+
 // The errno's symbolic name ("ENOENT", "ENOTSUPP"); unknown ones print as
 // their decimal number ("600").
 std::string ErrnoName(int err);

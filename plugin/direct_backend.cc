@@ -1,0 +1,466 @@
+// plugin/direct_backend.cc: loading a plug-in and adapting its C table to
+// core::Backend / core::MapInstance.
+#include "plugin/direct_backend.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/mapping_table.h"
+
+namespace amc::plugin {
+namespace {
+
+using core::OpKind;
+using core::Result;
+
+// Bytes after every output buffer that must come back untouched.
+constexpr size_t kGuardBytes = 64;
+constexpr uint8_t kGuardByte = 0xa5;
+
+// An output buffer of `size` usable bytes followed by guard bytes.
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(uint64_t size)
+      : size_(size), bytes_(size + kGuardBytes, 0) {
+    std::fill(bytes_.begin() + size, bytes_.end(), kGuardByte);
+  }
+  uint8_t* data() { return bytes_.data(); }
+  bool intact() const {
+    return std::all_of(bytes_.begin() + size_, bytes_.end(),
+                       [](uint8_t b) { return b == kGuardByte; });
+  }
+  std::vector<uint8_t> Take(uint64_t n) const {
+    return std::vector<uint8_t>(bytes_.begin(), bytes_.begin() + n);
+  }
+
+ private:
+  uint64_t size_;
+  std::vector<uint8_t> bytes_;
+};
+
+// The same for a buffer of u32 keys.
+class GuardedKeys {
+ public:
+  explicit GuardedKeys(uint64_t n) : raw_(n * 4) {}
+  uint32_t* data() { return reinterpret_cast<uint32_t*>(raw_.data()); }
+  bool intact() const { return raw_.intact(); }
+  std::vector<uint32_t> Take(uint64_t n) const {
+    std::vector<uint8_t> bytes = raw_.Take(n * 4);
+    std::vector<uint32_t> keys(n);
+    if (n) std::memcpy(keys.data(), bytes.data(), n * 4);
+    return keys;
+  }
+
+ private:
+  GuardedBuffer raw_;
+};
+
+Result Overrun() { return Result::Errno(core::kErrOverrun); }
+
+class DirectMap : public core::MapInstance {
+ public:
+  DirectMap(const amc_plugin* t, amc_map* map, const core::MapSpec& spec,
+            const core::Environment& env)
+      : t_(t),
+        map_(map),
+        spec_(spec),
+        env_(env),
+        vbuf_(core::SyscallValueSize(spec, env)),
+        mappings_(env.page_size) {}
+
+  ~DirectMap() override {
+    for (uint32_t slot = 0; slot < core::kMappingSlots; ++slot) {
+      if (mappings_.slots()[slot].used) t_->munmap(map_, handles_[slot]);
+    }
+    t_->destroy(map_);
+  }
+
+  Result Execute(const core::Op& op) override {
+    return std::visit([this](const auto& o) { return Do(o); }, op);
+  }
+
+  core::MapState ReadState() override {
+    core::MapState state;
+    GuardedBuffer values(vbuf_ * spec_.max_entries);
+    // A map with a lock has no mappable data (mapping it is refused).
+    const bool mmapable = spec_.type == core::MapType::kArray &&
+                          (spec_.map_flags & core::kBpfFMmapable) &&
+                          !spec_.spin_lock_offset;
+    uint64_t elem = core::ElemSize(spec_);
+    uint64_t page = env_.page_size;
+    uint64_t region = (elem * spec_.max_entries + page - 1) / page * page;
+    const bool plugin_maps = t_->supported_ops & AMC_OP_BIT(AMC_OP_MMAP);
+    std::optional<GuardedBuffer> data;
+    if (mmapable && plugin_maps) data.emplace(region);
+    t_->read_state(map_, values.data(), data ? data->data() : nullptr);
+    state.values = values.Take(vbuf_ * spec_.max_entries);
+    if (mmapable) {
+      if (data) {
+        state.mmap_data = data->Take(region);
+      } else {
+        // Without mmap nothing but values can be in the region.
+        state.mmap_data.emplace(region, 0);
+        for (uint32_t k = 0; k < spec_.max_entries; ++k) {
+          std::memcpy(state.mmap_data->data() + k * elem,
+                      state.values.data() + k * vbuf_, spec_.value_size);
+        }
+      }
+    }
+    // A state that overran cannot be trusted: make it differ from any map.
+    if (!values.intact() || (data && !data->intact())) state = {};
+    return state;
+  }
+
+ private:
+  // ---- syscall side ----
+  Result Do(const core::Lookup& op) {
+    GuardedBuffer value(vbuf_);
+    int32_t err = t_->lookup(map_, op.key, op.flags, value.data());
+    if (!value.intact()) return Overrun();
+    Result r = Result::Errno(err);
+    if (err == 0) r.value = value.Take(vbuf_);
+    return r;
+  }
+  Result Do(const core::Update& op) {
+    std::vector<uint8_t> value = core::FitBuffer(op.value, vbuf_);
+    return Result::Errno(t_->update(map_, op.key, value.data(), op.flags));
+  }
+  Result Do(const core::Delete& op) {
+    return Result::Errno(t_->delete_elem(map_, op.key));
+  }
+  Result Do(const core::LookupAndDelete& op) {
+    GuardedBuffer value(vbuf_);
+    int32_t err = t_->lookup_and_delete(map_, op.key, op.flags, value.data());
+    if (!value.intact()) return Overrun();
+    Result r = Result::Errno(err);
+    if (err == 0) r.value = value.Take(vbuf_);
+    return r;
+  }
+  Result Do(const core::GetNextKey& op) {
+    uint32_t key = op.key.value_or(0);
+    uint32_t next = 0;
+    int32_t err = t_->get_next_key(map_, op.key ? &key : nullptr, &next);
+    Result r = Result::Errno(err);
+    if (err == 0) r.next_key = next;
+    return r;
+  }
+  template <typename BatchOp, typename Fn>
+  Result LookupBatchLike(const BatchOp& op, Fn fn) {
+    uint64_t room = std::min<uint64_t>(op.count, spec_.max_entries);
+    GuardedKeys keys(room);
+    GuardedBuffer values(room * vbuf_);
+    uint32_t in = op.in_batch.value_or(0);
+    uint32_t out_batch = 0;
+    uint32_t count = op.count;
+    int32_t err = fn(map_, op.in_batch ? &in : nullptr, &out_batch, keys.data(),
+                     values.data(), &count, op.elem_flags, op.flags);
+    if (!keys.intact() || !values.intact()) return Overrun();
+    Result r = Result::Errno(err);
+    r.count = count;
+    if (err == 0 || err == ENOENT) {
+      uint64_t n = std::min<uint64_t>(count, room);
+      r.keys = keys.Take(n);
+      r.value = values.Take(n * vbuf_);
+      if (count > 0) r.out_batch = out_batch;
+    }
+    return r;
+  }
+  Result Do(const core::LookupBatch& op) {
+    return LookupBatchLike(op, t_->lookup_batch);
+  }
+  Result Do(const core::LookupAndDeleteBatch& op) {
+    return LookupBatchLike(op, t_->lookup_and_delete_batch);
+  }
+  Result Do(const core::UpdateBatch& op) {
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    std::vector<uint8_t> values =
+        core::FitBuffer(op.values, vbuf_ * op.keys.size());
+    int32_t err = t_->update_batch(map_, op.keys.data(), values.data(), &count,
+                                   op.elem_flags, op.flags);
+    Result r = Result::Errno(err);
+    r.count = count;
+    return r;
+  }
+  Result Do(const core::DeleteBatch& op) {
+    uint32_t count = static_cast<uint32_t>(op.keys.size());
+    int32_t err =
+        t_->delete_batch(map_, op.keys.data(), &count, op.elem_flags, op.flags);
+    Result r = Result::Errno(err);
+    r.count = count;
+    return r;
+  }
+  Result Do(const core::Freeze&) { return Result::Errno(t_->freeze(map_)); }
+
+  // ---- mmap: the slot table and access checks are the harness's ----
+  Result Do(const core::Mmap& op) {
+    if (int err = mappings_.CheckFree(op.slot)) return Result::Errno(err);
+    void* handle = nullptr;
+    int32_t err = t_->mmap(map_, op.offset, op.length, op.prot,
+                           op.shared ? 1 : 0, &handle);
+    if (err == 0) {
+      mappings_.Put(op.slot, nullptr, op.offset, op.length, op.prot);
+      handles_[op.slot] = handle;
+    }
+    return Result::Errno(err);
+  }
+  Result Do(const core::MmapRead& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
+    if (err) return Result::Errno(err);
+    GuardedBuffer out(op.length);
+    int32_t e = t_->mmap_read(map_, handles_[op.slot], op.offset, op.length,
+                              out.data());
+    if (!out.intact()) return Overrun();
+    Result r = Result::Errno(e);
+    if (e == 0) r.value = out.Take(op.length);
+    return r;
+  }
+  Result Do(const core::MmapWrite& op) {
+    const core::MappingSlot* m = nullptr;
+    int err = mappings_.Access(op.slot, op.offset, op.bytes.size(), true, &m);
+    if (err) return Result::Errno(err);
+    return Result::Errno(t_->mmap_write(map_, handles_[op.slot], op.offset,
+                                        op.bytes.size(), op.bytes.data()));
+  }
+  Result Do(const core::Munmap& op) {
+    core::MappingSlot was;
+    if (int err = mappings_.Remove(op.slot, &was)) return Result::Errno(err);
+    void* handle = handles_[op.slot];
+    handles_[op.slot] = nullptr;
+    return Result::Errno(t_->munmap(map_, handle));
+  }
+
+  // ---- program side ----
+  bool BadCpu(uint32_t cpu) const { return cpu >= env_.possible_cpus; }
+  Result ProgLookupResult(int32_t err, uint32_t flags,
+                          const GuardedBuffer& value) {
+    if (!value.intact()) return Overrun();
+    Result r = Result::Errno(err);
+    if (err != 0) return r;
+    if (flags & AMC_PROG_NULL) {
+      r.null = true;
+      return r;
+    }
+    r.value = value.Take(spec_.value_size);
+    r.aligned = (flags & AMC_PROG_ALIGNED) != 0;
+    return r;
+  }
+  Result Do(const core::ProgLookup& op) {
+    if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
+    GuardedBuffer value(spec_.value_size);
+    uint32_t flags = 0;
+    int32_t err = t_->prog_lookup(map_, op.cpu, op.key, value.data(), &flags);
+    return ProgLookupResult(err, flags, value);
+  }
+  Result Do(const core::ProgUpdate& op) {
+    if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
+    std::vector<uint8_t> value = core::FitBuffer(op.value, spec_.value_size);
+    return Result::Errno(
+        t_->prog_update(map_, op.cpu, op.key, value.data(), op.flags));
+  }
+  Result Do(const core::ProgDelete& op) {
+    if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
+    return Result::Errno(t_->prog_delete(map_, op.cpu, op.key));
+  }
+  Result Do(const core::ProgLookupPercpu& op) {
+    if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
+    GuardedBuffer value(spec_.value_size);
+    uint32_t flags = 0;
+    int32_t err = t_->prog_lookup_percpu(map_, op.cpu, op.key, op.target_cpu,
+                                         value.data(), &flags);
+    return ProgLookupResult(err, flags, value);
+  }
+  Result Do(const core::ProgAtomicAdd& op) {
+    if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
+    if (op.offset % 8 != 0 ||
+        static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    uint64_t old = 0;
+    uint32_t flags = 0;
+    int32_t err = t_->prog_atomic_add(map_, op.cpu, op.key, op.offset, op.delta,
+                                      &old, &flags);
+    Result r = Result::Errno(err);
+    if (err != 0) return r;
+    if (flags & AMC_PROG_NULL) {
+      r.null = true;
+    } else {
+      r.old = old;
+    }
+    return r;
+  }
+
+  const amc_plugin* t_;
+  amc_map* map_;
+  core::MapSpec spec_;
+  core::Environment env_;
+  uint64_t vbuf_;
+  core::MappingTable mappings_;
+  std::array<void*, core::kMappingSlots> handles_{};
+};
+
+// Which table entry each kind calls.
+struct KindFunction {
+  const char* name;
+  bool (*present)(const amc_plugin* t);
+};
+#define AMC_FN(field)                                               \
+  {                                                                 \
+#field, [](const amc_plugin* t) { return t->field != nullptr; } \
+  }
+const KindFunction kKindFunctions[AMC_OP_KIND_COUNT] = {
+    AMC_FN(lookup),
+    AMC_FN(update),
+    AMC_FN(delete_elem),
+    AMC_FN(lookup_and_delete),
+    AMC_FN(get_next_key),
+    AMC_FN(lookup_batch),
+    AMC_FN(lookup_and_delete_batch),
+    AMC_FN(update_batch),
+    AMC_FN(delete_batch),
+    AMC_FN(freeze),
+    AMC_FN(mmap),
+    AMC_FN(mmap_read),
+    AMC_FN(mmap_write),
+    AMC_FN(munmap),
+    AMC_FN(prog_lookup),
+    AMC_FN(prog_update),
+    AMC_FN(prog_delete),
+    AMC_FN(prog_lookup_percpu),
+    AMC_FN(prog_atomic_add),
+};
+#undef AMC_FN
+
+}  // namespace
+
+const char* RequiredFunctionName(OpKind kind) {
+  return kKindFunctions[static_cast<size_t>(kind)].name;
+}
+
+bool ValidateTable(const amc_plugin* t, std::string* error) {
+  if (t == nullptr) {
+    *error = "amc_plugin_get() returned NULL";
+    return false;
+  }
+  if (t->abi_version != AMC_PLUGIN_ABI_VERSION) {
+    *error = "plug-in ABI version " + std::to_string(t->abi_version) +
+             " does not match this amc's ABI version " +
+             std::to_string(AMC_PLUGIN_ABI_VERSION) +
+             " (rebuild it against this amc_plugin.h)";
+    return false;
+  }
+  if (t->struct_size != sizeof(amc_plugin)) {
+    *error = "plug-in table size " + std::to_string(t->struct_size) +
+             " differs from sizeof(amc_plugin) = " +
+             std::to_string(sizeof(amc_plugin));
+    return false;
+  }
+  if (!t->create || !t->destroy || !t->read_state) {
+    *error = "create, destroy and read_state are required";
+    return false;
+  }
+  if (t->supported_ops & ~AMC_OP_ALL) {
+    *error = "supported_ops names unknown op kinds";
+    return false;
+  }
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    auto kind = static_cast<OpKind>(k);
+    bool supported = t->supported_ops & AMC_OP_BIT(k);
+    if (supported && !kKindFunctions[k].present(t)) {
+      *error = std::string("supports ") + core::OpKindName(kind) +
+               " but its function '" + kKindFunctions[k].name + "' is NULL";
+      return false;
+    }
+    if (!supported &&
+        (!t->unsupported_reason[k] || !*t->unsupported_reason[k])) {
+      *error = std::string("leaves out ") + core::OpKindName(kind) +
+               " without a reason in unsupported_reason[]";
+      return false;
+    }
+  }
+  // Mapping accesses need mappings.
+  const uint32_t mapping_ops = AMC_OP_BIT(AMC_OP_MMAP_READ) |
+                               AMC_OP_BIT(AMC_OP_MMAP_WRITE) |
+                               AMC_OP_BIT(AMC_OP_MUNMAP);
+  if ((t->supported_ops & mapping_ops) &&
+      !(t->supported_ops & AMC_OP_BIT(AMC_OP_MMAP))) {
+    *error = "supports mmap_read/mmap_write/munmap without mmap";
+    return false;
+  }
+  if ((t->supported_ops & AMC_OP_BIT(AMC_OP_MMAP)) &&
+      (!t->munmap || !t->mmap_read || !t->mmap_write)) {
+    *error = "supports mmap but not munmap, mmap_read and mmap_write";
+    return false;
+  }
+  return true;
+}
+
+bool LoadPlugin(const std::string& path, LoadedPlugin* out,
+                std::string* error) {
+  // RTLD_LOCAL: plug-ins cannot see each other's or our symbols by accident.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = dlerror();
+    *error = path + ": cannot load: " + (why ? why : "unknown dlopen error");
+    return false;
+  }
+  dlerror();
+  void* sym = dlsym(handle, AMC_PLUGIN_ENTRY);
+  if (!sym) {
+    *error = path + ": no symbol '" AMC_PLUGIN_ENTRY
+                    "' (export it with extern \"C\" AMC_PLUGIN_EXPORT)";
+    dlclose(handle);
+    return false;
+  }
+  auto get = reinterpret_cast<amc_plugin_get_fn>(sym);
+  const amc_plugin* table = get();
+  std::string why;
+  if (!ValidateTable(table, &why)) {
+    *error = path + ": " + why;
+    dlclose(handle);
+    return false;
+  }
+  out->handle = handle;
+  out->table = table;
+  out->path = path;
+  return true;
+}
+
+core::Availability DirectBackend::Probe() {
+  if (!table_->probe) return {};
+  amc_env env{env_.possible_cpus, env_.page_size};
+  char reason[256] = {};
+  if (table_->probe(&env, reason, sizeof reason) == 0) return {};
+  reason[sizeof reason - 1] = '\0';
+  return {false, reason[0] ? reason : "the plug-in's probe refused"};
+}
+
+core::CreateResult DirectBackend::Create(const core::MapSpec& spec) {
+  amc_map_spec s{};
+  s.map_type = static_cast<uint32_t>(spec.type);
+  s.key_size = spec.key_size;
+  s.value_size = spec.value_size;
+  s.max_entries = spec.max_entries;
+  s.map_flags = spec.map_flags;
+  s.numa_node = spec.numa_node;
+  s.spin_lock_offset =
+      spec.spin_lock_offset ? static_cast<int64_t>(*spec.spin_lock_offset) : -1;
+  amc_env env{env_.possible_cpus, env_.page_size};
+  amc_map* map = nullptr;
+  core::CreateResult out;
+  out.err = table_->create(&s, &env, &map);
+  if (out.err == 0) {
+    if (!map) {
+      out.err = EFAULT;  // claimed success without a map
+    } else {
+      out.map = std::make_unique<DirectMap>(table_, map, spec, env_);
+    }
+  }
+  return out;
+}
+
+}  // namespace amc::plugin

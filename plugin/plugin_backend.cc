@@ -1,0 +1,635 @@
+// plugin/plugin_backend.cc: the parent side (request, wait with a bound,
+// reap) and the child side (load the plug-in, serve requests) of plug-in
+// isolation.
+#include "plugin/plugin_backend.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "core/ops_text.h"
+#include "plugin/direct_backend.h"
+
+namespace amc::plugin {
+namespace {
+
+// ---- wire format: little helpers for length-prefixed binary messages ----
+
+enum Command : uint8_t { kCreate = 1, kExecute = 2, kState = 3, kDestroy = 4 };
+
+class Writer {
+ public:
+  Writer& U8(uint8_t v) { return Raw(&v, 1); }
+  Writer& U32(uint32_t v) { return Raw(&v, 4); }
+  Writer& U64(uint64_t v) { return Raw(&v, 8); }
+  Writer& Str(const std::string& s) {
+    U64(s.size());
+    return Raw(s.data(), s.size());
+  }
+  Writer& Bytes(const std::vector<uint8_t>& b) {
+    U64(b.size());
+    return Raw(b.data(), b.size());
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  Writer& Raw(const void* p, size_t n) {
+    out_.append(static_cast<const char*>(p), n);
+    return *this;
+  }
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& in) : in_(in) {}
+  bool ok() const { return ok_; }
+  uint8_t U8() {
+    uint8_t v = 0;
+    Raw(&v, 1);
+    return v;
+  }
+  uint32_t U32() {
+    uint32_t v = 0;
+    Raw(&v, 4);
+    return v;
+  }
+  uint64_t U64() {
+    uint64_t v = 0;
+    Raw(&v, 8);
+    return v;
+  }
+  std::string Str() {
+    uint64_t n = U64();
+    if (!ok_ || n > in_.size() - at_) {
+      ok_ = false;
+      return "";
+    }
+    std::string s = in_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  std::vector<uint8_t> Bytes() {
+    std::string s = Str();
+    return std::vector<uint8_t>(s.begin(), s.end());
+  }
+
+ private:
+  void Raw(void* p, size_t n) {
+    if (!ok_ || n > in_.size() - at_) {
+      ok_ = false;
+      return;
+    }
+    std::memcpy(p, in_.data() + at_, n);
+    at_ += n;
+  }
+  const std::string& in_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+void PutResult(Writer& w, const core::Result& r) {
+  w.U32(static_cast<uint32_t>(r.err)).U8(r.null);
+  w.U8(r.value.has_value());
+  if (r.value) w.Bytes(*r.value);
+  w.U8(r.next_key.has_value()).U32(r.next_key.value_or(0));
+  w.U8(r.count.has_value()).U32(r.count.value_or(0));
+  w.U8(r.out_batch.has_value()).U32(r.out_batch.value_or(0));
+  w.U8(r.keys.has_value());
+  if (r.keys) {
+    w.U64(r.keys->size());
+    for (uint32_t k : *r.keys) w.U32(k);
+  }
+  w.U8(r.aligned.has_value()).U8(r.aligned.value_or(false));
+  w.U8(r.old.has_value()).U64(r.old.value_or(0));
+}
+
+bool GetResult(Reader& rd, core::Result* r) {
+  r->err = static_cast<int>(rd.U32());
+  r->null = rd.U8();
+  if (rd.U8()) r->value = rd.Bytes();
+  if (rd.U8())
+    r->next_key = rd.U32();
+  else
+    rd.U32();
+  if (rd.U8())
+    r->count = rd.U32();
+  else
+    rd.U32();
+  if (rd.U8())
+    r->out_batch = rd.U32();
+  else
+    rd.U32();
+  if (rd.U8()) {
+    uint64_t n = rd.U64();
+    r->keys.emplace();
+    for (uint64_t i = 0; i < n && rd.ok(); ++i) r->keys->push_back(rd.U32());
+  }
+  if (rd.U8())
+    r->aligned = rd.U8() != 0;
+  else
+    rd.U8();
+  if (rd.U8())
+    r->old = rd.U64();
+  else
+    rd.U64();
+  return rd.ok();
+}
+
+void PutSpec(Writer& w, const core::MapSpec& s) {
+  w.U32(static_cast<uint32_t>(s.type)).U32(s.key_size).U32(s.value_size);
+  w.U32(s.max_entries).U32(s.map_flags).U32(s.numa_node);
+  w.U8(s.spin_lock_offset.has_value()).U32(s.spin_lock_offset.value_or(0));
+}
+
+core::MapSpec GetSpec(Reader& rd) {
+  core::MapSpec s;
+  s.type = static_cast<core::MapType>(rd.U32());
+  s.key_size = rd.U32();
+  s.value_size = rd.U32();
+  s.max_entries = rd.U32();
+  s.map_flags = rd.U32();
+  s.numa_node = rd.U32();
+  bool lock = rd.U8();
+  uint32_t off = rd.U32();
+  if (lock) s.spin_lock_offset = off;
+  return s;
+}
+
+// An op travels as its .ops line (the format round-trips every op).
+std::string OpText(const core::Op& op) {
+  core::Sequence seq;
+  seq.steps.push_back(core::Step{op, std::nullopt});
+  return core::PrintOps(seq);
+}
+
+std::optional<core::Op> ParseOpText(const std::string& text) {
+  auto parsed = core::ParseOps(text, "<plugin request>");
+  auto* seq = std::get_if<core::Sequence>(&parsed);
+  if (!seq || seq->steps.size() != 1) return std::nullopt;
+  return seq->steps[0].op;
+}
+
+// ---- framing: u64 length, then the bytes ----
+
+bool WriteAll(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool SendFrame(int fd, const std::string& payload) {
+  // One write per frame: the peer wakes once, not once for the length.
+  uint64_t n = payload.size();
+  std::string frame(reinterpret_cast<const char*>(&n), 8);
+  frame += payload;
+  return WriteAll(fd, frame.data(), frame.size());
+}
+
+enum class ReadStatus { kOk, kClosed, kTimeout };
+
+// Reads exactly n bytes before `deadline` (none: wait forever).
+ReadStatus ReadAll(
+    int fd, char* p, size_t n,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  while (n > 0) {
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      *deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) return ReadStatus::kTimeout;
+      pollfd pfd{fd, POLLIN, 0};
+      int ready =
+          poll(&pfd, 1, static_cast<int>(std::min<long>(left, 1 << 30)));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) return ReadStatus::kTimeout;
+      if (ready < 0) return ReadStatus::kClosed;
+    }
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return ReadStatus::kClosed;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return ReadStatus::kOk;
+}
+
+constexpr uint64_t kMaxFrame = uint64_t{1} << 32;
+
+ReadStatus RecvFrame(
+    int fd, std::string* out,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  uint64_t n = 0;
+  ReadStatus s = ReadAll(fd, reinterpret_cast<char*>(&n), 8, deadline);
+  if (s != ReadStatus::kOk) return s;
+  if (n > kMaxFrame) return ReadStatus::kClosed;
+  out->assign(n, '\0');
+  return ReadAll(fd, out->data(), n, deadline);
+}
+
+// ---- the child ----
+
+[[noreturn]] void ServeChild(int fd, const std::string& path,
+                             const core::Environment& env) {
+  // A fault kills the child by its signal even where a sanitizer runtime
+  // installed handlers that would turn it into an exit code.
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) signal(sig, SIG_DFL);
+  LoadedPlugin loaded;
+  std::string error;
+  Writer hello;
+  if (!LoadPlugin(path, &loaded, &error)) {
+    hello.U8(0).Str(error);
+    SendFrame(fd, hello.Take());
+    _exit(0);
+  }
+  const amc_plugin* t = loaded.table;
+  DirectBackend backend(t, "", env);
+  core::Availability availability = backend.Probe();
+  hello.U8(1).Str(t->name ? t->name : "").U32(t->supported_ops);
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    const char* why = t->unsupported_reason[k];
+    hello.Str((t->supported_ops & AMC_OP_BIT(k)) || !why ? "" : why);
+  }
+  hello.U8(availability.available).Str(availability.reason);
+  if (!SendFrame(fd, hello.Take())) _exit(0);
+
+  std::map<uint32_t, std::unique_ptr<core::MapInstance>> maps;
+  uint32_t next_id = 1;
+  std::string request;
+  while (RecvFrame(fd, &request, std::nullopt) == ReadStatus::kOk) {
+    Reader rd(request);
+    Writer reply;
+    switch (rd.U8()) {
+      case kCreate: {
+        core::CreateResult created = backend.Create(GetSpec(rd));
+        uint32_t id = 0;
+        if (created.err == 0) {
+          id = next_id++;
+          maps[id] = std::move(created.map);
+        }
+        reply.U32(static_cast<uint32_t>(created.err)).U32(id);
+        break;
+      }
+      case kExecute: {
+        uint32_t id = rd.U32();
+        auto op = ParseOpText(rd.Str());
+        auto it = maps.find(id);
+        core::Result r = (op && it != maps.end())
+                             ? it->second->Execute(*op)
+                             : core::Result::Errno(core::kErrLost);
+        PutResult(reply, r);
+        break;
+      }
+      case kState: {
+        auto it = maps.find(rd.U32());
+        core::MapState s;
+        if (it != maps.end()) s = it->second->ReadState();
+        reply.Bytes(s.values).U8(s.mmap_data.has_value());
+        if (s.mmap_data) reply.Bytes(*s.mmap_data);
+        break;
+      }
+      case kDestroy:
+        maps.erase(rd.U32());
+        break;
+      default:
+        _exit(3);
+    }
+    if (!SendFrame(fd, reply.Take())) break;
+  }
+  _exit(0);  // the parent closed the socket; no map needs tidying
+}
+
+int DefaultTimeoutMs() {
+  const char* v = std::getenv("AMC_PLUGIN_TIMEOUT_MS");
+  if (v && std::atoi(v) > 0) return std::atoi(v);
+  return 10000;
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// ---- one map, living in the child ----
+
+class ProxyMap : public core::MapInstance {
+ public:
+  ProxyMap(PluginBackend* backend, uint32_t id)
+      : backend_(backend), id_(id), generation_(backend->generation()) {}
+
+  ~ProxyMap() override {
+    if (!alive()) return;
+    Writer w;
+    w.U8(kDestroy).U32(id_);
+    auto reply = backend_->Call(w.Take());
+    if (reply.err) {
+      backend_->AddIncident(backend_->Name() + ": " +
+                            core::ErrnoName(reply.err) +
+                            " while destroying a map");
+    }
+  }
+
+  core::Result Execute(const core::Op& op) override {
+    if (!alive()) return core::Result::Errno(dead_err_);
+    Writer w;
+    w.U8(kExecute).U32(id_).Str(OpText(op));
+    auto reply = backend_->Call(w.Take());
+    if (reply.err) {
+      dead_err_ = reply.err;
+      return core::Result::Errno(reply.err);
+    }
+    Reader rd(reply.payload);
+    core::Result r;
+    if (!GetResult(rd, &r)) return core::Result::Errno(core::kErrLost);
+    return r;
+  }
+
+  core::MapState ReadState() override {
+    if (!alive()) return {};
+    Writer w;
+    w.U8(kState).U32(id_);
+    auto reply = backend_->Call(w.Take());
+    if (reply.err) {
+      dead_err_ = reply.err;
+      backend_->AddIncident(backend_->Name() + ": " +
+                            core::ErrnoName(reply.err) +
+                            " while reading the final map state");
+      return {};
+    }
+    Reader rd(reply.payload);
+    core::MapState s;
+    s.values = rd.Bytes();
+    if (rd.U8()) s.mmap_data = rd.Bytes();
+    return s;
+  }
+
+ private:
+  bool alive() const {
+    return backend_->generation() == generation_ && dead_err_ == 0;
+  }
+  PluginBackend* backend_;
+  uint32_t id_;
+  uint64_t generation_;
+  // Set when the child died under this map (what every later op answers).
+  int dead_err_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<PluginBackend> PluginBackend::Open(
+    const std::string& path, const std::optional<core::Environment>& env,
+    std::string* error, PluginOptions options) {
+  std::unique_ptr<PluginBackend> b(new PluginBackend());
+  b->path_ = path;
+  b->name_ = "plugin:" + BaseName(path);
+  b->env_ = env ? *env : core::HostEnvironment();
+  b->options_ = options;
+  if (b->options_.timeout_ms <= 0) b->options_.timeout_ms = DefaultTimeoutMs();
+  if (!b->Spawn(error)) return nullptr;
+  return b;
+}
+
+PluginBackend::~PluginBackend() { Stop(); }
+
+bool PluginBackend::Spawn(std::string* error) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    *error = "socketpair: " + core::ErrnoName(errno);
+    return false;
+  }
+  fflush(nullptr);  // nothing buffered is written twice
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = "fork: " + core::ErrnoName(errno);
+    close(sv[0]);
+    close(sv[1]);
+    return false;
+  }
+  if (pid == 0) {
+    // The child: die with the parent; keep only stdio and our socket, so
+    // other children's sockets see their end closed when the parent closes.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    signal(SIGPIPE, SIG_DFL);
+    int fd = sv[1];
+    if (fd != 3) {
+      dup2(fd, 3);
+      fd = 3;
+    }
+    close_range(4, ~0u, 0);
+    ServeChild(fd, path_, env_);
+  }
+  close(sv[1]);
+  fd_ = sv[0];
+  pid_ = pid;
+  std::string hello;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.timeout_ms);
+  ReadStatus s = RecvFrame(fd_, &hello, deadline);
+  if (s != ReadStatus::kOk) {
+    int err = Fail(s == ReadStatus::kTimeout ? core::kErrHung : core::kErrLost);
+    *error = path_ + ": the plug-in's child process failed while loading (" +
+             core::ErrnoName(err) + ")";
+    return false;
+  }
+  Reader rd(hello);
+  if (!rd.U8()) {
+    *error = rd.Str();
+    Stop();
+    return false;
+  }
+  impl_name_ = rd.Str();
+  supported_ops_ = rd.U32();
+  reasons_.clear();
+  for (size_t k = 0; k < core::kOpKindCount; ++k) reasons_.push_back(rd.Str());
+  availability_.available = rd.U8();
+  availability_.reason = rd.Str();
+  if (!rd.ok()) {
+    *error = path_ + ": garbled hello from the plug-in's child process";
+    Stop();
+    return false;
+  }
+  return true;
+}
+
+int PluginBackend::Fail(int err) {
+  if (pid_ > 0) {
+    bool killed = err == core::kErrHung;
+    int status = 0;
+    pid_t reaped = 0;
+    if (!killed) {
+      // The socket closed because the child is dying: give it a moment to
+      // become reapable before deciding it is stuck (garbled reply).
+      for (int i = 0; i < 100 && reaped == 0; ++i) {
+        reaped = waitpid(pid_, &status, WNOHANG);
+        if (reaped == 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      killed = reaped == 0;
+    }
+    if (reaped == 0) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    // A signal we did not send is the plug-in's crash.
+    if (!killed && WIFSIGNALED(status)) {
+      err = core::kErrCrashedBase + WTERMSIG(status);
+    }
+    if (!killed && WIFEXITED(status)) {
+      AddIncident(name_ + ": the child process exited with status " +
+                  std::to_string(WEXITSTATUS(status)) +
+                  " (a sanitizer report or exit() in the plug-in?)");
+    }
+  }
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  pid_ = -1;
+  ++generation_;
+  return err;
+}
+
+void PluginBackend::Stop() {
+  if (pid_ <= 0) return;
+  close(fd_);  // the child sees EOF and exits
+  fd_ = -1;
+  int status = 0;
+  for (int i = 0; i < 200; ++i) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_ || (r < 0 && errno != EINTR)) {
+      pid_ = -1;
+      ++generation_;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid_, SIGKILL);
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  ++generation_;
+}
+
+PluginBackend::Reply PluginBackend::Call(const std::string& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Reply reply;
+  if (pid_ <= 0) {
+    reply.err = core::kErrLost;
+    return reply;
+  }
+  if (!SendFrame(fd_, request)) {
+    reply.err = Fail(core::kErrLost);
+    return reply;
+  }
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.timeout_ms);
+  ReadStatus s = RecvFrame(fd_, &reply.payload, deadline);
+  if (s == ReadStatus::kTimeout) {
+    reply.err = Fail(core::kErrHung);
+  } else if (s == ReadStatus::kClosed) {
+    reply.err = Fail(core::kErrLost);
+  }
+  return reply;
+}
+
+core::CreateResult PluginBackend::Create(const core::MapSpec& spec) {
+  core::CreateResult out;
+  if (pid_ <= 0) {
+    // The last child died (crash, hang): start a fresh one.
+    std::string error;
+    if (!Spawn(&error)) {
+      AddIncident(name_ + ": could not restart: " + error);
+      out.err = core::kErrLost;
+      return out;
+    }
+  }
+  Writer w;
+  w.U8(kCreate);
+  PutSpec(w, spec);
+  Reply reply = Call(w.Take());
+  if (reply.err) {
+    out.err = reply.err;
+    return out;
+  }
+  Reader rd(reply.payload);
+  out.err = static_cast<int>(rd.U32());
+  uint32_t id = rd.U32();
+  if (!rd.ok()) {
+    out.err = core::kErrLost;
+  } else if (out.err == 0) {
+    out.map = std::make_unique<ProxyMap>(this, id);
+  }
+  return out;
+}
+
+std::string PluginBackend::UnsupportedReason(core::OpKind kind) const {
+  size_t k = static_cast<size_t>(kind);
+  return k < reasons_.size() ? reasons_[k] : "";
+}
+
+std::bitset<core::kOpKindCount> CommonKinds(
+    const std::vector<core::Backend*>& backends) {
+  std::bitset<core::kOpKindCount> kinds;
+  kinds.set();
+  for (core::Backend* b : backends) {
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      if (!b->Supports(static_cast<core::OpKind>(k))) kinds.reset(k);
+    }
+  }
+  return kinds;
+}
+
+std::vector<LeftOutKind> LeftOutKinds(
+    const std::vector<core::Backend*>& backends) {
+  std::vector<LeftOutKind> out;
+  for (core::Backend* b : backends) {
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      auto kind = static_cast<core::OpKind>(k);
+      if (b->Supports(kind)) continue;
+      std::string reason = b->UnsupportedReason(kind);
+      if (reason.empty()) reason = "not implemented";
+      out.push_back(LeftOutKind{b->Name(), kind, reason});
+    }
+  }
+  return out;
+}
+
+std::string DescribeLeftOutKinds(const std::vector<LeftOutKind>& left_out) {
+  std::string out;
+  std::string last;
+  for (const auto& l : left_out) {
+    if (l.backend != last) {
+      out += (out.empty() ? "" : "; ") + l.backend + " leaves out ";
+      last = l.backend;
+    } else {
+      out += ", ";
+    }
+    out += std::string(core::OpKindName(l.kind)) + " (" + l.reason + ")";
+  }
+  return out;
+}
+
+std::optional<std::string> PluginPathOf(const std::string& entry) {
+  static const std::string kPrefix = "plugin:";
+  if (entry.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
+  return entry.substr(kPrefix.size());
+}
+
+}  // namespace amc::plugin

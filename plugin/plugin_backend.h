@@ -1,0 +1,121 @@
+// plugin/plugin_backend.h: a plug-in (plugin/amc_plugin.h) as an ordinary
+// core::Backend named "plugin:<file name>", run in a child process so that
+// a plug-in that crashes, hangs or corrupts memory cannot take the campaign
+// down. `--backends model,plugin:PATH` makes one through the registry.
+//
+// Isolation: one child per backend (fork, then dlopen in the child; this
+// process never runs plug-in code). Requests and replies go over a socket
+// pair, each reply bounded by a timeout. When the child dies on a signal,
+// the op being run gets core::kErrCrashedBase + signal ("CRASH_SIGSEGV");
+// when it does not answer in time it is killed and the op gets
+// core::kErrHung ("HANG"); a write past an output buffer gives
+// core::kErrOverrun. These pseudo-errnos differ from every real answer, so
+// the differential runner reports a divergence at that op, with the
+// sequence; the next Create() starts a fresh child, so the run goes on.
+//
+// Invariant: every child this class starts is reaped (on destruction, on a
+// crash, after a hang); no fd or process outlives the backend.
+#ifndef AMC_PLUGIN_PLUGIN_BACKEND_H_
+#define AMC_PLUGIN_PLUGIN_BACKEND_H_
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace amc::plugin {
+
+struct PluginOptions {
+  // Bound on each reply (creation, one op, a state read). Default: the
+  // AMC_PLUGIN_TIMEOUT_MS environment variable, else 10000.
+  int timeout_ms = 0;
+};
+
+class PluginBackend : public core::Backend {
+ public:
+  // Starts a child that loads `path` (refused with a message for a missing
+  // file or symbol, an ABI version mismatch or an inconsistent table).
+  // `env`: the environment to answer as (default: this machine's).
+  static std::unique_ptr<PluginBackend> Open(
+      const std::string& path, const std::optional<core::Environment>& env,
+      std::string* error, PluginOptions options = {});
+  ~PluginBackend() override;
+
+  std::string Name() const override { return name_; }
+  core::Availability Probe() override { return availability_; }
+  core::Environment Env() const override { return env_; }
+  core::CreateResult Create(const core::MapSpec& spec) override;
+  bool Supports(core::OpKind kind) const override {
+    return supported_ops_ & (1u << static_cast<unsigned>(kind));
+  }
+
+  // The plug-in's own name for itself (amc_plugin.name).
+  const std::string& implementation_name() const { return impl_name_; }
+  // Why the plug-in leaves `kind` out ("" when it implements it).
+  std::string UnsupportedReason(core::OpKind kind) const override;
+  // Crashes and hangs seen outside an op (destroying a map, reading the
+  // final state), for summaries; ops report theirs as results.
+  const std::vector<std::string>& incidents() const { return incidents_; }
+
+  // Internals shared with the map proxies.
+  struct Reply;
+  Reply Call(const std::string& request);
+  uint64_t generation() const { return generation_; }
+  void AddIncident(std::string text) { incidents_.push_back(std::move(text)); }
+
+ private:
+  PluginBackend() = default;
+  bool Spawn(std::string* error);
+  int Fail(int err);  // reaps the child, returns the pseudo-errno
+  void Stop();
+
+  std::string path_;
+  std::string name_;
+  std::string impl_name_;
+  core::Environment env_;
+  PluginOptions options_;
+  core::Availability availability_;
+  uint32_t supported_ops_ = 0;
+  std::vector<std::string> reasons_;
+  std::vector<std::string> incidents_;
+  std::mutex mu_;  // one request at a time on the socket
+  int fd_ = -1;
+  int pid_ = -1;
+  uint64_t generation_ = 0;  // bumped whenever a child goes away
+};
+
+struct PluginBackend::Reply {
+  int err = 0;  // 0, or a pseudo-errno: the child crashed / hung / was lost
+  std::string payload;
+};
+
+// The op kinds every backend in `backends` implements: what a generator may
+// produce for them (gen::GenOptions::kinds).
+std::bitset<core::kOpKindCount> CommonKinds(
+    const std::vector<core::Backend*>& backends);
+
+// One op kind a backend leaves out, and why.
+struct LeftOutKind {
+  std::string backend;
+  core::OpKind kind;
+  std::string reason;
+};
+// Every kind some backend in `backends` leaves out, for summaries (so that
+// a pass never hides missing coverage), with Backend::UnsupportedReason()
+// ("not implemented" when a backend gives none).
+std::vector<LeftOutKind> LeftOutKinds(
+    const std::vector<core::Backend*>& backends);
+// "plugin:libx.so leaves out mmap (no mmap support), ..." or "".
+std::string DescribeLeftOutKinds(const std::vector<LeftOutKind>& left_out);
+
+// For the registry: the path in a "plugin:PATH" backend entry, or nullopt.
+std::optional<std::string> PluginPathOf(const std::string& entry);
+
+}  // namespace amc::plugin
+
+#endif  // AMC_PLUGIN_PLUGIN_BACKEND_H_

@@ -1,0 +1,401 @@
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "core/differential.h"
+#include "core/ops_text.h"
+#include "gen/generator.h"
+#include "gen/minimize.h"
+#include "model/model_backend.h"
+#include "plugin/plugin_backend.h"
+
+namespace amc::plugin {
+namespace {
+
+const core::Environment kEnv{2, 4096, ""};
+
+std::unique_ptr<PluginBackend> MustOpen(const std::string& path,
+                                        PluginOptions options = {}) {
+  std::string error;
+  auto b = PluginBackend::Open(path, kEnv, &error, options);
+  EXPECT_NE(b, nullptr) << error;
+  return b;
+}
+
+std::string OpenError(const std::string& path) {
+  std::string error;
+  auto b = PluginBackend::Open(path, kEnv, &error);
+  EXPECT_EQ(b, nullptr);
+  return error;
+}
+
+model::ModelBackend Model() {
+  model::Params p;
+  p.env = kEnv;
+  return model::ModelBackend(p);
+}
+
+core::Sequence Seq(std::vector<core::Op> ops, core::MapSpec spec = {}) {
+  core::Sequence seq;
+  seq.spec = spec;
+  for (auto& op : ops) seq.steps.push_back(core::Step{std::move(op), {}});
+  return seq;
+}
+
+std::string SideOf(const core::Divergence& d, const std::string& name) {
+  for (const auto& [who, what] : d.sides) {
+    if (who == name) return what;
+  }
+  return "<no side " + name + ">";
+}
+
+TEST(PluginLoaderTest, AbiVersionMismatchIsRefusedNamingBothVersions) {
+  std::string error = OpenError(AMC_TEST_PLUGIN_BAD_ABI_PATH);
+  EXPECT_NE(error.find("plug-in ABI version 999 does not match this amc's ABI "
+                       "version 1"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find(AMC_TEST_PLUGIN_BAD_ABI_PATH), std::string::npos);
+}
+
+TEST(PluginLoaderTest, LibraryWithoutEntrySymbolIsRefused) {
+  std::string error = OpenError(AMC_TEST_PLUGIN_NO_SYMBOL_PATH);
+  EXPECT_NE(error.find("no symbol 'amc_plugin_get'"), std::string::npos)
+      << error;
+}
+
+TEST(PluginLoaderTest, MissingFileIsRefusedWithTheLoaderMessage) {
+  std::string error = OpenError("/nonexistent/libnothing.so");
+  EXPECT_NE(error.find("/nonexistent/libnothing.so: cannot load"),
+            std::string::npos)
+      << error;
+}
+
+TEST(PluginLoaderTest, LeftOutKindWithoutReasonIsRefused) {
+  std::string error = OpenError(AMC_TEST_PLUGIN_NO_REASON_PATH);
+  EXPECT_NE(error.find("leaves out freeze without a reason"), std::string::npos)
+      << error;
+}
+
+TEST(PluginLoaderTest, BackendIsNamedAfterTheFileAndKnowsTheImplementation) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->Name(), "plugin:libamc_test_plugin_full.so");
+  EXPECT_EQ(b->implementation_name(), "amc test plug-in");
+  EXPECT_TRUE(b->Probe().available);
+  EXPECT_EQ(b->Env(), kEnv);
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    EXPECT_TRUE(b->Supports(static_cast<core::OpKind>(k)));
+  }
+}
+
+TEST(PluginLoaderTest, CapabilityMaskDecidesSupportsAndCarriesReasons) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_PARTIAL_PATH);
+  ASSERT_NE(b, nullptr);
+  EXPECT_FALSE(b->Supports(core::OpKind::kMmap));
+  EXPECT_FALSE(b->Supports(core::OpKind::kProgAtomicAdd));
+  EXPECT_TRUE(b->Supports(core::OpKind::kLookup));
+  EXPECT_TRUE(b->Supports(core::OpKind::kProgLookup));
+  EXPECT_EQ(b->UnsupportedReason(core::OpKind::kProgAtomicAdd),
+            "no atomics in this VM");
+  EXPECT_EQ(b->UnsupportedReason(core::OpKind::kLookup), "");
+
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  auto kinds = CommonKinds(backends);
+  EXPECT_EQ(kinds.count(), core::kOpKindCount - 5);
+  EXPECT_FALSE(kinds.test(static_cast<size_t>(core::OpKind::kMunmap)));
+  auto left_out = LeftOutKinds(backends);
+  ASSERT_EQ(left_out.size(), 5u);
+  EXPECT_EQ(left_out[0].backend, "plugin:libamc_test_plugin_partial.so");
+  EXPECT_EQ(DescribeLeftOutKinds(left_out),
+            "plugin:libamc_test_plugin_partial.so leaves out mmap (maps are "
+            "not mappable here), mmap_read (maps are not mappable here), "
+            "mmap_write (maps are not mappable here), munmap (maps are not "
+            "mappable here), prog_atomic_add (no atomics in this VM)");
+}
+
+TEST(PluginLoaderTest, SequencesGeneratedForCommonKindsRunOnPartialPlugin) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_PARTIAL_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  gen::GenOptions o;
+  o.env = kEnv;
+  o.kinds = CommonKinds(backends);
+  gen::RandomChooser c(11);
+  size_t ops = 0;
+  for (int i = 0; i < 300; ++i) {
+    core::Sequence seq = gen::GenerateSequence(c, o);
+    core::RunOutcome out = core::RunDifferential(seq, backends);
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    ASSERT_TRUE(out.left_out.empty()) << core::PrintOps(seq);
+    ops += out.steps_run;
+  }
+  EXPECT_GT(ops, 1000u);
+}
+
+TEST(PluginLoaderTest, RecordedSequenceWithUnsupportedKindLeavesPluginOut) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_PARTIAL_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  core::MapSpec spec;
+  spec.map_flags = core::kBpfFMmapable;
+  core::RunOutcome out = core::RunDifferential(
+      Seq({core::Mmap{0, 0, 4096, core::kProtRead, true}}, spec),
+      {&model, b.get()});
+  ASSERT_EQ(out.left_out.size(), 1u);
+  EXPECT_EQ(out.left_out[0].first, "plugin:libamc_test_plugin_partial.so");
+  EXPECT_EQ(out.left_out[0].second, "does not implement mmap");
+}
+
+TEST(PluginLoaderTest,
+     ModelExportedAsPluginAgreesWithModelOnGeneratedSequences) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  gen::GenOptions o;
+  o.env = kEnv;
+  gen::RandomChooser c(3);
+  std::vector<size_t> seen(core::kOpKindCount, 0);
+  for (int i = 0; i < 1500; ++i) {
+    core::Sequence seq = gen::GenerateSequence(c, o);
+    core::RunOutcome out = core::RunDifferential(seq, backends);
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    for (size_t s = 0; s < out.steps_run; ++s) {
+      ++seen[static_cast<size_t>(core::KindOf(seq.steps[s].op))];
+    }
+  }
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    EXPECT_GT(seen[k], 0u) << core::OpKindName(static_cast<core::OpKind>(k));
+  }
+  EXPECT_TRUE(b->incidents().empty());
+}
+
+TEST(PluginLoaderTest, PlainCPluginAgreesWithModelOnTheKindsItImplements) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_MINIMAL_C_PATH);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->implementation_name(), "minimal C plug-in");
+  EXPECT_FALSE(b->Supports(core::OpKind::kUpdateBatch));
+  EXPECT_EQ(b->UnsupportedReason(core::OpKind::kProgAtomicAdd),
+            "this VM has no atomic instructions");
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  gen::GenOptions o;
+  o.env = kEnv;
+  o.kinds = CommonKinds(backends);
+  EXPECT_EQ(o.kinds.count(), 9u);
+  gen::RandomChooser c(17);
+  size_t ops = 0;
+  for (int i = 0; i < 1500; ++i) {
+    core::Sequence seq = gen::GenerateSequence(c, o);
+    core::RunOutcome out = core::RunDifferential(seq, backends);
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    ASSERT_TRUE(out.left_out.empty());
+    ops += out.steps_run;
+  }
+  EXPECT_GT(ops, 5000u);
+}
+
+TEST(PluginLoaderTest, SpinLockMapsAgreeThroughBothPlugins) {
+  auto parsed = core::ParseOps(
+      "map type=ARRAY key_size=4 value_size=12 max_entries=2 flags=0 "
+      "spin_lock=4\n"
+      "update key=1 value=0102030405060708090a0b0c flags=BPF_F_LOCK\n"
+      "lookup key=1 flags=BPF_F_LOCK\n"
+      "prog_lookup cpu=0 key=1\n"
+      "lookup_and_delete key=1 flags=BPF_F_LOCK\n"
+      "freeze\n",
+      "inline");
+  ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed))
+      << std::get<core::ParseError>(parsed).ToString();
+  const auto& seq = std::get<core::Sequence>(parsed);
+  auto model = Model();
+  for (const char* path :
+       {AMC_TEST_PLUGIN_FULL_PATH, AMC_TEST_PLUGIN_MINIMAL_C_PATH}) {
+    auto b = MustOpen(path);
+    ASSERT_NE(b, nullptr);
+    core::RunOutcome out = core::RunDifferential(seq, {&model, b.get()});
+    ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
+    ASSERT_EQ(out.backends[1].results.size(), 5u);
+    EXPECT_EQ(core::PrintResult(out.backends[1].results[1]),
+              "ok value=0102030400000000090a0b0c");
+    EXPECT_EQ(out.backends[1].results[4].err, 524);
+  }
+}
+
+TEST(PluginIsolationTest, FailurePseudoErrnosPrintAndParseByName) {
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGSEGV), "CRASH_SIGSEGV");
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGABRT), "CRASH_SIGABRT");
+  EXPECT_EQ(core::ErrnoName(core::kErrCrashedBase + SIGUSR1), "CRASH_SIG10");
+  EXPECT_EQ(core::ErrnoName(core::kErrHung), "HANG");
+  EXPECT_EQ(core::ErrnoName(core::kErrOverrun), "OVERRUN");
+  EXPECT_EQ(core::ErrnoName(core::kErrLost), "LOST");
+  EXPECT_EQ(core::ErrnoFromName("HANG"), core::kErrHung);
+  EXPECT_EQ(core::ErrnoFromName("CRASH_SIGSEGV"),
+            core::kErrCrashedBase + SIGSEGV);
+}
+
+TEST(PluginIsolationTest, SegfaultOnAnOpIsReportedAtThatOpAndTheRunGoesOn) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_CRASH_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  core::Sequence seq =
+      Seq({core::Update{1, {1, 2, 3}, 0}, core::Freeze{}, core::Lookup{1, 0}});
+  core::RunOutcome out = core::RunDifferential(seq, backends);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->kind, core::Divergence::Kind::kOp);
+  EXPECT_EQ(out.divergence->step, 1);
+  EXPECT_EQ(SideOf(*out.divergence, b->Name()), "CRASH_SIGSEGV");
+  EXPECT_NE(out.divergence->Summary(seq).find("step 1 (freeze)"),
+            std::string::npos)
+      << out.divergence->Summary(seq);
+  EXPECT_NE(out.divergence->Report(seq).find("freeze"), std::string::npos);
+
+  // The same backend runs the next sequence in a fresh child.
+  core::RunOutcome next = core::RunDifferential(
+      Seq({core::Update{0, {9}, 0}, core::Lookup{0, 0}}), backends);
+  EXPECT_TRUE(next.ok()) << next.divergence->Report(seq);
+}
+
+TEST(PluginIsolationTest, HangIsReportedAfterTheTimeBoundAndTheChildKilled) {
+  PluginOptions options;
+  options.timeout_ms = 300;
+  auto b = MustOpen(AMC_TEST_PLUGIN_HANG_PATH, options);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  core::Sequence seq = Seq({core::Lookup{0, 0}, core::GetNextKey{0}});
+  auto start = std::chrono::steady_clock::now();
+  core::RunOutcome out = core::RunDifferential(seq, backends);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->step, 1);
+  EXPECT_EQ(SideOf(*out.divergence, b->Name()), "HANG");
+  std::printf(
+      "hang reported after %lld ms (bound 300 ms)\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  core::RunOutcome next =
+      core::RunDifferential(Seq({core::Lookup{0, 0}}), backends);
+  EXPECT_TRUE(next.ok());
+}
+
+TEST(PluginIsolationTest, WritePastAnOutputBufferIsReportedAsOverrun) {
+  auto b = MustOpen(AMC_TEST_PLUGIN_OVERRUN_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  core::RunOutcome out = core::RunDifferential(
+      Seq({core::Update{0, {1}, 0}, core::Lookup{0, 0}}), {&model, b.get()});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.divergence->step, 1);
+  EXPECT_EQ(SideOf(*out.divergence, b->Name()), "OVERRUN");
+}
+
+TEST(PluginIsolationTest, DestroyedBackendsLeaveNoChildAndNoDescriptor) {
+  auto count_fds = [] {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d)) ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  int before = count_fds();
+  {
+    PluginOptions options;
+    options.timeout_ms = 200;
+    auto crash = MustOpen(AMC_TEST_PLUGIN_CRASH_PATH);
+    auto hang = MustOpen(AMC_TEST_PLUGIN_HANG_PATH, options);
+    auto full = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+    ASSERT_TRUE(crash && hang && full);
+    auto model = Model();
+    core::RunDifferential(Seq({core::Freeze{}}), {&model, crash.get()});
+    core::RunDifferential(Seq({core::GetNextKey{}}), {&model, hang.get()});
+    auto created = full->Create(core::MapSpec{});
+    ASSERT_EQ(created.err, 0);
+    EXPECT_EQ(created.map->Execute(core::Update{0, {1}, 0}).err, 0);
+  }
+  EXPECT_EQ(count_fds(), before);
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(PluginIsolationTest, WorkerThreadsEachRunTheirOwnPluginChild) {
+  std::vector<std::thread> workers;
+  std::atomic<int> agreed{0};
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([w, &agreed] {
+      std::string error;
+      auto b = PluginBackend::Open(AMC_TEST_PLUGIN_FULL_PATH, kEnv, &error);
+      if (!b) return;
+      auto model = Model();
+      std::vector<core::Backend*> backends = {&model, b.get()};
+      gen::GenOptions o;
+      o.env = kEnv;
+      gen::RandomChooser c(100 + w);
+      for (int i = 0; i < 150; ++i) {
+        core::Sequence seq = gen::GenerateSequence(c, o);
+        if (core::RunDifferential(seq, backends).ok()) ++agreed;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(agreed.load(), 3 * 150);
+}
+
+TEST(PluginFaultyExampleTest, NoexistFaultIsCaughtAndMinimizedToOneUpdate) {
+  auto b = MustOpen(AMC_PLUGIN_FAULTY_PATH);
+  ASSERT_NE(b, nullptr);
+  auto model = Model();
+  std::vector<core::Backend*> backends = {&model, b.get()};
+  gen::GenOptions o;
+  o.env = kEnv;
+  o.kinds = CommonKinds(backends);
+  gen::RandomChooser c(1);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<core::Sequence> failing;
+  std::optional<core::Divergence> divergence;
+  int tried = 0;
+  for (; tried < 2000 && !failing; ++tried) {
+    core::Sequence seq = gen::GenerateSequence(c, o);
+    core::RunOutcome out = core::RunDifferential(seq, backends);
+    if (!out.ok()) {
+      failing = seq;
+      divergence = out.divergence;
+    }
+  }
+  ASSERT_TRUE(failing.has_value());
+  gen::MinimizeStats stats;
+  core::Sequence small = gen::Minimize(
+      *failing, gen::SameDivergence(backends, *failing, *divergence), {},
+      &stats);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::printf(
+      "caught after %d sequences, minimized %zu -> %zu ops in %zu "
+      "attempts; %lld ms in all\n%s",
+      tried, stats.ops_before, stats.ops_after, stats.attempts,
+      static_cast<long long>(took.count()), core::PrintOps(small).c_str());
+  ASSERT_EQ(small.steps.size(), 1u) << core::PrintOps(small);
+  const auto* update = std::get_if<core::Update>(&small.steps[0].op);
+  ASSERT_NE(update, nullptr) << core::PrintOps(small);
+  EXPECT_EQ(update->flags, core::kBpfNoexist);
+  EXPECT_EQ(small.spec.type, core::MapType::kArray);
+  core::RunOutcome again = core::RunDifferential(small, backends);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(SideOf(*again.divergence, "model"), "EEXIST");
+  EXPECT_EQ(SideOf(*again.divergence, b->Name()), "EINVAL");
+}
+
+}  // namespace
+}  // namespace amc::plugin

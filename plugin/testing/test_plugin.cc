@@ -1,0 +1,103 @@
+// plugin/testing/test_plugin.cc: the loader tests' plug-ins, one shared
+// library per AMC_TEST_PLUGIN_* mode, all the reference model exported
+// through plugin/export_backend.h plus one misbehaviour:
+//   FULL           every op kind, no fault (agrees with the model)
+//   PARTIAL        leaves out the mmap kinds and prog_atomic_add, with reasons
+//   CRASH          segfaults on freeze
+//   HANG           never returns from get_next_key
+//   OVERRUN        lookup writes 16 bytes past the value buffer
+//   BAD_ABI        declares ABI version 999
+//   NO_REASON      leaves out freeze without a reason
+//   NO_SYMBOL      exports no amc_plugin_get
+#include <unistd.h>
+
+#include <cstring>
+
+#include "model/model_backend.h"
+#include "plugin/amc_plugin.h"
+#include "plugin/export_backend.h"
+
+namespace {
+
+using amc::core::Backend;
+using amc::core::Environment;
+
+std::unique_ptr<Backend> MakeModel(const Environment& env) {
+  amc::model::Params params = amc::model::Params::Host();
+  params.env = env;
+  return std::make_unique<amc::model::ModelBackend>(params);
+}
+
+amc_plugin table;
+int32_t (*model_freeze)(amc_map*) = nullptr;
+int32_t (*model_get_next_key)(amc_map*, const uint32_t*, uint32_t*) = nullptr;
+int32_t (*model_lookup)(amc_map*, uint32_t, uint64_t, uint8_t*) = nullptr;
+
+[[maybe_unused]] int32_t CrashingFreeze(amc_map*) {
+  volatile int* nowhere = nullptr;
+  *nowhere = 1;
+  return 0;
+}
+[[maybe_unused]] int32_t HangingGetNextKey(amc_map*, const uint32_t*,
+                                           uint32_t*) {
+  for (;;) pause();
+}
+[[maybe_unused]] int32_t OverrunningLookup(amc_map* m, uint32_t key,
+                                           uint64_t flags, uint8_t* value) {
+  uint8_t scratch[1 << 16];
+  int32_t err = model_lookup(m, key, flags, scratch);
+  // Writes 16 bytes more than an 8-byte ARRAY value buffer holds.
+  if (err == 0) std::memset(value, 0x77, 8 + 16);
+  return err;
+}
+
+const amc_plugin* Build() {
+  uint32_t ops = AMC_OP_ALL;
+#ifdef AMC_TEST_PLUGIN_PARTIAL
+  ops &= ~(AMC_OP_BIT(AMC_OP_MMAP) | AMC_OP_BIT(AMC_OP_MMAP_READ) |
+           AMC_OP_BIT(AMC_OP_MMAP_WRITE) | AMC_OP_BIT(AMC_OP_MUNMAP) |
+           AMC_OP_BIT(AMC_OP_PROG_ATOMIC_ADD));
+#endif
+#ifdef AMC_TEST_PLUGIN_NO_REASON
+  ops &= ~AMC_OP_BIT(AMC_OP_FREEZE);
+#endif
+  amc::plugin::ExportBackend(&table, "amc test plug-in", ops, MakeModel);
+  model_freeze = table.freeze;
+  model_get_next_key = table.get_next_key;
+  model_lookup = table.lookup;
+#ifdef AMC_TEST_PLUGIN_PARTIAL
+  table.unsupported_reason[AMC_OP_MMAP] = "maps are not mappable here";
+  table.unsupported_reason[AMC_OP_MMAP_READ] = "maps are not mappable here";
+  table.unsupported_reason[AMC_OP_MMAP_WRITE] = "maps are not mappable here";
+  table.unsupported_reason[AMC_OP_MUNMAP] = "maps are not mappable here";
+  table.unsupported_reason[AMC_OP_PROG_ATOMIC_ADD] = "no atomics in this VM";
+  table.mmap = nullptr;
+  table.prog_atomic_add = nullptr;
+#endif
+#ifdef AMC_TEST_PLUGIN_CRASH
+  table.freeze = CrashingFreeze;
+#endif
+#ifdef AMC_TEST_PLUGIN_HANG
+  table.get_next_key = HangingGetNextKey;
+#endif
+#ifdef AMC_TEST_PLUGIN_OVERRUN
+  table.lookup = OverrunningLookup;
+#endif
+#ifdef AMC_TEST_PLUGIN_BAD_ABI
+  table.abi_version = 999;
+#endif
+  return &table;
+}
+
+}  // namespace
+
+#ifndef AMC_TEST_PLUGIN_NO_SYMBOL
+extern "C" AMC_PLUGIN_EXPORT const amc_plugin* amc_plugin_get(void) {
+  static const amc_plugin* built = Build();
+  return built;
+}
+#else
+extern "C" AMC_PLUGIN_EXPORT const amc_plugin* amc_plugin_get_misspelled(void) {
+  return Build();
+}
+#endif
