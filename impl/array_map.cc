@@ -170,6 +170,19 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   const uint32_t cpus =
       options.possible_cpus ? options.possible_cpus : HostPossibleCpus();
   const bool percpu = attr.type == MapType::kPercpuArray;
+  const bool lock = attr.spin_lock_offset >= 0;
+  // A lock is described by BTF, which is loaded (BPF_BTF_LOAD) before
+  // BPF_MAP_CREATE runs, so its refusals come first: a bpf_spin_lock member
+  // that does not fit in the value is EINVAL, then one that is not 4-byte
+  // aligned is EFAULT (kernel/bpf/btf.c; settled on Linux 6.18 by
+  // corpus/regressions/spin_lock_*).
+  if (lock) {
+    if (static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
+        attr.value_size) {
+      return EINVAL;
+    }
+    if (attr.spin_lock_offset % kSpinLockSize != 0) return EFAULT;
+  }
   if (attr.type != MapType::kArray && !percpu) return EINVAL;
   uint32_t flags = attr.map_flags;
   // syscall.c map_create(): BPF_F_TOKEN_FD is taken off before the map's
@@ -211,14 +224,13 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
       bytes * ncopies > limit) {
     return ENOMEM;
   }
-  // map_check_btf: a bpf_spin_lock lives in ARRAY values only.
-  if (attr.spin_lock_offset >= 0) {
+  // map_check_btf: a value with special fields (the lock) refuses the
+  // BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG restrictions, then a
+  // bpf_spin_lock lives in ARRAY values only (an ARRAY with BPF_F_MMAPABLE
+  // and a lock is created; mapping it is refused).
+  if (lock) {
+    if (flags & (kFRdonlyProg | kFWronlyProg)) return EACCES;
     if (percpu) return EOPNOTSUPP;
-    if (attr.spin_lock_offset % 4 != 0 ||
-        static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
-            attr.value_size) {
-      return EINVAL;
-    }
   }
 
   std::unique_ptr<ArrayMap> map(new ArrayMap());
@@ -226,9 +238,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->elem_size_ = elem_size;
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  map->fast_word_ = !percpu && attr.value_size == 8 && attr.spin_lock_offset < 0;
-  map->whole_words_ =
-      !percpu && attr.value_size % 8 == 0 && attr.spin_lock_offset < 0;
+  map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
+  map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
   uint64_t total = data_bytes;
   if (percpu) {
@@ -237,7 +248,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   }
   total = RoundUp(total, map->page_size_);
   void* mem = MAP_FAILED;
-  if (attr.map_flags & kFMmapable) {
+  // bpf_map_mmap refuses maps with a lock, so they need no mappable data.
+  if ((attr.map_flags & kFMmapable) && !lock) {
     map->mmap_region_size_ = total;
     map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
     if (map->memfd_ < 0) return ENOMEM;
@@ -466,6 +478,12 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   const uint64_t pgoff = offset / page;
   if (pgoff + len / page < pgoff) return EOVERFLOW;
   if (len > (uint64_t{1} << 47) - page) return ENOMEM;
+  // file_mmap_ok(): the map's inode is not a regular file, so the mapping
+  // may not reach past MAX_LFS_FILESIZE (LLONG_MAX) bytes.
+  constexpr uint64_t kMaxLfsFileSize = INT64_MAX;
+  if (len > kMaxLfsFileSize || pgoff > (kMaxLfsFileSize - len) / page) {
+    return EOVERFLOW;
+  }
   const bool write = prot & kProtWrite;
   bool shared = flags & kMapShared;
   // A shared writable mapping needs a writable fd; a shared mapping of a
@@ -477,8 +495,9 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   if (!can_read_) return EACCES;
   // The bpf anon inode lives on a noexec mount.
   if (prot & kProtExec) return EPERM;
-  // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap.
-  if (m.percpu()) return kEnotsupp;
+  // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap, and a value with
+  // special fields (a spin lock) cannot be mapped.
+  if (m.percpu() || m.attr_.spin_lock_offset >= 0) return kEnotsupp;
   if (!shared) return EINVAL;
   if (write) {
     if (m.frozen()) return EPERM;

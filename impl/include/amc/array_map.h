@@ -103,10 +103,16 @@ struct MapAttr {
   uint32_t map_flags = 0;
   uint32_t numa_node = 0;
   // Offset of a struct bpf_spin_lock in the value (the kernel learns it from
-  // BTF), or -1. Such a map accepts BPF_F_LOCK, reads the lock word back as
-  // zero and cannot be frozen. NOTE: this version does not take the lock;
-  // BPF_F_LOCK copies are per-word atomic like the others.
-  int32_t spin_lock_offset = -1;
+  // BTF), or negative for none; any u32 offset can be given. Such a map
+  // accepts BPF_F_LOCK, reads the lock word back as zero, cannot be frozen
+  // and cannot be mapped (ENOTSUPP, even with BPF_F_MMAPABLE). Creation
+  // refuses, in the kernel's order: a lock that does not fit in the value
+  // (EINVAL) or is not 4-byte aligned (EFAULT), before any other check (the
+  // BTF is loaded first); then, after the size checks, BPF_F_RDONLY_PROG /
+  // BPF_F_WRONLY_PROG (EACCES) and PERCPU_ARRAY (EOPNOTSUPP).
+  // NOTE: this version does not take the lock; BPF_F_LOCK copies are
+  // per-word atomic like the others.
+  int64_t spin_lock_offset = -1;
 };
 
 // What the map answers as if it ran on (0 = read from this machine).
@@ -302,9 +308,10 @@ class ArrayMap {
     return percpu() ? elem_size_ * cpus_ : attr_.value_size;
   }
   // The mappable region: PAGE_ALIGN(max_entries * elem_size), 0 unless
-  // BPF_F_MMAPABLE.
+  // BPF_F_MMAPABLE (and 0 for a map with a spin lock, which cannot be
+  // mapped).
   uint64_t mmap_region_size() const { return mmap_region_size_; }
-  // Bytes of storage held (page granular).
+  // Bytes of storage held for the data.
   uint64_t storage_bytes() const { return storage_bytes_; }
   bool frozen() const {
     return state_.load(std::memory_order_relaxed) & kFrozenBit;
