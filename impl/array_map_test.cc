@@ -576,5 +576,26 @@ TEST(AtomicBytesTest, UnalignedCopiesTouchOnlyTheirBytes) {
   EXPECT_EQ(std::memcmp(out, v.data(), 13), 0);
 }
 
+TEST(AtomicBytesTest, EveryOffsetAndLengthCopiesExactlyItsBytes) {
+  // Heads, whole words and tails of every shape, against a plain copy.
+  for (size_t at = 0; at < 16; ++at) {
+    for (size_t n = 0; n + at <= 40; ++n) {
+      alignas(8) uint8_t buf[48];
+      uint8_t want[48];
+      std::memset(buf, 0x5c, sizeof(buf));
+      std::memset(want, 0x5c, sizeof(want));
+      auto v = Pattern(n, static_cast<uint8_t>(at * 3 + n));
+      AtomicStoreBytes(buf + at, v.data(), n);
+      if (n > 0) std::memcpy(want + at, v.data(), n);
+      ASSERT_EQ(std::memcmp(buf, want, sizeof(buf)), 0) << at << " " << n;
+      std::vector<uint8_t> out(n + 2, 0xee);
+      AtomicLoadBytes(out.data() + 1, buf + at, n);
+      ASSERT_EQ(out.front(), 0xee);
+      ASSERT_EQ(out.back(), 0xee);
+      ASSERT_EQ(std::memcmp(out.data() + 1, want + at, n), 0) << at << " " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace amc::impl

@@ -22,12 +22,16 @@
 //     MapFd::Mmap under the kernel's rules (MAP_SHARED only, offset and
 //     length within the region, no writable mapping of a frozen map, no
 //     freeze while a writable mapping exists, read-only mappings cannot be
-//     mprotect()ed writable).
+//     mprotect()ed writable). A map with a spin lock cannot be mapped and
+//     gets no memfd.
+//   - Other maps: the data starts on a 64-byte boundary, in zeroed heap
+//     memory up to 256 KiB (creation makes no system call) and in lazily
+//     backed anonymous memory beyond.
 //   - PERCPU_ARRAY: one array per possible CPU, CPU-major; each CPU's array
 //     starts on a 64-byte boundary (cpu_stride = round_up(max_entries *
 //     elem_size, 64)), so two CPUs never share a cache line. Memory: the
 //     kernel's data layout + at most 56 bytes per CPU of padding, rounded up
-//     to a page, plus the constant-size ArrayMap header.
+//     to 64 bytes (heap) or a page, plus the constant-size ArrayMap header.
 //
 // Concurrency (no lock on any path; see each call for its progress bound):
 //   - Every shared byte is accessed through std::atomic_ref on the aligned
@@ -420,8 +424,15 @@ class ArrayMap {
   // ARRAY with value_size % 8 == 0 and no spin lock: copies are whole
   // words, and packed syscall buffers have the storage's stride.
   bool whole_words_ = false;
+  // Where the data lives: heap (small), anonymous mapping (large), or the
+  // memfd (BPF_F_MMAPABLE).
+  enum class Storage : uint8_t { kHeap, kAnonymous, kMemfd };
+  Storage storage_ = Storage::kHeap;
   int memfd_ = -1;
-  int memfd_ro_ = -1;  // the memfd reopened O_RDONLY, for read-only mappings
+  // The memfd reopened O_RDONLY for read-only mappings, opened by the first
+  // one (-1 until then).
+  mutable std::atomic<int> memfd_ro_{-1};
+  int ReadOnlyMemfd() const;
   // Freeze bit | number of live writable mappings. Freeze and writable Mmap
   // CAS it so neither can slip past the other (the kernel's freeze_mutex
   // and writecnt, without the mutex).
