@@ -285,8 +285,11 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
     if (map->memfd_ < 0) return ENOMEM;
     if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
-    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED,
-                     map->memfd_, 0);
+    // Small regions are populated in one go (the kernel allocates a
+    // mappable array whole too); large ones fault in lazily.
+    const int populate = total <= kHeapStorageMax ? MAP_POPULATE : 0;
+    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | populate, map->memfd_, 0);
     if (mem == MAP_FAILED) return ENOMEM;
     map->data_ = static_cast<uint8_t*>(mem);
     map->storage_ = Storage::kMemfd;
