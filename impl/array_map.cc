@@ -26,9 +26,12 @@ constexpr uint64_t kPcpuMinUnitSize = 32768;
 constexpr uint32_t kSpinLockSize = 4;
 // Per-CPU arrays start on their own cache line.
 constexpr uint64_t kCacheLine = 64;
-// Data up to this size lives on the heap; larger data in lazily backed
-// anonymous memory.
-constexpr uint64_t kHeapStorageMax = uint64_t{256} << 10;
+// Data up to this size lives on the heap (calloc: reused memory is
+// cleared, fresh memory comes zeroed and lazily backed); larger data in
+// lazily backed anonymous memory of its own.
+constexpr uint64_t kHeapStorageMax = uint64_t{16} << 20;
+// Mappable regions up to this size are populated at creation.
+constexpr uint64_t kPopulateMax = uint64_t{256} << 10;
 
 uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
@@ -287,20 +290,21 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
     // Small regions are populated in one go (the kernel allocates a
     // mappable array whole too); large ones fault in lazily.
-    const int populate = total <= kHeapStorageMax ? MAP_POPULATE : 0;
+    const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
     void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
                      MAP_SHARED | populate, map->memfd_, 0);
     if (mem == MAP_FAILED) return ENOMEM;
     map->data_ = static_cast<uint8_t*>(mem);
     map->storage_ = Storage::kMemfd;
   } else if (total <= kHeapStorageMax) {
-    // Small data: zeroed heap memory on a cache-line boundary (no system
-    // call, no page faults).
-    total = RoundUp(total, kCacheLine);
-    void* mem = std::aligned_alloc(kCacheLine, total);
+    // Zeroed heap memory, started on a cache-line boundary (calloc gives
+    // 16-byte alignment; the rest of a line is over-allocated).
+    total = RoundUp(total, kCacheLine) + kCacheLine - 16;
+    void* mem = std::calloc(1, total);
     if (mem == nullptr) return ENOMEM;
-    std::memset(mem, 0, total);
-    map->data_ = static_cast<uint8_t*>(mem);
+    map->heap_ = mem;
+    map->data_ = reinterpret_cast<uint8_t*>(
+        RoundUp(reinterpret_cast<uintptr_t>(mem), kCacheLine));
     map->storage_ = Storage::kHeap;
   } else {
     // Large data: zero-filled and lazily backed, untouched pages cost
@@ -320,7 +324,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
 ArrayMap::~ArrayMap() {
   if (data_ != nullptr) {
     if (storage_ == Storage::kHeap) {
-      std::free(data_);
+      std::free(heap_);
     } else {
       munmap(data_, storage_bytes_);
     }

@@ -25,13 +25,14 @@
 //     mprotect()ed writable). A map with a spin lock cannot be mapped and
 //     gets no memfd.
 //   - Other maps: the data starts on a 64-byte boundary, in zeroed heap
-//     memory up to 256 KiB (creation makes no system call) and in lazily
-//     backed anonymous memory beyond.
+//     memory (calloc) up to 16 MiB and in lazily backed anonymous memory
+//     of its own beyond.
 //   - PERCPU_ARRAY: one array per possible CPU, CPU-major; each CPU's array
 //     starts on a 64-byte boundary (cpu_stride = round_up(max_entries *
 //     elem_size, 64)), so two CPUs never share a cache line. Memory: the
 //     kernel's data layout + at most 56 bytes per CPU of padding, rounded up
-//     to 64 bytes (heap) or a page, plus the constant-size ArrayMap header.
+//     to 64 bytes (+ 48 bytes of alignment slack on the heap) or to a page,
+//     plus the constant-size ArrayMap header.
 //
 // Concurrency (no lock on any path; see each call for its progress bound):
 //   - Every shared byte is accessed through std::atomic_ref on the aligned
@@ -428,6 +429,7 @@ class ArrayMap {
   // memfd (BPF_F_MMAPABLE).
   enum class Storage : uint8_t { kHeap, kAnonymous, kMemfd };
   Storage storage_ = Storage::kHeap;
+  void* heap_ = nullptr;  // what calloc returned, for kHeap
   int memfd_ = -1;
   // The memfd reopened O_RDONLY for read-only mappings, opened by the first
   // one (-1 until then).
