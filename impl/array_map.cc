@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -25,6 +26,12 @@ constexpr uint64_t kPcpuMinUnitSize = 32768;
 constexpr uint32_t kSpinLockSize = 4;
 // Per-CPU arrays start on their own cache line.
 constexpr uint64_t kCacheLine = 64;
+// Data up to this size lives on the heap (calloc: reused memory is
+// cleared, fresh memory comes zeroed and lazily backed); larger data in
+// lazily backed anonymous memory of its own.
+constexpr uint64_t kHeapStorageMax = uint64_t{16} << 20;
+// Mappable regions up to this size are populated at creation.
+constexpr uint64_t kPopulateMax = uint64_t{256} << 10;
 
 uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
@@ -32,11 +39,15 @@ std::atomic_ref<uint64_t> Word(uintptr_t address) {
   return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(address));
 }
 
+// Read once (sysconf(_SC_PHYS_PAGES) is a sysinfo() call).
 uint64_t PhysicalMemory() {
-  long pages = sysconf(_SC_PHYS_PAGES);
-  long page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return uint64_t{16} << 30;
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  static const uint64_t bytes = [] {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return uint64_t{16} << 30;
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  }();
+  return bytes;
 }
 
 }  // namespace
@@ -75,63 +86,85 @@ uint32_t HostPossibleCpus() {
   return n > 0 ? static_cast<uint32_t>(n) : 1;
 }
 
+namespace {
+
+// Copies n < 8 bytes with constant-size copies (no library call).
+inline void CopyShort(uint8_t* to, const uint8_t* from, size_t n) {
+  if (n & 4) {
+    std::memcpy(to, from, 4);
+    to += 4;
+    from += 4;
+  }
+  if (n & 2) {
+    std::memcpy(to, from, 2);
+    to += 2;
+    from += 2;
+  }
+  if (n & 1) *to = *from;
+}
+
+// Stores bytes [skip, skip + take) of the word at `word` (take < 8) from
+// `in`, keeping the word's other bytes: a CAS loop, where a failure means
+// another thread wrote the word, so some thread made progress.
+void MergeIntoWord(uintptr_t word, size_t skip, const uint8_t* in,
+                   size_t take) {
+  static constexpr uint8_t kOnes[8] = {0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0xff, 0xff};
+  uint64_t mask = 0, bits = 0;
+  CopyShort(reinterpret_cast<uint8_t*>(&mask) + skip, kOnes, take);
+  CopyShort(reinterpret_cast<uint8_t*>(&bits) + skip, in, take);
+  auto w = Word(word);
+  uint64_t old = w.load(std::memory_order_relaxed);
+  while (!w.compare_exchange_weak(old, (old & ~mask) | bits,
+                                  std::memory_order_relaxed,
+                                  std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
 void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
   auto* out = static_cast<uint8_t*>(dst);
   uintptr_t at = reinterpret_cast<uintptr_t>(shared);
-  if (at % 8 == 0 && n % 8 == 0) {
-    for (size_t i = 0; i < n; i += 8) {
-      uint64_t v = Word(at + i).load(std::memory_order_relaxed);
-      std::memcpy(out + i, &v, 8);
-    }
-    return;
-  }
-  while (n > 0) {
-    uintptr_t word = at & ~uintptr_t{7};
-    size_t in = at - word;
-    size_t take = std::min<size_t>(8 - in, n);
-    uint64_t v = Word(word).load(std::memory_order_relaxed);
-    std::memcpy(out, reinterpret_cast<uint8_t*>(&v) + in, take);
+  if (n == 0) return;
+  // A partly covered first word.
+  if (size_t in = at % 8; in != 0) {
+    const size_t take = std::min<size_t>(8 - in, n);
+    uint64_t v = Word(at - in).load(std::memory_order_relaxed);
+    CopyShort(out, reinterpret_cast<uint8_t*>(&v) + in, take);
     out += take;
     at += take;
     n -= take;
+  }
+  // Whole words.
+  for (; n >= 8; n -= 8, at += 8, out += 8) {
+    uint64_t v = Word(at).load(std::memory_order_relaxed);
+    std::memcpy(out, &v, 8);
+  }
+  // A partly covered last word.
+  if (n > 0) {
+    uint64_t v = Word(at).load(std::memory_order_relaxed);
+    CopyShort(out, reinterpret_cast<uint8_t*>(&v), n);
   }
 }
 
 void AtomicStoreBytes(void* shared, const void* src, size_t n) {
   auto* in = static_cast<const uint8_t*>(src);
   uintptr_t at = reinterpret_cast<uintptr_t>(shared);
-  if (at % 8 == 0 && n % 8 == 0) {
-    for (size_t i = 0; i < n; i += 8) {
-      uint64_t v;
-      std::memcpy(&v, in + i, 8);
-      Word(at + i).store(v, std::memory_order_relaxed);
-    }
-    return;
-  }
-  while (n > 0) {
-    uintptr_t word = at & ~uintptr_t{7};
-    size_t skip = at - word;
-    size_t take = std::min<size_t>(8 - skip, n);
-    if (take == 8) {
-      uint64_t v;
-      std::memcpy(&v, in, 8);
-      Word(word).store(v, std::memory_order_relaxed);
-    } else {
-      // Merge into the bytes of the word we do not own; a failed CAS means
-      // another thread wrote the word, so some thread made progress.
-      auto w = Word(word);
-      uint64_t old = w.load(std::memory_order_relaxed);
-      uint64_t desired;
-      do {
-        desired = old;
-        std::memcpy(reinterpret_cast<uint8_t*>(&desired) + skip, in, take);
-      } while (!w.compare_exchange_weak(old, desired, std::memory_order_relaxed,
-                                        std::memory_order_relaxed));
-    }
+  if (n == 0) return;
+  if (size_t skip = at % 8; skip != 0) {
+    const size_t take = std::min<size_t>(8 - skip, n);
+    MergeIntoWord(at - skip, skip, in, take);
     in += take;
     at += take;
     n -= take;
   }
+  for (; n >= 8; n -= 8, at += 8, in += 8) {
+    uint64_t v;
+    std::memcpy(&v, in, 8);
+    Word(at).store(v, std::memory_order_relaxed);
+  }
+  if (n > 0) MergeIntoWord(at, 0, in, n);
 }
 
 // ---- Mapping ----
@@ -170,6 +203,19 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   const uint32_t cpus =
       options.possible_cpus ? options.possible_cpus : HostPossibleCpus();
   const bool percpu = attr.type == MapType::kPercpuArray;
+  const bool lock = attr.spin_lock_offset >= 0;
+  // A lock is described by BTF, which is loaded (BPF_BTF_LOAD) before
+  // BPF_MAP_CREATE runs, so its refusals come first: a bpf_spin_lock member
+  // that does not fit in the value is EINVAL, then one that is not 4-byte
+  // aligned is EFAULT (kernel/bpf/btf.c; settled on Linux 6.18 by
+  // corpus/regressions/spin_lock_*).
+  if (lock) {
+    if (static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
+        attr.value_size) {
+      return EINVAL;
+    }
+    if (attr.spin_lock_offset % kSpinLockSize != 0) return EFAULT;
+  }
   if (attr.type != MapType::kArray && !percpu) return EINVAL;
   uint32_t flags = attr.map_flags;
   // syscall.c map_create(): BPF_F_TOKEN_FD is taken off before the map's
@@ -211,14 +257,13 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
       bytes * ncopies > limit) {
     return ENOMEM;
   }
-  // map_check_btf: a bpf_spin_lock lives in ARRAY values only.
-  if (attr.spin_lock_offset >= 0) {
+  // map_check_btf: a value with special fields (the lock) refuses the
+  // BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG restrictions, then a
+  // bpf_spin_lock lives in ARRAY values only (an ARRAY with BPF_F_MMAPABLE
+  // and a lock is created; mapping it is refused).
+  if (lock) {
+    if (flags & (kFRdonlyProg | kFWronlyProg)) return EACCES;
     if (percpu) return EOPNOTSUPP;
-    if (attr.spin_lock_offset % 4 != 0 ||
-        static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
-            attr.value_size) {
-      return EINVAL;
-    }
   }
 
   std::unique_ptr<ArrayMap> map(new ArrayMap());
@@ -226,45 +271,85 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->elem_size_ = elem_size;
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  map->fast_word_ = !percpu && attr.value_size == 8 && attr.spin_lock_offset < 0;
-  map->whole_words_ =
-      !percpu && attr.value_size % 8 == 0 && attr.spin_lock_offset < 0;
+  map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
+  map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
   uint64_t total = data_bytes;
   if (percpu) {
     map->cpu_stride_ = RoundUp(data_bytes, kCacheLine);
     total = map->cpu_stride_ * cpus;
   }
-  total = RoundUp(total, map->page_size_);
-  void* mem = MAP_FAILED;
-  if (attr.map_flags & kFMmapable) {
+  // bpf_map_mmap refuses maps with a lock, so they need no mappable data.
+  if ((attr.map_flags & kFMmapable) && !lock) {
+    // A page-aligned memfd, so MapFd::Mmap can share it. The read-only
+    // reopen for read-only mappings waits for the first one (MapFd::Mmap).
+    total = RoundUp(total, map->page_size_);
     map->mmap_region_size_ = total;
     map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
     if (map->memfd_ < 0) return ENOMEM;
     if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
-    // Read-only mappings come from a read-only open of the memfd: the
-    // kernel then refuses mprotect(PROT_WRITE) on them, as it does for a
-    // read-only mapping of a BPF map (VM_MAYWRITE cleared).
-    std::string path = "/proc/self/fd/" + std::to_string(map->memfd_);
-    map->memfd_ro_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED,
-               map->memfd_, 0);
+    // Small regions are populated in one go (the kernel allocates a
+    // mappable array whole too); large ones fault in lazily.
+    const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
+    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | populate, map->memfd_, 0);
+    if (mem == MAP_FAILED) return ENOMEM;
+    map->data_ = static_cast<uint8_t*>(mem);
+    map->storage_ = Storage::kMemfd;
+  } else if (total <= kHeapStorageMax) {
+    // Zeroed heap memory, started on a cache-line boundary (calloc gives
+    // 16-byte alignment; the rest of a line is over-allocated).
+    total = RoundUp(total, kCacheLine) + kCacheLine - 16;
+    void* mem = std::calloc(1, total);
+    if (mem == nullptr) return ENOMEM;
+    map->heap_ = mem;
+    map->data_ = reinterpret_cast<uint8_t*>(
+        RoundUp(reinterpret_cast<uintptr_t>(mem), kCacheLine));
+    map->storage_ = Storage::kHeap;
   } else {
-    // Zero-filled and lazily backed: untouched pages cost nothing.
-    mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    // Large data: zero-filled and lazily backed, untouched pages cost
+    // nothing.
+    total = RoundUp(total, map->page_size_);
+    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) return ENOMEM;
+    map->data_ = static_cast<uint8_t*>(mem);
+    map->storage_ = Storage::kAnonymous;
   }
-  if (mem == MAP_FAILED) return ENOMEM;
-  map->data_ = static_cast<uint8_t*>(mem);
   map->storage_bytes_ = total;
   *out = std::move(map);
   return 0;
 }
 
 ArrayMap::~ArrayMap() {
-  if (data_) munmap(data_, storage_bytes_);
-  if (memfd_ro_ >= 0) close(memfd_ro_);
+  if (data_ != nullptr) {
+    if (storage_ == Storage::kHeap) {
+      std::free(heap_);
+    } else {
+      munmap(data_, storage_bytes_);
+    }
+  }
+  const int ro = memfd_ro_.load(std::memory_order_relaxed);
+  if (ro >= 0) close(ro);
   if (memfd_ >= 0) close(memfd_);
+}
+
+int ArrayMap::ReadOnlyMemfd() const {
+  // Lock-free lazy open: the first read-only mapping reopens the memfd
+  // O_RDONLY (a mapping of it can never be mprotect()ed writable, as for a
+  // read-only mapping of a kernel map, VM_MAYWRITE cleared); racing openers
+  // agree through one CAS and the losers close theirs.
+  int ro = memfd_ro_.load(std::memory_order_acquire);
+  if (ro >= 0) return ro;
+  std::string path = "/proc/self/fd/" + std::to_string(memfd_);
+  int mine = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (mine < 0) return -1;
+  if (memfd_ro_.compare_exchange_strong(ro, mine, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    return mine;
+  }
+  close(mine);
+  return ro;
 }
 
 void ArrayMap::ReadValue(const uint8_t* slot, uint8_t* out, uint64_t n) const {
@@ -466,6 +551,12 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   const uint64_t pgoff = offset / page;
   if (pgoff + len / page < pgoff) return EOVERFLOW;
   if (len > (uint64_t{1} << 47) - page) return ENOMEM;
+  // file_mmap_ok(): the map's inode is not a regular file, so the mapping
+  // may not reach past MAX_LFS_FILESIZE (LLONG_MAX) bytes.
+  constexpr uint64_t kMaxLfsFileSize = INT64_MAX;
+  if (len > kMaxLfsFileSize || pgoff > (kMaxLfsFileSize - len) / page) {
+    return EOVERFLOW;
+  }
   const bool write = prot & kProtWrite;
   bool shared = flags & kMapShared;
   // A shared writable mapping needs a writable fd; a shared mapping of a
@@ -477,8 +568,9 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   if (!can_read_) return EACCES;
   // The bpf anon inode lives on a noexec mount.
   if (prot & kProtExec) return EPERM;
-  // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap.
-  if (m.percpu()) return kEnotsupp;
+  // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap, and a value with
+  // special fields (a spin lock) cannot be mapped.
+  if (m.percpu() || m.attr_.spin_lock_offset >= 0) return kEnotsupp;
   if (!shared) return EINVAL;
   if (write) {
     if (m.frozen()) return EPERM;
@@ -498,7 +590,13 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire));
   }
-  int fd = write || m.memfd_ro_ < 0 ? m.memfd_ : m.memfd_ro_;
+  int fd = m.memfd_;
+  if (!write) {
+    // Without the read-only reopen (no /proc), fall back to the memfd:
+    // the mapping is still read-only, only mprotect() could widen it.
+    int ro = m.ReadOnlyMemfd();
+    if (ro >= 0) fd = ro;
+  }
   void* addr = mmap(nullptr, len, prot & (kProtRead | kProtWrite), MAP_SHARED,
                     fd, static_cast<off_t>(offset));
   if (addr == MAP_FAILED) {

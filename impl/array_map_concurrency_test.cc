@@ -164,6 +164,9 @@ TEST(ArrayMapConcurrencyTest, WideValuesTearOnlyAtWordBoundaries) {
   auto map = Make(MapType::kArray, kValueSize, 2);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> bad{0};
+  // Both writers must have run for the check to mean anything (on a loaded
+  // machine a thread may start late).
+  std::atomic<uint32_t> updates{0}, pads{0};
   std::thread writer([&] {
     std::vector<uint8_t> value(kValueSize);
     uint32_t n = 0;
@@ -175,6 +178,7 @@ TEST(ArrayMapConcurrencyTest, WideValuesTearOnlyAtWordBoundaries) {
       // The last 4 bytes: a value that is its own check (n's low half).
       std::memcpy(&value[kValueSize - 4], &n, 4);
       map->fd().Update(1, value.data());
+      updates.fetch_add(1, std::memory_order_relaxed);
     }
   });
   std::thread padding_writer([&] {
@@ -190,10 +194,12 @@ TEST(ArrayMapConcurrencyTest, WideValuesTearOnlyAtWordBoundaries) {
         desired = (old & 0xffffffffu) | (uint64_t{++n % 255 + 1} << 32);
       } while (!word.compare_exchange_weak(old, desired,
                                            std::memory_order_relaxed));
+      pads.fetch_add(1, std::memory_order_relaxed);
     }
   });
   std::vector<uint8_t> out(kValueSize);
-  for (int i = 0; i < 2000; ++i) {
+  for (int i = 0; i < 2000 || pads.load() < 100 || updates.load() < 100;
+       ++i) {
     ASSERT_EQ(map->fd().Lookup(1, out.data()), 0);
     for (size_t at = 0; at + 8 <= kValueSize; at += 8) {
       uint64_t w;

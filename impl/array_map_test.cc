@@ -95,6 +95,55 @@ TEST(ArrayMapCreateTest, TooMuchMemoryIsEnomemAndPowerOfTwoOverflowIsE2big) {
   EXPECT_EQ(CreateErr(a, o), E2BIG);
 }
 
+TEST(ArrayMapCreateTest, SpinLockRefusalsComeInTheKernelsOrder) {
+  MapAttr a;
+  a.value_size = 16;
+  // Past the value end: EINVAL, before anything else (even key_size).
+  a.spin_lock_offset = 13;
+  a.key_size = 8;
+  EXPECT_EQ(CreateErr(a), EINVAL);
+  // Fits but misaligned: EFAULT, also before the map's own checks.
+  a.spin_lock_offset = 6;
+  EXPECT_EQ(CreateErr(a), EFAULT);
+  a.type = MapType::kPercpuArray;
+  a.key_size = 4;
+  EXPECT_EQ(CreateErr(a), EFAULT);
+  // Offsets beyond INT32_MAX are checked as given, not clamped.
+  a = {};
+  a.value_size = 0xfffffff0u;
+  a.spin_lock_offset = 0x80000000u;
+  EXPECT_EQ(CreateErr(a), E2BIG);
+  a.spin_lock_offset = 0x80000002u;
+  EXPECT_EQ(CreateErr(a), EFAULT);
+  // Program restrictions: EACCES, before PERCPU's EOPNOTSUPP, after the
+  // map's own checks.
+  a = {};
+  a.value_size = 8;
+  a.spin_lock_offset = 4;
+  a.map_flags = kFRdonlyProg;
+  EXPECT_EQ(CreateErr(a), EACCES);
+  a.map_flags = kFWronlyProg;
+  EXPECT_EQ(CreateErr(a), EACCES);
+  a.type = MapType::kPercpuArray;
+  EXPECT_EQ(CreateErr(a), EACCES);
+  a.map_flags = 0;
+  EXPECT_EQ(CreateErr(a), EOPNOTSUPP);
+  a.map_flags = kFRdonlyProg | kFNoPrealloc;
+  EXPECT_EQ(CreateErr(a), EINVAL);
+  // A lock in an mmapable ARRAY is created, with no mappable region.
+  a = {};
+  a.value_size = 8;
+  a.spin_lock_offset = 0;
+  a.map_flags = kFMmapable;
+  std::unique_ptr<ArrayMap> map;
+  ASSERT_EQ(ArrayMap::Create(a, {}, &map), 0);
+  EXPECT_EQ(map->mmap_region_size(), 0u);
+  Mapping m;
+  EXPECT_EQ(map->fd().Mmap(0, kPage, kProtRead, kMapShared, &m), kEnotsupp);
+  EXPECT_EQ(map->fd().Mmap(0, kPage, kProtRead, kMapPrivate, &m), kEnotsupp);
+  EXPECT_EQ(m.addr(), nullptr);
+}
+
 // ---- layout ----
 
 TEST(ArrayMapLayoutTest, ElementsAreEightByteAlignedWithRoundedStride) {
@@ -375,6 +424,12 @@ TEST(ArrayMapMmapTest, FollowsTheKernelsMappingRules) {
   EXPECT_EQ(fd.Mmap(region, kPage, kProtRead, kMapShared, &m), EINVAL);
   EXPECT_EQ(fd.Mmap(0, kPage, kProtRead, kMapPrivate, &m), EINVAL);
   EXPECT_EQ(fd.Mmap(0, kPage, kProtRead | kProtExec, kMapShared, &m), EPERM);
+  // Past MAX_LFS_FILESIZE: EOVERFLOW (after TASK_SIZE's ENOMEM).
+  const uint64_t last_page = uint64_t(INT64_MAX) / kPage * kPage;
+  EXPECT_EQ(fd.Mmap(last_page, kPage, kProtRead, kMapShared, &m), EOVERFLOW);
+  EXPECT_EQ(fd.Mmap(last_page - kPage, kPage, kProtRead, kMapShared, &m),
+            EINVAL);
+  EXPECT_EQ(fd.Mmap(0, uint64_t{1} << 47, kProtRead, kMapShared, &m), ENOMEM);
   EXPECT_EQ(m.addr(), nullptr);
   auto plain = Make(MapType::kArray, 8, 10);
   EXPECT_EQ(plain->fd().Mmap(0, kPage, kProtRead, kMapShared, &m), EINVAL);
@@ -519,6 +574,27 @@ TEST(AtomicBytesTest, UnalignedCopiesTouchOnlyTheirBytes) {
   uint8_t out[13];
   AtomicLoadBytes(out, buf + 3, 13);
   EXPECT_EQ(std::memcmp(out, v.data(), 13), 0);
+}
+
+TEST(AtomicBytesTest, EveryOffsetAndLengthCopiesExactlyItsBytes) {
+  // Heads, whole words and tails of every shape, against a plain copy.
+  for (size_t at = 0; at < 16; ++at) {
+    for (size_t n = 0; n + at <= 40; ++n) {
+      alignas(8) uint8_t buf[48];
+      uint8_t want[48];
+      std::memset(buf, 0x5c, sizeof(buf));
+      std::memset(want, 0x5c, sizeof(want));
+      auto v = Pattern(n, static_cast<uint8_t>(at * 3 + n));
+      AtomicStoreBytes(buf + at, v.data(), n);
+      if (n > 0) std::memcpy(want + at, v.data(), n);
+      ASSERT_EQ(std::memcmp(buf, want, sizeof(buf)), 0) << at << " " << n;
+      std::vector<uint8_t> out(n + 2, 0xee);
+      AtomicLoadBytes(out.data() + 1, buf + at, n);
+      ASSERT_EQ(out.front(), 0xee);
+      ASSERT_EQ(out.back(), 0xee);
+      ASSERT_EQ(std::memcmp(out.data() + 1, want + at, n), 0) << at << " " << n;
+    }
+  }
 }
 
 }  // namespace

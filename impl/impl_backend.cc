@@ -177,6 +177,7 @@ class ImplMap : public core::MapInstance {
   int CpuCheck(uint32_t cpu) const {
     return cpu >= env_.possible_cpus ? EINVAL : 0;
   }
+  bool HasLock() const { return spec_.spin_lock_offset.has_value(); }
   bool ProgMayRead() const { return !(spec_.map_flags & core::kBpfFWronlyProg); }
   bool ProgMayWrite() const {
     return !(spec_.map_flags & core::kBpfFRdonlyProg);
@@ -196,6 +197,9 @@ class ImplMap : public core::MapInstance {
   Result Do(const core::ProgLookup& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
     if (!ProgMayRead()) return Result::Errno(EACCES);
+    // Reading the whole value would read the bpf_spin_lock, which the
+    // verifier forbids (EACCES at load).
+    if (HasLock()) return Result::Errno(EACCES);
     return ReadThrough(map_->LookupOnCpu(op.key, op.cpu));
   }
   Result Do(const core::ProgUpdate& op) {
@@ -218,9 +222,25 @@ class ImplMap : public core::MapInstance {
   }
   Result Do(const core::ProgAtomicAdd& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
-    if (!ProgMayRead() || !ProgMayWrite()) return Result::Errno(EACCES);
+    if (!ProgMayRead()) return Result::Errno(EACCES);
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
+      return Result::Errno(EACCES);
+    }
+    // An access overlapping the bpf_spin_lock is refused.
+    if (HasLock() && *spec_.spin_lock_offset < uint64_t{op.offset} + 8 &&
+        op.offset < uint64_t{*spec_.spin_lock_offset} + 4) {
+      return Result::Errno(EACCES);
+    }
+    if (!ProgMayWrite()) {
+      // The verifier checks the fetch (a read) before the store. A frozen
+      // BPF_F_RDONLY_PROG map is read-only to programs, so a read at a
+      // constant offset is folded into a constant, which only single-entry
+      // ARRAYs serve (ENOTSUPP otherwise; PERCPU has no direct reads); when
+      // it folds, the store is refused (EACCES).
+      if (map_->frozen() && !map_->percpu() && spec_.max_entries != 1) {
+        return Result::Errno(kEnotsupp);
+      }
       return Result::Errno(EACCES);
     }
     Result r;
@@ -259,11 +279,7 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   attr.max_entries = spec.max_entries;
   attr.map_flags = spec.map_flags;
   attr.numa_node = spec.numa_node;
-  if (spec.spin_lock_offset) {
-    // Offsets past INT32_MAX are refused like any offset past value_size.
-    attr.spin_lock_offset = static_cast<int32_t>(
-        std::min<uint32_t>(*spec.spin_lock_offset, INT32_MAX));
-  }
+  if (spec.spin_lock_offset) attr.spin_lock_offset = *spec.spin_lock_offset;
   Options options;
   options.possible_cpus = env_.possible_cpus;
   core::CreateResult out;

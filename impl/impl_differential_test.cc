@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "core/differential.h"
@@ -32,7 +33,21 @@ struct Pair {
 
 // Runs `count` sequences from seeds seed0.. for one CPU count; stops at the
 // first divergence with a minimized reproducer.
-void RunSeeds(uint32_t cpus, uint64_t seed0, int count) {
+// Puts a bpf_spin_lock into the spec at an edge offset (fits, misaligned,
+// past the end), sometimes with the flags the lock refuses or BPF_F_MMAPABLE:
+// the generator makes no lock maps of its own.
+void AddSpinLock(gen::Chooser& c, core::MapSpec* spec) {
+  const uint32_t v = spec->value_size;
+  const uint32_t offsets[] = {0, 2, 4, 8, v - 4, v - 3, v - 2, v, v + 4,
+                              static_cast<uint32_t>(c.Range(0, v))};
+  spec->spin_lock_offset = offsets[c.Range(0, std::size(offsets) - 1)];
+  const uint32_t extra[] = {0, 0, core::kBpfFMmapable, core::kBpfFRdonlyProg,
+                            core::kBpfFWronlyProg, core::kBpfFRdonly};
+  spec->map_flags |= extra[c.Range(0, std::size(extra) - 1)];
+}
+
+void RunSeeds(uint32_t cpus, uint64_t seed0, int count,
+              bool spin_locks = false) {
   core::Environment env = core::HostEnvironment();
   env.possible_cpus = cpus;
   Pair pair(env);
@@ -42,6 +57,7 @@ void RunSeeds(uint32_t cpus, uint64_t seed0, int count) {
     const uint64_t seed = seed0 + static_cast<uint64_t>(i);
     gen::RandomChooser chooser(seed);
     core::Sequence seq = gen::GenerateSequence(chooser, options);
+    if (spin_locks) AddSpinLock(chooser, &seq.spec);
     core::RunOutcome out = core::RunDifferential(seq, pair.both());
     if (out.ok()) continue;
     core::Sequence small = gen::Minimize(
@@ -69,6 +85,9 @@ TEST(ImplDifferentialTest, AgreesWithTheModelOnTwoCpus) {
 }
 TEST(ImplDifferentialTest, AgreesWithTheModelOnFiveCpus) {
   RunSeeds(5, BaseSeed() * 1000000 + 200000, 4000);
+}
+TEST(ImplDifferentialTest, AgreesWithTheModelOnSpinLockMaps) {
+  RunSeeds(2, BaseSeed() * 1000000 + 300000, 4000, /*spin_locks=*/true);
 }
 
 }  // namespace

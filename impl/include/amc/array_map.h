@@ -22,12 +22,17 @@
 //     MapFd::Mmap under the kernel's rules (MAP_SHARED only, offset and
 //     length within the region, no writable mapping of a frozen map, no
 //     freeze while a writable mapping exists, read-only mappings cannot be
-//     mprotect()ed writable).
+//     mprotect()ed writable). A map with a spin lock cannot be mapped and
+//     gets no memfd.
+//   - Other maps: the data starts on a 64-byte boundary, in zeroed heap
+//     memory (calloc) up to 16 MiB and in lazily backed anonymous memory
+//     of its own beyond.
 //   - PERCPU_ARRAY: one array per possible CPU, CPU-major; each CPU's array
 //     starts on a 64-byte boundary (cpu_stride = round_up(max_entries *
 //     elem_size, 64)), so two CPUs never share a cache line. Memory: the
 //     kernel's data layout + at most 56 bytes per CPU of padding, rounded up
-//     to a page, plus the constant-size ArrayMap header.
+//     to 64 bytes (+ 48 bytes of alignment slack on the heap) or to a page,
+//     plus the constant-size ArrayMap header.
 //
 // Concurrency (no lock on any path; see each call for its progress bound):
 //   - Every shared byte is accessed through std::atomic_ref on the aligned
@@ -103,10 +108,16 @@ struct MapAttr {
   uint32_t map_flags = 0;
   uint32_t numa_node = 0;
   // Offset of a struct bpf_spin_lock in the value (the kernel learns it from
-  // BTF), or -1. Such a map accepts BPF_F_LOCK, reads the lock word back as
-  // zero and cannot be frozen. NOTE: this version does not take the lock;
-  // BPF_F_LOCK copies are per-word atomic like the others.
-  int32_t spin_lock_offset = -1;
+  // BTF), or negative for none; any u32 offset can be given. Such a map
+  // accepts BPF_F_LOCK, reads the lock word back as zero, cannot be frozen
+  // and cannot be mapped (ENOTSUPP, even with BPF_F_MMAPABLE). Creation
+  // refuses, in the kernel's order: a lock that does not fit in the value
+  // (EINVAL) or is not 4-byte aligned (EFAULT), before any other check (the
+  // BTF is loaded first); then, after the size checks, BPF_F_RDONLY_PROG /
+  // BPF_F_WRONLY_PROG (EACCES) and PERCPU_ARRAY (EOPNOTSUPP).
+  // NOTE: this version does not take the lock; BPF_F_LOCK copies are
+  // per-word atomic like the others.
+  int64_t spin_lock_offset = -1;
 };
 
 // What the map answers as if it ran on (0 = read from this machine).
@@ -302,9 +313,10 @@ class ArrayMap {
     return percpu() ? elem_size_ * cpus_ : attr_.value_size;
   }
   // The mappable region: PAGE_ALIGN(max_entries * elem_size), 0 unless
-  // BPF_F_MMAPABLE.
+  // BPF_F_MMAPABLE (and 0 for a map with a spin lock, which cannot be
+  // mapped).
   uint64_t mmap_region_size() const { return mmap_region_size_; }
-  // Bytes of storage held (page granular).
+  // Bytes of storage held for the data.
   uint64_t storage_bytes() const { return storage_bytes_; }
   bool frozen() const {
     return state_.load(std::memory_order_relaxed) & kFrozenBit;
@@ -413,8 +425,16 @@ class ArrayMap {
   // ARRAY with value_size % 8 == 0 and no spin lock: copies are whole
   // words, and packed syscall buffers have the storage's stride.
   bool whole_words_ = false;
+  // Where the data lives: heap (small), anonymous mapping (large), or the
+  // memfd (BPF_F_MMAPABLE).
+  enum class Storage : uint8_t { kHeap, kAnonymous, kMemfd };
+  Storage storage_ = Storage::kHeap;
+  void* heap_ = nullptr;  // what calloc returned, for kHeap
   int memfd_ = -1;
-  int memfd_ro_ = -1;  // the memfd reopened O_RDONLY, for read-only mappings
+  // The memfd reopened O_RDONLY for read-only mappings, opened by the first
+  // one (-1 until then).
+  mutable std::atomic<int> memfd_ro_{-1};
+  int ReadOnlyMemfd() const;
   // Freeze bit | number of live writable mappings. Freeze and writable Mmap
   // CAS it so neither can slip past the other (the kernel's freeze_mutex
   // and writecnt, without the mutex).
