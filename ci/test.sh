@@ -34,9 +34,17 @@ for s in "${stages[@]}"; do
       ctest --preset asan -j "$jobs" -LE "differential|fuzz-catch|matrix"
       ;;
     tsan)
-      stage "TSan"
-      ci/build.sh tsan
-      ctest --preset tsan -j "$jobs" -L "concurrency|cli|plugin|unit"
+      stage "TSan: the concurrent code and a multi-threaded campaign"
+      ci/install-deps.sh
+      cmake --preset tsan >/dev/null
+      cmake --build --preset tsan --target array_map_test \
+        array_map_concurrency_test impl_backend_test amc
+      ctest --preset tsan -j "$jobs" -L concurrency
+      ctest --preset tsan -j "$jobs" -R "ArrayMap|Impl|AtomicBytes" -LE differential
+      TSAN_OPTIONS=halt_on_error=1 build/tsan/tools/amc/amc run --jobs 2 \
+        --sequences 400 --seed 1 --out build/tsan/amc-out >build/tsan/amc-run.log 2>&1 \
+        || { tail -n 60 build/tsan/amc-run.log; exit 1; }
+      tail -n 3 build/tsan/amc-run.log
       ;;
     fuzz)
       stage "fuzz smoke"

@@ -271,6 +271,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->elem_size_ = elem_size;
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  map->exec_mappings_refused_ = options.exec_mappings_refused;
+  map->freeze_needs_write_permission_ = options.freeze_needs_write_permission;
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -525,14 +527,15 @@ int MapFd::LookupAndDeleteBatch(const uint32_t*, uint32_t*, uint32_t*, void*,
 int MapFd::Freeze() const {
   // Maps with special fields (a bpf_spin_lock) cannot be frozen.
   if (map_->attr_.spin_lock_offset >= 0) return kEnotsupp;
-  if (!can_write_) return EPERM;
+  const bool needs_write = map_->freeze_needs_write_permission_;
+  if (needs_write && !can_write_) return EPERM;
   auto& state = map_->state_;
   // Acquire pairs with Mapping::Reset's release: a count we read as zero
   // means those munmaps are done.
   uint64_t s = state.load(std::memory_order_acquire);
   do {
-    if (s & ArrayMap::kFrozenBit) return EPERM;  // frozen: no write perm
-    if (s != 0) return EBUSY;                    // writable mappings exist
+    if (needs_write && (s & ArrayMap::kFrozenBit)) return EPERM;  // no write perm
+    if (s != 0) return EBUSY;  // writable mappings exist, or (before 6.12) frozen
   } while (!state.compare_exchange_weak(s, s | ArrayMap::kFrozenBit,
                                         std::memory_order_acq_rel,
                                         std::memory_order_acquire));
@@ -566,8 +569,8 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
     if (!can_write_) shared = false;
   }
   if (!can_read_) return EACCES;
-  // The bpf anon inode lives on a noexec mount.
-  if (prot & kProtExec) return EPERM;
+  // The bpf anon inode lives on a noexec superblock (since 6.15).
+  if ((prot & kProtExec) && m.exec_mappings_refused_) return EPERM;
   // syscall.c bpf_map_mmap: PERCPU_ARRAY has no map_mmap, and a value with
   // special fields (a spin lock) cannot be mapped.
   if (m.percpu() || m.attr_.spin_lock_offset >= 0) return kEnotsupp;

@@ -267,8 +267,10 @@ ImplBackend::ImplBackend(const std::optional<core::Environment>& env)
     : env_(core::HostEnvironment()) {
   if (env) {
     env_.possible_cpus = env->possible_cpus;
-    env_.kernel_release = env->kernel_release;
+    if (!env->kernel_release.empty()) env_.kernel_release = env->kernel_release;
   }
+  profile_ = core::SelectKernelProfile(env_.kernel_release)
+                 .value_or(core::AllKernelProfiles().back());
 }
 
 core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
@@ -282,6 +284,8 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   if (spec.spin_lock_offset) attr.spin_lock_offset = *spec.spin_lock_offset;
   Options options;
   options.possible_cpus = env_.possible_cpus;
+  options.exec_mappings_refused = profile_.exec_mappings_refused;
+  options.freeze_needs_write_permission = profile_.freeze_needs_write_permission;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
   out.err = ArrayMap::Create(attr, options, &map);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/backend.h"
+#include "core/kernel_profile.h"
 
 namespace amc::impl {
 
@@ -28,6 +29,9 @@ class ImplBackend : public core::Backend {
 
  private:
   core::Environment env_;
+  // Release-dependent answers follow the profile of env_'s release (or
+  // AMC_KERNEL_PROFILE), as the model's do.
+  core::KernelProfile profile_;
 };
 
 }  // namespace amc::impl

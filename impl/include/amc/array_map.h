@@ -133,6 +133,14 @@ struct Options {
   bool bypass_spec_v1 = true;
   // Data larger than this is ENOMEM (0 = physical memory).
   uint64_t memory_limit_bytes = 0;
+  // Release-dependent answers (the defaults are Linux 6.15+'s):
+  // PROT_EXEC mappings are EPERM (the map's inode is on a noexec superblock
+  // since 6.15); before, they are made.
+  bool exec_mappings_refused = true;
+  // Freeze needs a writable handle (EPERM through a read-only one, and for a
+  // second freeze); before 6.12 (observed on 6.1) it does not, and a second
+  // freeze is EBUSY.
+  bool freeze_needs_write_permission = true;
 };
 
 // This machine's possible CPUs (/sys/devices/system/cpu/possible).
@@ -419,6 +427,8 @@ class ArrayMap {
   uint64_t mmap_region_size_ = 0;
   uint64_t storage_bytes_ = 0;
   uint64_t page_size_ = 4096;
+  bool exec_mappings_refused_ = true;
+  bool freeze_needs_write_permission_ = true;
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
