@@ -179,8 +179,14 @@ core::Mmap GenMmap(Chooser& c, const MapSpec& spec, const GenOptions& o) {
     m.length = 0;
   } else if (roll < 95) {
     m.length = region - m.offset % region;
+  } else if (c.Percent(50)) {
+    m.length = c.Range(1, uint64_t{1} << 24);
   } else {
-    m.length = c.Range(0, UINT64_MAX);
+    // Huge lengths only above TASK_SIZE (2^47 - a page on x86_64), where every
+    // kernel refuses them alike (ENOMEM). Between the machine's commit limit
+    // and TASK_SIZE the kernel's answer depends on memory and address-space
+    // layout, not on the map (KNOWN_DIFFERENCES.md), so none are drawn there.
+    m.length = c.Range(uint64_t{1} << 47, UINT64_MAX);
   }
   roll = c.Range(0, 99);
   m.prot = roll < 45   ? core::kProtRead | core::kProtWrite
