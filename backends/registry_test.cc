@@ -1,4 +1,5 @@
 #include "backends/registry.h"
+#include "backends/replay.h"
 
 #include <gtest/gtest.h>
 
@@ -53,6 +54,29 @@ TEST(RegistryTest, RequiredKernelMissingIsReported) {
             "AMC_REQUIRE_KERNEL=1 but the kernel backend is unavailable: no CAP_BPF");
   setenv("AMC_REQUIRE_KERNEL", "0", 1);
   EXPECT_EQ(MissingRequiredBackends(s), "");
+}
+
+}  // namespace
+}  // namespace amc::backends
+
+namespace amc::backends {
+namespace {
+
+core::Sequence ExecMappingRecordedOn(const std::string& release, int expect) {
+  core::Sequence seq;
+  seq.env = core::Environment{2, 4096, release};
+  seq.spec.map_flags = core::kBpfFMmapable;
+  seq.expect_create = 0;
+  seq.steps.push_back({core::Mmap{0, 0, 4096, core::kProtRead | core::kProtExec, true},
+                       core::Result::Errno(expect)});
+  return seq;
+}
+
+TEST(ReplayerTest, OneReplayerKeepsEachRecordedReleasesProfile) {
+  Replayer replayer("model");
+  EXPECT_TRUE(replayer.ReplaySequence(ExecMappingRecordedOn("6.18.0", EPERM), "a").ok());
+  EXPECT_TRUE(replayer.ReplaySequence(ExecMappingRecordedOn("6.1.0", 0), "b").ok());
+  EXPECT_TRUE(replayer.ReplaySequence(ExecMappingRecordedOn("6.18.1", EPERM), "c").ok());
 }
 
 }  // namespace

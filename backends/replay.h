@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backends/registry.h"
@@ -50,8 +51,9 @@ class Replayer {
  private:
   Selection& SelectionFor(const std::optional<core::Environment>& env);
   std::string list_;
-  // Backends are made once per recorded environment (none = this machine).
-  std::map<std::pair<uint32_t, uint32_t>, Selection> by_env_;
+  // Backends are made once per recorded environment (none = this machine):
+  // possible CPUs, page size and kernel release (it picks the profile).
+  std::map<std::tuple<uint32_t, uint32_t, std::string>, Selection> by_env_;
   std::optional<Selection> host_;
 };
 
