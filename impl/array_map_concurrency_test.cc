@@ -14,24 +14,12 @@
 #include <vector>
 
 #include "amc/array_map.h"
+#include "impl/array_map_test_util.h"
 
 namespace amc::impl {
 namespace {
 
-std::unique_ptr<ArrayMap> Make(MapType type, uint32_t value_size,
-                               uint32_t max_entries, uint32_t flags = 0,
-                               uint32_t cpus = 2) {
-  MapAttr attr;
-  attr.type = type;
-  attr.value_size = value_size;
-  attr.max_entries = max_entries;
-  attr.map_flags = flags;
-  Options options;
-  options.possible_cpus = cpus;
-  std::unique_ptr<ArrayMap> map;
-  EXPECT_EQ(ArrayMap::Create(attr, options, &map), 0);
-  return map;
-}
+using test_util::Make;
 
 // A word that checks itself: the high half is the low half's complement.
 uint64_t SelfChecking(uint32_t n) {
