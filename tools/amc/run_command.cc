@@ -29,8 +29,9 @@ Defaults: every available backend, both map types, 60 seconds, all cores,
 a fresh seed (printed; pass it back with --seed to repeat the run).
 
 options:
-  --backends LIST      comma-separated backends (default: every available one;
-                       see `amc info`); test-only ones run only when named
+  --backends LIST      comma-separated backends (default: $AMC_BACKENDS if
+                       set, else every available one; see `amc info`);
+                       test-only ones run only when named
   --seed N             campaign seed; sequence i depends only on N and i
   --sequences N        run N sequences (then no time limit unless --time)
   --time SECONDS       stop after this long (default 60 without --sequences)
@@ -143,7 +144,8 @@ int RunCommand(int argc, char** argv) {
   }
 
   CampaignOptions options;
-  options.backend_list = args.Get("backends");
+  options.backend_list =
+      args.Get("backends", backends::BackendListFromEnvironment());
   if (!seed) {
     std::random_device rd;
     seed = (uint64_t{rd()} << 32 | rd()) ^
@@ -180,7 +182,10 @@ int RunCommand(int argc, char** argv) {
   const auto unavailable = selection.unavailable;
   selection.available.clear();  // workers make their own
 
-  const std::string names = Join(plan.backend_names, ",");
+  // The list as the user gave it (plug-ins by path), else the names run.
+  const std::string names = options.backend_list.empty()
+                                ? Join(plan.backend_names, ",")
+                                : options.backend_list;
   std::printf(
       "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
       static_cast<unsigned long long>(options.seed),
