@@ -269,7 +269,11 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
     auto kind = static_cast<core::OpKind>(k);
     std::vector<std::string> lacking;
     for (const auto& b : selection.available) {
-      if (!b->Supports(kind)) lacking.push_back(b->Name());
+      if (b->Supports(kind)) continue;
+      // A plug-in may say why (its capability mask's reason).
+      std::string reason = b->UnsupportedReason(kind);
+      lacking.push_back(b->Name() +
+                        (reason.empty() ? "" : " (" + reason + ")"));
     }
     if (!lacking.empty()) {
       plan.gen.kinds.reset(k);

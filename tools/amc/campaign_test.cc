@@ -18,6 +18,33 @@ CampaignPlan ModelPlan(const std::string& list = "model") {
   return PlanCampaign(selection, 16);
 }
 
+// A backend without mmap ops that says why, like a plug-in's capability mask.
+class NoMmapBackend : public core::Backend {
+ public:
+  std::string Name() const override { return "nommap"; }
+  core::Availability Probe() override { return {}; }
+  core::Environment Env() const override { return core::HostEnvironment(); }
+  core::CreateResult Create(const core::MapSpec&) override { return {}; }
+  bool Supports(core::OpKind kind) const override {
+    return kind != core::OpKind::kMmap;
+  }
+  std::string UnsupportedReason(core::OpKind kind) const override {
+    return kind == core::OpKind::kMmap ? "no shared memory here" : "";
+  }
+};
+
+TEST(CampaignTest, PlanLeavesOutKindsABackendLacksWithItsReason) {
+  backends::Selection selection = backends::SelectBackends("model");
+  selection.available.push_back(std::make_unique<NoMmapBackend>());
+  CampaignPlan plan = PlanCampaign(selection, 16);
+  EXPECT_FALSE(plan.gen.kinds.test(static_cast<size_t>(core::OpKind::kMmap)));
+  EXPECT_TRUE(plan.gen.kinds.test(static_cast<size_t>(core::OpKind::kLookup)));
+  ASSERT_EQ(plan.left_out_kinds.size(), 1u);
+  EXPECT_EQ(plan.left_out_kinds[0].first, "mmap");
+  EXPECT_EQ(plan.left_out_kinds[0].second,
+            "not implemented by nommap (no shared memory here)");
+}
+
 TEST(CampaignTest, SequenceSeedsDifferPerIndexAndRepeatPerSeed) {
   std::set<uint64_t> seen;
   for (uint64_t i = 0; i < 1000; ++i) seen.insert(SequenceSeed(42, i));
