@@ -108,7 +108,7 @@ TEST_F(AmcCliTest, RunWithFewSequencesExitsZeroWithSummaryAndValidReports) {
   EXPECT_TRUE(JsonValid(P("run.json")));
   EXPECT_NE(ReadFile(P("run.json")).find("\"sequences\":60"),
             std::string::npos);
-  EXPECT_TRUE(JUnitValid(P("run.xml"), 60, 0));
+  EXPECT_TRUE(JUnitValid(P("run.xml"), 1, 0));  // one block of sequences
   EXPECT_FALSE(fs::exists(P("out")));
 }
 
@@ -135,7 +135,7 @@ TEST_F(AmcCliTest, FaultyBackendRunExitsOneWithAReproducerThatReplayFails) {
   ASSERT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL"), std::string::npos);
   EXPECT_TRUE(JsonValid(P("run.json")));
-  EXPECT_TRUE(JUnitValid(P("run.xml"), 300, -1));
+  EXPECT_TRUE(JUnitValid(P("run.xml"), -1, -1));
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(P("out")))
     files.push_back(e.path());
