@@ -323,11 +323,9 @@ def main():
             ("replay", f"{amc} replay --backends model,kernel {corpus}"),
         ]
         if guest:
-            # Recorded truth of this release for the regression inputs. Spin-lock
-            # cases are left out: their 6.1 rules are not in the model's
-            # profiles yet (KNOWN_DIFFERENCES.md).
+            # Recorded truth of this release for every regression input.
             inputs = sorted(f for f in os.listdir(os.path.join(args.corpus, "regressions"))
-                            if f.endswith(".ops") and not f.startswith("spin_lock_"))
+                            if f.endswith(".ops"))
             paths = " ".join(f"{corpus}/regressions/{f}" for f in inputs)
             tests.append(("record", f"{amc} record {paths} --out {tmp}/rec; "
                                     f"rc=$?; for f in {tmp}/rec/*.ops; do dump $f; done; (exit $rc)"))
