@@ -114,8 +114,7 @@ struct MapAttr {
   // refuses, in the kernel's order: a lock that does not fit in the value
   // (EINVAL) or is not 4-byte aligned (EFAULT), before any other check (the
   // BTF is loaded first); then, after the size checks, BPF_F_RDONLY_PROG /
-  // BPF_F_WRONLY_PROG (EACCES) and PERCPU_ARRAY (EOPNOTSUPP). Options below
-  // give the rules of releases before 6.2 instead.
+  // BPF_F_WRONLY_PROG (EACCES) and PERCPU_ARRAY (EOPNOTSUPP).
   // NOTE: this version does not take the lock; BPF_F_LOCK copies are
   // per-word atomic like the others.
   int64_t spin_lock_offset = -1;
