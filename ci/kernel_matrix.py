@@ -190,7 +190,8 @@ def build_initramfs(path, amc, corpus, tests, broken):
     entries.append((SWEEP_DIR, 0o40755, None))
     for name, text in sorted(spin_lock_sweep().items()):
         entries.append((f"{SWEEP_DIR}/{name}", 0o100644, text.encode()))
-    entries.append(("init", 0o100755, guest_init(tests, broken).encode()))
+    if broken != "noinit":  # without /init the kernel panics before any test
+        entries.append(("init", 0o100755, guest_init(tests, broken).encode()))
     with open(path, "wb") as f:
         f.write(cpio_newc(entries))
 
@@ -350,7 +351,10 @@ def main():
     # TCG by default: /dev/kvm may exist here without working (nested
     # virtualisation hangs), and a boot under TCG takes about 3 s.
     ap.add_argument("--accel", default="tcg", help="tcg, kvm, or auto (kvm when /dev/kvm opens)")
-    ap.add_argument("--broken", choices=["panic"], help="deliberately break each guest (self-test)")
+    ap.add_argument("--broken", choices=["panic", "noinit"],
+                    help="deliberately break each guest (self-test): panic = its init dies; "
+                         "noinit = no /init, the kernel panics before any test (retried once, "
+                         "then a failure)")
     ap.add_argument("--update-corpus", metavar="DIR",
                     help="copy each guest's recorded cases into DIR/<series>/ (e.g. corpus/releases)")
     args = ap.parse_args()
