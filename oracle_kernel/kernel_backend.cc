@@ -467,6 +467,30 @@ class KernelMap : public core::MapInstance {
 
   core::MapState ReadState() override { return ReadHandleState(*h_, env_); }
 
+  // RawProgramFor: loads the program behind a program op.
+  std::optional<RawProgram> Raw(const core::Op& op) {
+    std::optional<ProgKind> kind;
+    uint32_t offset = 0;
+    if (std::holds_alternative<core::ProgLookup>(op)) kind = kLookupProg;
+    if (std::holds_alternative<core::ProgLookupPercpu>(op)) {
+      kind = kLookupPercpuProg;
+    }
+    if (std::holds_alternative<core::ProgUpdate>(op)) kind = kUpdateProg;
+    if (std::holds_alternative<core::ProgDelete>(op)) kind = kDeleteProg;
+    if (const auto* add = std::get_if<core::ProgAtomicAdd>(&op)) {
+      kind = kAtomicAddProg;
+      offset = add->offset;
+    }
+    if (!kind) return std::nullopt;
+    const LoadedProgram& p = Load(*kind, offset);
+    RawProgram raw;
+    raw.err = p.err;
+    raw.map_fd = h_->rw_fd.get();
+    raw.in_fd = h_->in_fd.get();
+    raw.prog_fd = p.err ? -1 : p.fd;
+    return raw;
+  }
+
  private:
   const MapSpec& spec() const { return h_->spec; }
   int fd() const { return h_->fd.get(); }
@@ -990,6 +1014,13 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
 }
 
 void KernelBackend::DropCache() { pool_->Drop(); }
+
+std::optional<RawProgram> RawProgramFor(core::MapInstance* map,
+                                        const core::Op& op) {
+  auto* kernel_map = dynamic_cast<KernelMap*>(map);
+  if (!kernel_map) return std::nullopt;
+  return kernel_map->Raw(op);
+}
 
 KernelStats KernelBackend::Stats() const { return pool_->stats(); }
 

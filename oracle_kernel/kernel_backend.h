@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/backend.h"
@@ -100,6 +101,21 @@ class KernelBackend : public core::Backend {
   core::Environment env_;
   std::shared_ptr<KernelPool> pool_;
 };
+
+// For drivers that run program ops from several threads at once
+// (concurrency/): the kernel objects behind a map this backend created.
+// Every fd stays owned by the map instance. Not thread-safe: call it before
+// the threads start; the fds themselves may then be used concurrently.
+struct RawProgram {
+  int err = 0;       // the program's load errno (then prog_fd is -1)
+  int map_fd = -1;   // the map's read-write fd
+  int in_fd = -1;    // the `in` scratch map prog_update reads its value from
+  int prog_fd = -1;  // the program that runs ops of `op`'s kind (and offset)
+};
+// nullopt unless `map` came from a KernelBackend and `op` is a program op.
+// The program takes progs/array_ops.bpf.c's struct ctx.
+std::optional<RawProgram> RawProgramFor(core::MapInstance* map,
+                                        const core::Op& op);
 
 }  // namespace amc::oracle_kernel
 
