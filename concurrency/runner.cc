@@ -71,4 +71,21 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + ts.tv_nsec;
 }
 
+uint64_t InvokeNs() {
+  uint64_t t = MonotonicNs();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__x86_64__)
+  __builtin_ia32_lfence();
+#endif
+  return t;
+}
+
+uint64_t ReturnNs() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__x86_64__)
+  __builtin_ia32_lfence();
+#endif
+  return MonotonicNs();
+}
+
 }  // namespace amc::concurrency

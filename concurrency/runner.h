@@ -28,8 +28,24 @@ int RunPinned(const std::vector<uint32_t>& cpus,
 // (invalid or zero values fall back too).
 uint64_t EnvCount(const char* name, uint64_t fallback);
 
-// Monotonic nanoseconds (CLOCK_MONOTONIC), for histories.
+// Monotonic nanoseconds (CLOCK_MONOTONIC).
 uint64_t MonotonicNs();
+
+// The times that bracket one op of a history, fenced so that real-time order
+// between them implies memory order. Without fences a clock read does not
+// wait for the store buffer: an op's relaxed store could become visible to
+// other CPUs after its return time, and an op's load could be served before
+// its invoke time, and the checker would then see an effect outside its
+// op's interval (it did: a PERCPU syscall update's store to CPU 1's slot
+// landed after a later-stamped atomic add on CPU 1). A program that learns
+// one op finished and then starts another synchronizes through memory,
+// which is what these fences stand for.
+//   InvokeNs: the clock, then a full fence (and LFENCE on x86-64, so no
+//   later load starts before the clock is read).
+//   ReturnNs: a full fence (every store of the op is globally visible),
+//   then the clock.
+uint64_t InvokeNs();
+uint64_t ReturnNs();
 
 }  // namespace amc::concurrency
 

@@ -1,0 +1,226 @@
+// concurrency/history.cc: ImplSubject, random ops, recording, campaigns.
+#include "concurrency/history.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "concurrency/runner.h"
+#include "core/mapping_table.h"
+
+namespace amc::concurrency {
+
+using core::Bytes;
+using core::Result;
+
+std::unique_ptr<ImplSubject> ImplSubject::Create(const core::MapSpec& spec) {
+  impl::MapAttr attr;
+  attr.type = static_cast<impl::MapType>(spec.type);
+  attr.key_size = spec.key_size;
+  attr.value_size = spec.value_size;
+  attr.max_entries = spec.max_entries;
+  attr.map_flags = spec.map_flags;
+  attr.numa_node = spec.numa_node;
+  if (spec.spin_lock_offset) attr.spin_lock_offset = *spec.spin_lock_offset;
+  std::unique_ptr<impl::ArrayMap> map;
+  if (impl::ArrayMap::Create(attr, impl::Options{}, &map) != 0) return nullptr;
+  return std::unique_ptr<ImplSubject>(new ImplSubject(std::move(map)));
+}
+
+bool ImplSubject::AtomicAdd(uint32_t key, uint32_t offset, uint64_t delta,
+                            uint64_t* old) {
+  return map_->AtomicAdd(key, offset, delta, old);
+}
+
+Result ImplSubject::ProgLookup(uint32_t key) {
+  Result r;
+  void* p = map_->Lookup(key);
+  if (p == nullptr) {
+    r.null = true;
+    return r;
+  }
+  r.value.emplace(map_->value_size());
+  impl::AtomicLoadBytes(r.value->data(), p, map_->value_size());
+  r.aligned = reinterpret_cast<uintptr_t>(p) % 8 == 0;
+  return r;
+}
+
+Result ImplSubject::Run(const core::Op& op) {
+  impl::ArrayMap& m = *map_;
+  if (const auto* o = std::get_if<core::Lookup>(&op)) {
+    Bytes value(m.value_buffer_size());
+    if (int err = m.fd().Lookup(o->key, value.data(), o->flags)) {
+      return Result::Errno(err);
+    }
+    Result r;
+    r.value = std::move(value);
+    return r;
+  }
+  if (const auto* o = std::get_if<core::Update>(&op)) {
+    Bytes value = core::FitBuffer(o->value, m.value_buffer_size());
+    return Result::Errno(m.fd().Update(o->key, value.data(), o->flags));
+  }
+  if (const auto* o = std::get_if<core::Delete>(&op)) {
+    return Result::Errno(m.fd().Delete(o->key));
+  }
+  if (const auto* o = std::get_if<core::ProgLookup>(&op)) {
+    return ProgLookup(o->key);
+  }
+  if (const auto* o = std::get_if<core::ProgLookupPercpu>(&op)) {
+    // The verifier refuses bpf_map_lookup_percpu_elem on an ARRAY.
+    if (!m.percpu()) return Result::Errno(EINVAL);
+    Result r;
+    void* p = m.LookupPercpu(o->key, o->target_cpu);
+    if (p == nullptr) {
+      r.null = true;
+      return r;
+    }
+    r.value.emplace(m.value_size());
+    impl::AtomicLoadBytes(r.value->data(), p, m.value_size());
+    r.aligned = reinterpret_cast<uintptr_t>(p) % 8 == 0;
+    return r;
+  }
+  if (const auto* o = std::get_if<core::ProgUpdate>(&op)) {
+    Bytes value = core::FitBuffer(o->value, m.value_size());
+    return Result::Errno(
+        static_cast<int>(-m.UpdateElem(o->key, value.data(), o->flags)));
+  }
+  if (const auto* o = std::get_if<core::ProgDelete>(&op)) {
+    return Result::Errno(static_cast<int>(-m.DeleteElem(o->key)));
+  }
+  if (const auto* o = std::get_if<core::ProgAtomicAdd>(&op)) {
+    // The harness convention for an offset the verifier refuses.
+    if (o->offset % 8 != 0 || uint64_t{o->offset} + 8 > m.value_size()) {
+      return Result::Errno(EACCES);
+    }
+    Result r;
+    uint64_t old = 0;
+    if (!AtomicAdd(o->key, o->offset, o->delta, &old)) {
+      r.null = true;
+      return r;
+    }
+    r.old = old;
+    return r;
+  }
+  return Result::Errno(ENOSYS);  // not a history op
+}
+
+std::vector<core::Op> RandomOps(const core::MapSpec& spec,
+                                uint32_t possible_cpus,
+                                const std::vector<uint32_t>& cpus,
+                                uint32_t thread, size_t count, uint32_t keys,
+                                std::mt19937_64* rng) {
+  const bool percpu = spec.type == core::MapType::kPercpuArray;
+  const uint32_t cpu = cpus[thread];
+  const uint64_t buffer = core::SyscallValueSize(
+      spec, core::Environment{possible_cpus, 4096, ""});
+  std::vector<core::Op> ops;
+  auto word = [&](size_t i, uint32_t slot) {
+    // Unique per thread, op and slot; never zero.
+    uint64_t w = (uint64_t{thread} + 1) << 48 | uint64_t{i + 1} << 16 | slot;
+    Bytes b(8);
+    std::memcpy(b.data(), &w, 8);
+    return b;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t key = static_cast<uint32_t>((*rng)() % keys);
+    const uint32_t pick = static_cast<uint32_t>((*rng)() % 100);
+    if (pick < 30) {
+      ops.push_back(core::ProgAtomicAdd{cpu, key, 0, 1 + (*rng)() % 7});
+    } else if (pick < 45) {
+      ops.push_back(core::ProgLookup{cpu, key});
+    } else if (pick < 55 && percpu) {
+      ops.push_back(core::ProgLookupPercpu{
+          cpu, key, cpus[(*rng)() % cpus.size()]});
+    } else if (pick < 55) {
+      ops.push_back(core::Lookup{key, 0});
+    } else if (pick < 70) {
+      ops.push_back(core::ProgUpdate{cpu, key, word(i, 0), 0});
+    } else if (pick < 82) {
+      ops.push_back(core::Lookup{key, 0});
+    } else if (pick < 94) {
+      Bytes value;
+      for (uint64_t at = 0; at < buffer; at += 8) {
+        Bytes w = word(i, static_cast<uint32_t>(at / 8) + 1);
+        value.insert(value.end(), w.begin(), w.end());
+      }
+      ops.push_back(core::Update{key, value, 0});
+    } else if (pick < 97) {
+      ops.push_back(core::ProgDelete{cpu, key});
+    } else {
+      ops.push_back(core::Delete{key});
+    }
+  }
+  return ops;
+}
+
+std::vector<HistoryOp> RecordHistory(
+    Subject* subject, const std::vector<uint32_t>& cpus,
+    const std::vector<std::vector<core::Op>>& ops) {
+  std::vector<std::vector<HistoryOp>> per_thread(cpus.size());
+  int err = RunPinned(cpus, [&](size_t index, uint32_t) {
+    auto& mine = per_thread[index];
+    mine.reserve(ops[index].size());
+    for (const core::Op& op : ops[index]) {
+      HistoryOp h;
+      h.op = op;
+      h.thread = static_cast<uint32_t>(index);
+      h.invoke_ns = InvokeNs();
+      h.result = subject->Run(op);
+      h.return_ns = ReturnNs();
+      mine.push_back(std::move(h));
+    }
+  });
+  std::vector<HistoryOp> history;
+  if (err) return history;
+  for (auto& mine : per_thread) {
+    for (auto& h : mine) history.push_back(std::move(h));
+  }
+  return history;
+}
+
+CampaignReport RunCampaign(const SubjectFactory& make,
+                           const model::Params& params,
+                           const std::vector<uint32_t>& cpus,
+                           const CampaignOptions& options) {
+  CampaignReport report;
+  std::mt19937_64 rng(options.seed);
+  for (size_t n = 0; n < options.histories; ++n) {
+    std::unique_ptr<Subject> subject = make(options.spec);
+    if (!subject) {
+      report.failure = "the subject refuses the spec";
+      return report;
+    }
+    std::vector<std::vector<core::Op>> ops;
+    for (uint32_t t = 0; t < cpus.size(); ++t) {
+      ops.push_back(RandomOps(options.spec, params.env.possible_cpus, cpus,
+                              t, options.ops_per_thread, options.keys, &rng));
+    }
+    std::vector<HistoryOp> history = RecordHistory(subject.get(), cpus, ops);
+    if (history.empty()) {
+      report.failure = "could not pin the threads";
+      return report;
+    }
+    CheckResult check = CheckLinearizable(options.spec, params, history);
+    ++report.histories;
+    report.ops += history.size();
+    report.nodes += check.nodes;
+    if (check.verdict == Verdict::kInvalid) {
+      report.failure = "history " + std::to_string(n) + ": " + check.error;
+      return report;
+    }
+    if (check.verdict == Verdict::kNotLinearizable) {
+      report.failure = "history " + std::to_string(n) +
+                       " is not linearizable on key " +
+                       std::to_string(*check.key) +
+                       (check.slot ? " (CPU " + std::to_string(*check.slot) +
+                                         "'s slot)"
+                                   : std::string()) +
+                       ":\n" +
+                       FormatHistory(history, check.ops);
+      return report;
+    }
+  }
+  return report;
+}
+
+}  // namespace amc::concurrency
