@@ -937,6 +937,36 @@ ProbeFacts GatherProbeFacts() {
   return f;
 }
 
+std::string SpinLockMissing(int map_fd) {
+  struct bpf_map_info info;
+  std::memset(&info, 0, sizeof info);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.info.bpf_fd = map_fd;
+  attr.info.info_len = sizeof info;
+  attr.info.info = Ptr(&info);
+  if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+    return "BPF_OBJ_GET_INFO_BY_FD gave " + core::ErrnoName(err);
+  }
+  if (info.btf_id == 0 || info.btf_value_type_id == 0) {
+    return "no BTF (btf_id=" + std::to_string(info.btf_id) +
+           " btf_value_type_id=" + std::to_string(info.btf_value_type_id) +
+           ")";
+  }
+  // Syscall value buffer: PERCPU maps cannot hold a lock, so value_size.
+  Bytes value(info.value_size, 0);
+  uint32_t key = 0;
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_fd = map_fd;
+  attr.key = Ptr(&key);
+  attr.value = Ptr(value.data());
+  attr.flags = BPF_F_LOCK;
+  if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+    return "a BPF_F_LOCK lookup of key 0 gave " + core::ErrnoName(err);
+  }
+  return "";
+}
+
 KernelBackend::KernelBackend(size_t cache_capacity)
     : env_(core::HostEnvironment()),
       pool_(std::make_shared<KernelPool>(cache_capacity)) {
@@ -1007,6 +1037,21 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
                  core::ErrnoName(err).c_str());
     out.err = EFAULT;
     return out;
+  }
+  // A spec with a lock must give a map with the lock: one created without
+  // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
+  // every later difference would be blamed on the semantics.
+  if (spec.spin_lock_offset) {
+    std::string missing = SpinLockMissing(h->rw_fd.get());
+    if (!missing.empty()) {
+      std::fprintf(stderr,
+                   "oracle_kernel: HARNESS ERROR: the map made for a spec "
+                   "with a bpf_spin_lock at offset %u has no lock: %s\n",
+                   *spec.spin_lock_offset, missing.c_str());
+      pool_->Count([](KernelStats& s) { ++s.lock_checks_failed; });
+      out.err = EFAULT;
+      return out;
+    }
   }
   pool_->Count([](KernelStats& s) { ++s.maps_created; });
   out.map = std::make_unique<KernelMap>(std::move(h), pool_, env_);

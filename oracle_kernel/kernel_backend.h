@@ -74,7 +74,19 @@ struct KernelStats {
   uint64_t maps_reused = 0;      // sequences served by a reset cached map
   uint64_t resets_failed = 0;    // resets that did not verify (map dropped)
   uint64_t programs_loaded = 0;  // program loads attempted (ok or refused)
+  uint64_t lock_checks_failed = 0;  // maps created without their spin lock
 };
+
+// Why the map behind `map_fd` (a readable fd) does not hold a
+// bpf_spin_lock in its value; "" when it does: the map has BTF
+// (BPF_OBJ_GET_INFO_BY_FD gives btf_id and btf_value_type_id) and a
+// BPF_F_LOCK lookup of key 0 is accepted (the kernel answers EINVAL without
+// a lock). KernelBackend::Create checks every map made for a spec with a
+// spin_lock_offset this way: a map that lacks the lock is a harness error
+// (reported on stderr, counted in KernelStats::lock_checks_failed, creation
+// answered with EFAULT), never a silent pass. A refusal by the kernel
+// (e.g. PERCPU_ARRAY with a lock: EOPNOTSUPP) stays the creation's result.
+std::string SpinLockMissing(int map_fd);
 
 class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
