@@ -46,7 +46,6 @@ struct ValueCheck {
 inline ValueCheck CheckValue(const uint8_t* value, uint32_t words,
                              uint32_t first_word) {
   ValueCheck c;
-  std::optional<uint32_t> first;
   std::vector<uint32_t> seen;
   for (uint32_t i = first_word; i < words; ++i) {
     uint64_t w;
