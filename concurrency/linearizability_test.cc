@@ -242,6 +242,9 @@ class RecordedTest : public ::testing::Test {
   void SetUp() override {
     cpus_ = UsableCpus();
     ASSERT_FALSE(cpus_.empty());
+    // A history holds at most 24 ops per key: up to 8 threads, 24 / threads
+    // ops each.
+    if (cpus_.size() > 8) cpus_.resize(8);
     params_ = model::Params::Host();
   }
   CampaignReport Campaign(const SubjectFactory& make, MapType type,
@@ -250,6 +253,7 @@ class RecordedTest : public ::testing::Test {
     o.spec = Array(2);
     o.spec.type = type;
     o.histories = histories;
+    o.ops_per_thread = 24 / cpus_.size();
     o.keys = keys;
     o.seed = seed;
     auto start = std::chrono::steady_clock::now();
