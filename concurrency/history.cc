@@ -108,7 +108,7 @@ std::vector<core::Op> RandomOps(const core::MapSpec& spec,
                                 uint32_t possible_cpus,
                                 const std::vector<uint32_t>& cpus,
                                 uint32_t thread, size_t count, uint32_t keys,
-                                std::mt19937_64* rng) {
+                                bool program_values, std::mt19937_64* rng) {
   const bool percpu = spec.type == core::MapType::kPercpuArray;
   const uint32_t cpu = cpus[thread];
   const uint64_t buffer = core::SyscallValueSize(
@@ -123,7 +123,12 @@ std::vector<core::Op> RandomOps(const core::MapSpec& spec,
   };
   for (size_t i = 0; i < count; ++i) {
     const uint32_t key = static_cast<uint32_t>((*rng)() % keys);
-    const uint32_t pick = static_cast<uint32_t>((*rng)() % 100);
+    uint32_t pick = static_cast<uint32_t>((*rng)() % 100);
+    // Without program values, program lookups and updates become the
+    // syscall ones (82..93 are syscall updates).
+    if (!program_values && pick >= 30 && pick < 70) {
+      pick = pick < 55 ? 70 : 82 + pick % 12;
+    }
     if (pick < 30) {
       ops.push_back(core::ProgAtomicAdd{cpu, key, 0, 1 + (*rng)() % 7});
     } else if (pick < 45) {
@@ -193,7 +198,8 @@ CampaignReport RunCampaign(const SubjectFactory& make,
     std::vector<std::vector<core::Op>> ops;
     for (uint32_t t = 0; t < cpus.size(); ++t) {
       ops.push_back(RandomOps(options.spec, params.env.possible_cpus, cpus,
-                              t, options.ops_per_thread, options.keys, &rng));
+                              t, options.ops_per_thread, options.keys,
+                              options.program_values, &rng));
     }
     std::vector<HistoryOp> history = RecordHistory(subject.get(), cpus, ops);
     if (history.empty()) {

@@ -61,13 +61,16 @@ class ImplSubject : public Subject {
 using SubjectFactory =
     std::function<std::unique_ptr<Subject>(const core::MapSpec&)>;
 
-// `count` random single-word ops for the thread on `cpu` (update values are
-// unique to the thread and op), on keys [0, keys) of `spec` (value_size 8).
+// `count` random single-word ops for the thread on cpus[thread] (update
+// values are unique to the thread and op), on keys [0, keys) of `spec`
+// (value_size 8): program atomic adds and deletes, syscall lookups, updates
+// and deletes, and with `program_values` program lookups (and
+// lookup_percpu) and updates.
 std::vector<core::Op> RandomOps(const core::MapSpec& spec,
                                 uint32_t possible_cpus,
                                 const std::vector<uint32_t>& cpus,
                                 uint32_t thread, size_t count, uint32_t keys,
-                                std::mt19937_64* rng);
+                                bool program_values, std::mt19937_64* rng);
 
 // Runs ops[i] on a thread pinned to cpus[i], all at once, and returns the
 // history (thread = index into cpus). Empty if pinning failed.
@@ -81,6 +84,9 @@ struct CampaignOptions {
   size_t ops_per_thread = 12;  // per history
   uint32_t keys = 2;           // keys the ops spread over
   uint64_t seed = 1;
+  // Program lookups and updates too (off for subjects that cannot run them
+  // concurrently, like the kernel's programs sharing one scratch map).
+  bool program_values = true;
 };
 
 struct CampaignReport {

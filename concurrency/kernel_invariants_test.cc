@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/registry.h"
+#include "concurrency/history.h"
 #include "concurrency/kernel_prog.h"
 #include "concurrency/runner.h"
 #include "concurrency/values.h"
@@ -380,6 +381,105 @@ TEST_F(KernelInvariantsTest, PercpuSyscallLookupsMixSlotsAtAMeasuredRate) {
       static_cast<unsigned long long>(reads.load()),
       reads.load() ? 100.0 * mixed.load() / reads.load() : 0.0,
       static_cast<unsigned long long>(per_thread_ * n), seconds);
+}
+
+// The kernel as a history subject: syscall lookups, updates and deletes,
+// and the oracle's programs for atomic adds and deletes (program lookups and
+// updates pass values through one shared scratch map, so they cannot run on
+// two CPUs at once and are left out).
+class KernelSubject : public Subject {
+ public:
+  static std::unique_ptr<Subject> Make(oracle_kernel::KernelBackend* backend,
+                                       const MapSpec& spec) {
+    core::CreateResult c = backend->Create(spec);
+    if (c.err) return nullptr;
+    auto s = std::unique_ptr<KernelSubject>(new KernelSubject);
+    s->buffer_ = core::SyscallValueSize(spec, backend->Env());
+    auto add = oracle_kernel::RawProgramFor(c.map.get(),
+                                            core::ProgAtomicAdd{0, 0, 0, 1});
+    auto del = oracle_kernel::RawProgramFor(c.map.get(), core::ProgDelete{});
+    if (!add || add->err || !del || del->err) return nullptr;
+    s->map_fd_ = add->map_fd;
+    s->add_fd_ = add->prog_fd;
+    s->delete_fd_ = del->prog_fd;
+    s->map_ = std::move(c.map);
+    return s;
+  }
+
+  core::Result Run(const core::Op& op) override {
+    using core::Result;
+    if (const auto* o = std::get_if<core::Lookup>(&op)) {
+      core::Bytes value(buffer_);
+      if (int err = SysLookup(map_fd_, o->key, value.data(), o->flags)) {
+        return Result::Errno(err);
+      }
+      Result r;
+      r.value = std::move(value);
+      return r;
+    }
+    if (const auto* o = std::get_if<core::Update>(&op)) {
+      core::Bytes value = o->value;
+      value.resize(buffer_);
+      return Result::Errno(SysUpdate(map_fd_, o->key, value.data(), o->flags));
+    }
+    if (const auto* o = std::get_if<core::Delete>(&op)) {
+      return Result::Errno(SysDelete(map_fd_, o->key));
+    }
+    ProgCtx ctx;
+    if (const auto* o = std::get_if<core::ProgAtomicAdd>(&op)) {
+      ctx.key = o->key;
+      ctx.delta = o->delta;
+      if (int err = TestRun(add_fd_, &ctx)) return Result::Errno(err);
+      Result r;
+      if (ctx.null) {
+        r.null = true;
+        return r;
+      }
+      r.old = ctx.old;
+      return r;
+    }
+    if (const auto* o = std::get_if<core::ProgDelete>(&op)) {
+      ctx.key = o->key;
+      if (int err = TestRun(delete_fd_, &ctx)) return Result::Errno(err);
+      return Result::Errno(static_cast<int>(-ctx.ret));
+    }
+    return Result::Errno(ENOSYS);
+  }
+
+ private:
+  KernelSubject() = default;
+  std::unique_ptr<core::MapInstance> map_;
+  uint64_t buffer_ = 0;
+  int map_fd_ = -1, add_fd_ = -1, delete_fd_ = -1;
+};
+
+TEST_F(KernelInvariantsTest, KernelHistoriesAreLinearizableAgainstTheModel) {
+  std::vector<uint32_t> cpus = cpus_;
+  if (cpus.size() > 8) cpus.resize(8);
+  model::Params params = model::Params::ForEnvironment(backend_.Env());
+  for (MapType type : {MapType::kArray, MapType::kPercpuArray}) {
+    CampaignOptions o;
+    o.spec.type = type;
+    o.spec.value_size = 8;
+    o.spec.max_entries = 2;
+    o.histories = EnvCount("AMC_LIN_KERNEL_HISTORIES", 1000);
+    o.ops_per_thread = 24 / cpus.size();
+    o.program_values = false;
+    o.seed = EnvCount("AMC_LIN_SEED", 1);
+    auto start = std::chrono::steady_clock::now();
+    CampaignReport r = RunCampaign(
+        [&](const MapSpec& spec) {
+          return KernelSubject::Make(&backend_, spec);
+        },
+        params, cpus, o);
+    EXPECT_EQ(r.failure, "");
+    EXPECT_EQ(r.histories, o.histories);
+    std::printf(
+        "kernel %s: %zu histories (%zu ops) linearizable, %llu search "
+        "nodes, %.2f s\n",
+        type == MapType::kArray ? "ARRAY" : "PERCPU_ARRAY", r.histories,
+        r.ops, static_cast<unsigned long long>(r.nodes), Seconds(start));
+  }
 }
 
 }  // namespace

@@ -50,4 +50,12 @@ int SysUpdate(int map_fd, uint32_t key, const void* value, uint64_t flags) {
   return Bpf(BPF_MAP_UPDATE_ELEM, &attr);
 }
 
+int SysDelete(int map_fd, uint32_t key) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_fd = map_fd;
+  attr.key = Ptr(&key);
+  return Bpf(BPF_MAP_DELETE_ELEM, &attr);
+}
+
 }  // namespace amc::concurrency

@@ -34,6 +34,7 @@ static_assert(sizeof(ProgCtx) == 72, "struct ctx is nine u64");
 int TestRun(int prog_fd, ProgCtx* ctx, uint32_t repeat = 0);
 int SysLookup(int map_fd, uint32_t key, void* value, uint64_t flags);
 int SysUpdate(int map_fd, uint32_t key, const void* value, uint64_t flags);
+int SysDelete(int map_fd, uint32_t key);
 
 }  // namespace amc::concurrency
 
