@@ -44,7 +44,7 @@ for s in "${stages[@]}"; do
       ci/install-deps.sh
       cmake --preset tsan >/dev/null
       cmake --build --preset tsan --target array_map_test \
-        array_map_concurrency_test array_map_lock_test impl_backend_test amc \
+        array_map_concurrency_test impl_backend_test amc \
         impl_invariants_test kernel_invariants_test linearizability_test
       ctest --preset tsan -j "$jobs" -L concurrency
       ctest --preset tsan -j "$jobs" -R "ArrayMap|Impl|AtomicBytes" -LE differential

@@ -67,7 +67,8 @@ class KernelInvariantsTest : public ::testing::Test {
   uint64_t per_thread_ = 0;
 };
 
-TEST_F(KernelInvariantsTest, SyscallProgramsRefuseRepeatSoEachRunIsOneOp) {
+TEST_F(KernelInvariantsTest,
+       SyscallProgramsRefuseRepeatAndRunOnCpuSoEachRunIsOneOpOnTheCallersCpu) {
   MapSpec spec;
   auto map = Create(spec);
   ASSERT_TRUE(map);
@@ -75,7 +76,12 @@ TEST_F(KernelInvariantsTest, SyscallProgramsRefuseRepeatSoEachRunIsOneOp) {
   ProgCtx ctx;
   ctx.delta = 1;
   EXPECT_EQ(TestRun(raw.prog_fd, &ctx, 2), EINVAL);
+  EXPECT_EQ(TestRunOnCpu(raw.prog_fd, &ctx, 0), EINVAL);
   EXPECT_EQ(TestRun(raw.prog_fd, &ctx), 0);
+  EXPECT_EQ(ctx.old, 0u);
+  uint64_t value = 0;
+  ASSERT_EQ(SysLookup(raw.map_fd, 0, &value, 0), 0);
+  EXPECT_EQ(value, 1u);
 }
 
 TEST_F(KernelInvariantsTest,

@@ -30,6 +30,17 @@ int TestRun(int prog_fd, ProgCtx* ctx, uint32_t repeat) {
   return Bpf(BPF_PROG_TEST_RUN, &attr);
 }
 
+int TestRunOnCpu(int prog_fd, ProgCtx* ctx, uint32_t cpu) {
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.test.prog_fd = prog_fd;
+  attr.test.ctx_in = Ptr(ctx);
+  attr.test.ctx_size_in = sizeof *ctx;
+  attr.test.flags = BPF_F_TEST_RUN_ON_CPU;
+  attr.test.cpu = cpu;
+  return Bpf(BPF_PROG_TEST_RUN, &attr);
+}
+
 int SysLookup(int map_fd, uint32_t key, void* value, uint64_t flags) {
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);

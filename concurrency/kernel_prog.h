@@ -32,6 +32,9 @@ static_assert(sizeof(ProgCtx) == 72, "struct ctx is nine u64");
 // its context come back in *ctx. `repeat` > 1 asks the kernel for repeats
 // (refused for SYSCALL programs; exposed so a test can show it).
 int TestRun(int prog_fd, ProgCtx* ctx, uint32_t repeat = 0);
+// The same with BPF_F_TEST_RUN_ON_CPU and `cpu` (refused for SYSCALL
+// programs; exposed so a test can show it: pinning the thread is the way).
+int TestRunOnCpu(int prog_fd, ProgCtx* ctx, uint32_t cpu);
 int SysLookup(int map_fd, uint32_t key, void* value, uint64_t flags);
 int SysUpdate(int map_fd, uint32_t key, const void* value, uint64_t flags);
 int SysDelete(int map_fd, uint32_t key);
