@@ -195,7 +195,7 @@ TEST_F(ImplInvariantsTest, LockedReadersNeverSeeATornValue) {
 // Thread 0 writes (syscall and helper face); the others read (syscall face,
 // and through the helper's pointer with atomic word loads).
 TEST_F(ImplInvariantsTest, UnlockedWideValuesTearOnlyAtWordBoundaries) {
-  constexpr uint32_t kWords = 128;
+  constexpr uint32_t kWords = 32;
   auto map = Make(MapType::kArray, kWords * 8, 1);
   ASSERT_TRUE(map);
   std::vector<uint8_t> initial(kWords * 8);
