@@ -45,7 +45,7 @@ for s in "${stages[@]}"; do
       cmake --preset tsan >/dev/null
       cmake --build --preset tsan --target array_map_test \
         array_map_concurrency_test impl_backend_test amc \
-        impl_invariants_test kernel_invariants_test linearizability_test
+        impl_invariants_test kernel_invariants_test linearizability_test runner_test
       ctest --preset tsan -j "$jobs" -L concurrency
       ctest --preset tsan -j "$jobs" -R "ArrayMap|Impl|AtomicBytes" -LE differential
       TSAN_OPTIONS=halt_on_error=1 build/tsan/tools/amc/amc run --jobs 2 \
