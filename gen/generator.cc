@@ -127,17 +127,21 @@ uint64_t GenLockAwareFlags(Chooser& c, const MapSpec& spec, bool update) {
 
 // Where the bpf_spin_lock goes: mostly 4-aligned inside the value, rarely
 // anywhere inside (misaligned: EFAULT), just past the end or anywhere
-// (EINVAL).
+// (EINVAL). Always below 512 MiB: BTF member offsets are u32 bit counts, so
+// no BTF (and no kernel answer) exists for a lock further out.
+constexpr uint32_t kMaxLockOffset = (uint32_t{1} << 29) - 8;
+
 uint32_t GenLockOffset(Chooser& c, uint32_t value_size) {
+  const uint32_t room = std::min(value_size, kMaxLockOffset);
   uint64_t roll = c.Range(0, 99);
-  if (value_size >= 4) {
-    if (roll < 85) return 4 * static_cast<uint32_t>(c.Range(0, (value_size - 4) / 4));
-    if (roll < 92) return static_cast<uint32_t>(c.Range(0, value_size - 4));
+  if (room >= 4) {
+    if (roll < 85) return 4 * static_cast<uint32_t>(c.Range(0, (room - 4) / 4));
+    if (roll < 92) return static_cast<uint32_t>(c.Range(0, room - 4));
   }
-  if (roll < 97) {
+  if (roll < 97 && value_size <= kMaxLockOffset) {
     return static_cast<uint32_t>(c.Range(value_size > 3 ? value_size - 3 : 0, value_size));
   }
-  return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
+  return static_cast<uint32_t>(c.Range(0, kMaxLockOffset));
 }
 
 core::Bytes GenBytes(Chooser& c, uint64_t size) {

@@ -78,6 +78,10 @@ int QuietPrint(enum libbpf_print_level level, const char* format,
   return vfprintf(stderr, format, args);
 }
 
+// The largest lock offset whose member and the bytes after it still have
+// a bit offset that fits in BTF's u32: (offset + 4) * 8 <= UINT32_MAX.
+constexpr uint32_t kMaxBtfLockOffset = UINT32_MAX / 8 - 4;
+
 // Creates a map as BPF_MAP_CREATE would for `spec`; returns the fd or
 // -errno. A spec with a spin lock gets BTF describing its value: the lock at
 // spin_lock_offset, char arrays around it. Errors loading that BTF are the
@@ -96,6 +100,18 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
   Fd btf_fd;  // closed once the map holds its own reference
   if (spec.spin_lock_offset) {
     uint32_t off = *spec.spin_lock_offset;
+    // BTF member offsets count bits in a u32: no struct describes a member
+    // at or past 512 MiB, so such a spec has no kernel answer. (Writing the
+    // offset anyway would wrap it and ask about another lock position.) A
+    // harness error, never a result; the generator does not draw them.
+    if (off > kMaxBtfLockOffset) {
+      std::fprintf(stderr,
+                   "oracle_kernel: HARNESS ERROR: a bpf_spin_lock at offset "
+                   "%u cannot be described in BTF (member offsets are u32 "
+                   "bit counts)\n",
+                   off);
+      return -EFAULT;
+    }
     btf = btf__new_empty();
     if (!btf) return -ENOMEM;
     int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
