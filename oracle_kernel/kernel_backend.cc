@@ -929,7 +929,7 @@ ProbeFacts GatherProbeFacts() {
   return f;
 }
 
-std::string SpinLockMissing(int map_fd) {
+std::string SpinLockMissing(int map_fd, const MapSpec& spec) {
   struct bpf_map_info info;
   std::memset(&info, 0, sizeof info);
   union bpf_attr attr;
@@ -945,6 +945,10 @@ std::string SpinLockMissing(int map_fd) {
            " btf_value_type_id=" + std::to_string(info.btf_value_type_id) +
            ")";
   }
+  // Only a well-formed lock must be one (before 6.2 a misaligned one is
+  // accepted and ignored: the kernel's answer).
+  const uint64_t off = spec.spin_lock_offset.value_or(0);
+  if (off % 4 != 0 || off + 4 > spec.value_size) return "";
   // Syscall value buffer: PERCPU maps cannot hold a lock, so value_size.
   Bytes value(info.value_size, 0);
   uint32_t key = 0;
@@ -1034,7 +1038,7 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
   // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
   // every later difference would be blamed on the semantics.
   if (spec.spin_lock_offset) {
-    std::string missing = SpinLockMissing(h->rw_fd.get());
+    std::string missing = SpinLockMissing(h->rw_fd.get(), spec);
     if (!missing.empty()) {
       std::fprintf(stderr,
                    "oracle_kernel: HARNESS ERROR: the map made for a spec "

@@ -397,7 +397,8 @@ TEST(KernelBackendTest, SpinLockCheckTellsAMapWithoutItsLock) {
   // told apart, with the reason.
   int fd = RawArrayFd(8);
   ASSERT_GE(fd, 0);
-  std::string missing = SpinLockMissing(fd);
+  MapSpec lock_at_0{MapType::kArray, 4, 8, 1, 0, 0, 0u};
+  std::string missing = SpinLockMissing(fd, lock_at_0);
   close(fd);
   EXPECT_NE(missing.find("no BTF"), std::string::npos) << missing;
   // The backend's own map for a spec with a lock passes the check, and the
