@@ -78,6 +78,10 @@ int QuietPrint(enum libbpf_print_level level, const char* format,
   return vfprintf(stderr, format, args);
 }
 
+// The largest lock offset whose member and the bytes after it still have
+// a bit offset that fits in BTF's u32: (offset + 4) * 8 <= UINT32_MAX.
+constexpr uint32_t kMaxBtfLockOffset = UINT32_MAX / 8 - 4;
+
 // Creates a map as BPF_MAP_CREATE would for `spec`; returns the fd or
 // -errno. A spec with a spin lock gets BTF describing its value: the lock at
 // spin_lock_offset, char arrays around it. Errors loading that BTF are the
@@ -96,6 +100,18 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
   Fd btf_fd;  // closed once the map holds its own reference
   if (spec.spin_lock_offset) {
     uint32_t off = *spec.spin_lock_offset;
+    // BTF member offsets count bits in a u32: no struct describes a member
+    // at or past 512 MiB, so such a spec has no kernel answer. (Writing the
+    // offset anyway would wrap it and ask about another lock position.) A
+    // harness error, never a result; the generator does not draw them.
+    if (off > kMaxBtfLockOffset) {
+      std::fprintf(stderr,
+                   "oracle_kernel: HARNESS ERROR: a bpf_spin_lock at offset "
+                   "%u cannot be described in BTF (member offsets are u32 "
+                   "bit counts)\n",
+                   off);
+      return -EFAULT;
+    }
     btf = btf__new_empty();
     if (!btf) return -ENOMEM;
     int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
@@ -937,7 +953,7 @@ ProbeFacts GatherProbeFacts() {
   return f;
 }
 
-std::string SpinLockMissing(int map_fd) {
+std::string SpinLockMissing(int map_fd, const MapSpec& spec) {
   struct bpf_map_info info;
   std::memset(&info, 0, sizeof info);
   union bpf_attr attr;
@@ -953,6 +969,10 @@ std::string SpinLockMissing(int map_fd) {
            " btf_value_type_id=" + std::to_string(info.btf_value_type_id) +
            ")";
   }
+  // Only a well-formed lock must be one (before 6.2 a misaligned one is
+  // accepted and ignored: the kernel's answer).
+  const uint64_t off = spec.spin_lock_offset.value_or(0);
+  if (off % 4 != 0 || off + 4 > spec.value_size) return "";
   // Syscall value buffer: PERCPU maps cannot hold a lock, so value_size.
   Bytes value(info.value_size, 0);
   uint32_t key = 0;
@@ -1042,7 +1062,7 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
   // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
   // every later difference would be blamed on the semantics.
   if (spec.spin_lock_offset) {
-    std::string missing = SpinLockMissing(h->rw_fd.get());
+    std::string missing = SpinLockMissing(h->rw_fd.get(), spec);
     if (!missing.empty()) {
       std::fprintf(stderr,
                    "oracle_kernel: HARNESS ERROR: the map made for a spec "

@@ -77,16 +77,21 @@ struct KernelStats {
   uint64_t lock_checks_failed = 0;  // maps created without their spin lock
 };
 
-// Why the map behind `map_fd` (a readable fd) does not hold a
-// bpf_spin_lock in its value; "" when it does: the map has BTF
-// (BPF_OBJ_GET_INFO_BY_FD gives btf_id and btf_value_type_id) and a
+// Why the map behind `map_fd` (a readable fd), created for `spec` (which
+// has a spin_lock_offset), is not what the kernel makes of that spec; ""
+// when it is. The map must carry the BTF the backend gave it
+// (BPF_OBJ_GET_INFO_BY_FD: btf_id and btf_value_type_id set), and a
+// well-formed lock (4-aligned, inside the value) must be a lock: a
 // BPF_F_LOCK lookup of key 0 is accepted (the kernel answers EINVAL without
-// a lock). KernelBackend::Create checks every map made for a spec with a
-// spin_lock_offset this way: a map that lacks the lock is a harness error
-// (reported on stderr, counted in KernelStats::lock_checks_failed, creation
-// answered with EFAULT), never a silent pass. A refusal by the kernel
-// (e.g. PERCPU_ARRAY with a lock: EOPNOTSUPP) stays the creation's result.
-std::string SpinLockMissing(int map_fd);
+// one). A misaligned lock that the kernel accepted without making it a lock
+// (Linux 6.1 does: core/kernel_profile.h) is the kernel's answer, not a
+// harness error. KernelBackend::Create checks every map made for a spec
+// with a lock this way: a map without its lock (as libbpf's silent retry
+// without BTF would leave) is a harness error (reported on stderr, counted
+// in KernelStats::lock_checks_failed, creation answered with EFAULT), never
+// a silent pass. A refusal by the kernel (e.g. PERCPU_ARRAY with a lock:
+// EOPNOTSUPP) stays the creation's result.
+std::string SpinLockMissing(int map_fd, const core::MapSpec& spec);
 
 class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
