@@ -1,8 +1,10 @@
 // concurrency/history.cc: ImplSubject, random ops, recording, campaigns.
 #include "concurrency/history.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "concurrency/runner.h"
 #include "core/mapping_table.h"
@@ -158,6 +160,45 @@ std::vector<core::Op> RandomOps(const core::MapSpec& spec,
   return ops;
 }
 
+namespace {
+
+// One recorded op of the calling thread.
+HistoryOp RecordOne(Subject* subject, const core::Op& op, uint32_t thread) {
+  HistoryOp h;
+  h.op = op;
+  h.thread = thread;
+  h.invoke_ns = InvokeNs();
+  h.result = subject->Run(op);
+  h.return_ns = ReturnNs();
+  return h;
+}
+
+// Checks one history; false (and report->failure set) when it fails.
+bool CheckOne(const CampaignOptions& options, const model::Params& params,
+              size_t n, const std::vector<HistoryOp>& history,
+              CampaignReport* report) {
+  CheckResult check = CheckLinearizable(options.spec, params, history);
+  ++report->histories;
+  report->ops += history.size();
+  report->nodes += check.nodes;
+  if (check.verdict == Verdict::kInvalid) {
+    report->failure = "history " + std::to_string(n) + ": " + check.error;
+    return false;
+  }
+  if (check.verdict == Verdict::kNotLinearizable) {
+    report->failure =
+        "history " + std::to_string(n) + " is not linearizable on key " +
+        std::to_string(*check.key) +
+        (check.slot ? " (CPU " + std::to_string(*check.slot) + "'s slot)"
+                    : std::string()) +
+        ":\n" + FormatHistory(history, check.ops);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<HistoryOp> RecordHistory(
     Subject* subject, const std::vector<uint32_t>& cpus,
     const std::vector<std::vector<core::Op>>& ops) {
@@ -166,13 +207,7 @@ std::vector<HistoryOp> RecordHistory(
     auto& mine = per_thread[index];
     mine.reserve(ops[index].size());
     for (const core::Op& op : ops[index]) {
-      HistoryOp h;
-      h.op = op;
-      h.thread = static_cast<uint32_t>(index);
-      h.invoke_ns = InvokeNs();
-      h.result = subject->Run(op);
-      h.return_ns = ReturnNs();
-      mine.push_back(std::move(h));
+      mine.push_back(RecordOne(subject, op, static_cast<uint32_t>(index)));
     }
   });
   std::vector<HistoryOp> history;
@@ -183,49 +218,72 @@ std::vector<HistoryOp> RecordHistory(
   return history;
 }
 
+// One set of pinned threads serves every history: thread 0 coordinates
+// (checks the last round, makes the next subject and ops, then opens the
+// round); the others spin until the round opens. Release/acquire on
+// `round` publishes the subject, ops and cleared buffers to the workers;
+// acq_rel on `finished` publishes each worker's history to thread 0.
 CampaignReport RunCampaign(const SubjectFactory& make,
                            const model::Params& params,
                            const std::vector<uint32_t>& cpus,
                            const CampaignOptions& options) {
   CampaignReport report;
+  if (options.histories == 0 || cpus.empty()) return report;
   std::mt19937_64 rng(options.seed);
-  for (size_t n = 0; n < options.histories; ++n) {
-    std::unique_ptr<Subject> subject = make(options.spec);
-    if (!subject) {
-      report.failure = "the subject refuses the spec";
-      return report;
+  const size_t n_threads = cpus.size();
+  std::unique_ptr<Subject> subject;
+  std::vector<std::vector<core::Op>> ops(n_threads);
+  std::vector<std::vector<HistoryOp>> recorded(n_threads);
+  std::atomic<uint64_t> round{0};
+  std::atomic<uint64_t> finished{0};
+  bool stop = false;  // written by thread 0 before it opens a round
+  int err = RunPinned(cpus, [&](size_t index, uint32_t) {
+    for (uint64_t r = 1;; ++r) {
+      if (index == 0) {
+        if (r > 1) {
+          while (finished.load(std::memory_order_acquire) <
+                 n_threads * (r - 1)) {
+            std::this_thread::yield();
+          }
+          std::vector<HistoryOp> history;
+          for (auto& mine : recorded) {
+            for (auto& h : mine) history.push_back(std::move(h));
+            mine.clear();
+          }
+          if (!CheckOne(options, params, r - 2, history, &report) ||
+              r - 1 == options.histories) {
+            stop = true;
+          }
+        }
+        if (!stop) {
+          subject = make(options.spec);
+          if (!subject) {
+            report.failure = "the subject refuses the spec";
+            stop = true;
+          }
+        }
+        if (!stop) {
+          for (uint32_t t = 0; t < n_threads; ++t) {
+            ops[t] = RandomOps(options.spec, params.env.possible_cpus, cpus,
+                               t, options.ops_per_thread, options.keys,
+                               options.program_values, &rng);
+          }
+        }
+        round.store(r, std::memory_order_release);
+      } else {
+        while (round.load(std::memory_order_acquire) < r) {
+          std::this_thread::yield();
+        }
+      }
+      if (stop) return;
+      for (const core::Op& op : ops[index]) {
+        recorded[index].push_back(
+            RecordOne(subject.get(), op, static_cast<uint32_t>(index)));
+      }
+      finished.fetch_add(1, std::memory_order_acq_rel);
     }
-    std::vector<std::vector<core::Op>> ops;
-    for (uint32_t t = 0; t < cpus.size(); ++t) {
-      ops.push_back(RandomOps(options.spec, params.env.possible_cpus, cpus,
-                              t, options.ops_per_thread, options.keys,
-                              options.program_values, &rng));
-    }
-    std::vector<HistoryOp> history = RecordHistory(subject.get(), cpus, ops);
-    if (history.empty()) {
-      report.failure = "could not pin the threads";
-      return report;
-    }
-    CheckResult check = CheckLinearizable(options.spec, params, history);
-    ++report.histories;
-    report.ops += history.size();
-    report.nodes += check.nodes;
-    if (check.verdict == Verdict::kInvalid) {
-      report.failure = "history " + std::to_string(n) + ": " + check.error;
-      return report;
-    }
-    if (check.verdict == Verdict::kNotLinearizable) {
-      report.failure = "history " + std::to_string(n) +
-                       " is not linearizable on key " +
-                       std::to_string(*check.key) +
-                       (check.slot ? " (CPU " + std::to_string(*check.slot) +
-                                         "'s slot)"
-                                   : std::string()) +
-                       ":\n" +
-                       FormatHistory(history, check.ops);
-      return report;
-    }
-  }
+  });
+  if (err) report.failure = "could not pin the threads";
   return report;
 }
 
