@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "concurrency/runner.h"
 #include "core/mapping_table.h"
@@ -218,10 +217,32 @@ std::vector<HistoryOp> RecordHistory(
   return history;
 }
 
-// One set of pinned threads serves every history: thread 0 coordinates
-// (checks the last round, makes the next subject and ops, then opens the
-// round); the others spin until the round opens. Release/acquire on
-// `round` publishes the subject, ops and cleared buffers to the workers;
+namespace {
+
+// Waits until `a` >= target: a spin of up to `spin_ns` (so threads on idle
+// CPUs move together), then futex waits (so a loaded machine is not spun
+// on). Acquire: what was written before the release that reached the
+// target is visible after.
+void WaitAtLeast(const std::atomic<uint32_t>& a, uint32_t target,
+                 uint64_t spin_ns) {
+  const uint64_t until = MonotonicNs() + spin_ns;
+  for (uint32_t spin = 1;; ++spin) {
+    if (a.load(std::memory_order_acquire) >= target) return;
+    if (spin % 64 == 0 && MonotonicNs() > until) break;
+  }
+  for (uint32_t seen; (seen = a.load(std::memory_order_acquire)) < target;) {
+    a.wait(seen, std::memory_order_acquire);
+  }
+}
+
+}  // namespace
+
+// One set of pinned threads serves every history. Thread 0 coordinates: it
+// checks the last round, makes the next subject and ops and opens the round
+// (`round`); each worker wakes and says so (`ready`); once all are awake
+// thread 0 starts them together (`go`), so the ops really overlap; each
+// thread counts itself out (`finished`). Release/acquire on `round` and
+// `go` publishes the subject, ops and cleared buffers to the workers;
 // acq_rel on `finished` publishes each worker's history to thread 0.
 CampaignReport RunCampaign(const SubjectFactory& make,
                            const model::Params& params,
@@ -234,17 +255,15 @@ CampaignReport RunCampaign(const SubjectFactory& make,
   std::unique_ptr<Subject> subject;
   std::vector<std::vector<core::Op>> ops(n_threads);
   std::vector<std::vector<HistoryOp>> recorded(n_threads);
-  std::atomic<uint64_t> round{0};
-  std::atomic<uint64_t> finished{0};
+  std::atomic<uint32_t> round{0}, ready{0}, go{0}, finished{0};
+  const uint32_t workers = static_cast<uint32_t>(n_threads - 1);
   bool stop = false;  // written by thread 0 before it opens a round
   int err = RunPinned(cpus, [&](size_t index, uint32_t) {
-    for (uint64_t r = 1;; ++r) {
+    for (uint32_t r = 1;; ++r) {
       if (index == 0) {
         if (r > 1) {
-          while (finished.load(std::memory_order_acquire) <
-                 n_threads * (r - 1)) {
-            std::this_thread::yield();
-          }
+          WaitAtLeast(finished, static_cast<uint32_t>(n_threads * (r - 1)),
+                      10000);
           std::vector<HistoryOp> history;
           for (auto& mine : recorded) {
             for (auto& h : mine) history.push_back(std::move(h));
@@ -270,17 +289,24 @@ CampaignReport RunCampaign(const SubjectFactory& make,
           }
         }
         round.store(r, std::memory_order_release);
+        round.notify_all();
+        if (stop) return;
+        WaitAtLeast(ready, workers * r, 100000);
+        go.store(r, std::memory_order_release);
+        go.notify_all();
       } else {
-        while (round.load(std::memory_order_acquire) < r) {
-          std::this_thread::yield();
-        }
+        WaitAtLeast(round, r, 10000);
+        if (stop) return;
+        ready.fetch_add(1, std::memory_order_release);
+        ready.notify_one();
+        WaitAtLeast(go, r, 100000);
       }
-      if (stop) return;
       for (const core::Op& op : ops[index]) {
         recorded[index].push_back(
             RecordOne(subject.get(), op, static_cast<uint32_t>(index)));
       }
       finished.fetch_add(1, std::memory_order_acq_rel);
+      finished.notify_one();
     }
   });
   if (err) report.failure = "could not pin the threads";

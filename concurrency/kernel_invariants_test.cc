@@ -394,23 +394,43 @@ TEST_F(KernelInvariantsTest, PercpuSyscallLookupsMixSlotsAtAMeasuredRate) {
 // The kernel as a history subject: syscall lookups, updates and deletes,
 // and the oracle's programs for atomic adds and deletes (program lookups and
 // updates pass values through one shared scratch map, so they cannot run on
-// two CPUs at once and are left out).
+// two CPUs at once and are left out). One kernel map serves a whole
+// campaign: each subject zeroes it first (as a fresh map would be).
 class KernelSubject : public Subject {
  public:
-  static std::unique_ptr<Subject> Make(oracle_kernel::KernelBackend* backend,
-                                       const MapSpec& spec) {
+  struct Shared {
+    std::unique_ptr<core::MapInstance> map;
+    uint64_t buffer = 0;
+    uint32_t max_entries = 0;
+    int map_fd = -1, add_fd = -1, delete_fd = -1;
+  };
+  static std::optional<Shared> Open(oracle_kernel::KernelBackend* backend,
+                                    const MapSpec& spec) {
     core::CreateResult c = backend->Create(spec);
-    if (c.err) return nullptr;
-    auto s = std::unique_ptr<KernelSubject>(new KernelSubject);
-    s->buffer_ = core::SyscallValueSize(spec, backend->Env());
+    if (c.err) return std::nullopt;
     auto add = oracle_kernel::RawProgramFor(c.map.get(),
                                             core::ProgAtomicAdd{0, 0, 0, 1});
     auto del = oracle_kernel::RawProgramFor(c.map.get(), core::ProgDelete{});
-    if (!add || add->err || !del || del->err) return nullptr;
-    s->map_fd_ = add->map_fd;
-    s->add_fd_ = add->prog_fd;
-    s->delete_fd_ = del->prog_fd;
-    s->map_ = std::move(c.map);
+    if (!add || add->err || !del || del->err) return std::nullopt;
+    Shared s;
+    s.buffer = core::SyscallValueSize(spec, backend->Env());
+    s.max_entries = spec.max_entries;
+    s.map_fd = add->map_fd;
+    s.add_fd = add->prog_fd;
+    s.delete_fd = del->prog_fd;
+    s.map = std::move(c.map);
+    return s;
+  }
+  static std::unique_ptr<Subject> Make(const Shared& shared) {
+    core::Bytes zero(shared.buffer, 0);
+    for (uint32_t key = 0; key < shared.max_entries; ++key) {
+      if (SysUpdate(shared.map_fd, key, zero.data(), 0) != 0) return nullptr;
+    }
+    auto s = std::unique_ptr<KernelSubject>(new KernelSubject);
+    s->buffer_ = shared.buffer;
+    s->map_fd_ = shared.map_fd;
+    s->add_fd_ = shared.add_fd;
+    s->delete_fd_ = shared.delete_fd;
     return s;
   }
 
@@ -456,7 +476,6 @@ class KernelSubject : public Subject {
 
  private:
   KernelSubject() = default;
-  std::unique_ptr<core::MapInstance> map_;
   uint64_t buffer_ = 0;
   int map_fd_ = -1, add_fd_ = -1, delete_fd_ = -1;
 };
@@ -470,16 +489,17 @@ TEST_F(KernelInvariantsTest, KernelHistoriesAreLinearizableAgainstTheModel) {
     o.spec.type = type;
     o.spec.value_size = 8;
     o.spec.max_entries = 2;
-    o.histories = EnvCount("AMC_LIN_KERNEL_HISTORIES", 3000);
+    o.histories = EnvCount("AMC_LIN_KERNEL_HISTORIES", 2000);
     o.ops_per_thread = 24 / cpus.size();
     o.program_values = false;
     o.seed = EnvCount("AMC_LIN_SEED", 1);
+    std::optional<KernelSubject::Shared> shared =
+        KernelSubject::Open(&backend_, o.spec);
+    ASSERT_TRUE(shared.has_value());
     auto start = std::chrono::steady_clock::now();
     CampaignReport r = RunCampaign(
-        [&](const MapSpec& spec) {
-          return KernelSubject::Make(&backend_, spec);
-        },
-        params, cpus, o);
+        [&](const MapSpec&) { return KernelSubject::Make(*shared); }, params,
+        cpus, o);
     EXPECT_EQ(r.failure, "");
     EXPECT_EQ(r.histories, o.histories);
     std::printf(
