@@ -489,7 +489,7 @@ TEST_F(KernelInvariantsTest, KernelHistoriesAreLinearizableAgainstTheModel) {
     o.spec.type = type;
     o.spec.value_size = 8;
     o.spec.max_entries = 2;
-    o.histories = EnvCount("AMC_LIN_KERNEL_HISTORIES", 2000);
+    o.histories = EnvCount("AMC_LIN_KERNEL_HISTORIES", 1000);
     o.ops_per_thread = 24 / cpus.size();
     o.program_values = false;
     o.seed = EnvCount("AMC_LIN_SEED", 1);

@@ -1,6 +1,6 @@
 // The linearizability checker: on hand-made histories (linearizable and
 // not), on histories recorded from the real impl under pinned threads
-// (AMC_LIN_HISTORIES per map type, default 5000), and on deliberately broken
+// (AMC_LIN_HISTORIES per map type, default 2000), and on deliberately broken
 // impl variants, which it must catch and print.
 #include "concurrency/linearizability.h"
 
@@ -280,7 +280,7 @@ std::unique_ptr<Subject> MakeImpl(const MapSpec& spec) {
 TEST_F(RecordedTest, ImplArrayHistoriesAreLinearizable) {
   CampaignReport r =
       Campaign(MakeImpl, MapType::kArray,
-               EnvCount("AMC_LIN_HISTORIES", 5000), 2,
+               EnvCount("AMC_LIN_HISTORIES", 2000), 2,
                EnvCount("AMC_LIN_SEED", 1));
   EXPECT_EQ(r.failure, "");
   EXPECT_GT(r.ops, 0u);
@@ -289,7 +289,7 @@ TEST_F(RecordedTest, ImplArrayHistoriesAreLinearizable) {
 TEST_F(RecordedTest, ImplPercpuArrayHistoriesAreLinearizable) {
   CampaignReport r =
       Campaign(MakeImpl, MapType::kPercpuArray,
-               EnvCount("AMC_LIN_HISTORIES", 5000), 2,
+               EnvCount("AMC_LIN_HISTORIES", 2000), 2,
                EnvCount("AMC_LIN_SEED", 1) + 1);
   EXPECT_EQ(r.failure, "");
   EXPECT_GT(r.ops, 0u);
