@@ -38,9 +38,10 @@ for s in "${stages[@]}"; do
       ci/install-deps.sh
       cmake --preset tsan >/dev/null
       cmake --build --preset tsan --target array_map_test \
-        array_map_concurrency_test impl_backend_test amc
+        array_map_concurrency_test impl_backend_test amc \
+        impl_invariants_test kernel_invariants_test linearizability_test runner_test
       ctest --preset tsan -j "$jobs" -L concurrency
-      ctest --preset tsan -j "$jobs" -R "ArrayMap|Impl|AtomicBytes" -LE differential
+      ctest --preset tsan -j "$jobs" -R "ArrayMap|Impl|AtomicBytes" -LE "differential|concurrency"
       TSAN_OPTIONS=halt_on_error=1 build/tsan/tools/amc/amc run --jobs 2 \
         --sequences 400 --seed 1 --out build/tsan/amc-out >build/tsan/amc-run.log 2>&1 \
         || { tail -n 60 build/tsan/amc-run.log; exit 1; }

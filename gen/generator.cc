@@ -112,6 +112,38 @@ uint64_t GenReadFlags(Chooser& c) {
   return GenUpdateFlags(c);
 }
 
+// For a map with a bpf_spin_lock, BPF_F_LOCK often (alone, with BPF_EXIST /
+// BPF_NOEXIST, rarely with another bit), else the usual flags. Maps without
+// a lock draw exactly as before.
+uint64_t GenLockAwareFlags(Chooser& c, const MapSpec& spec, bool update) {
+  if (!spec.spin_lock_offset) return update ? GenUpdateFlags(c) : GenReadFlags(c);
+  uint64_t roll = c.Range(0, 99);
+  if (roll < 50) return update ? GenUpdateFlags(c) : GenReadFlags(c);
+  if (roll < 80) return core::kBpfFLock;
+  if (roll < 88) return core::kBpfFLock | core::kBpfExist;
+  if (roll < 94) return core::kBpfFLock | core::kBpfNoexist;
+  return core::kBpfFLock | (uint64_t{1} << c.Range(0, 63));
+}
+
+// Where the bpf_spin_lock goes: mostly 4-aligned inside the value, rarely
+// anywhere inside (misaligned: EFAULT), just past the end or anywhere
+// (EINVAL). Always below 512 MiB: BTF member offsets are u32 bit counts, so
+// no BTF (and no kernel answer) exists for a lock further out.
+constexpr uint32_t kMaxLockOffset = (uint32_t{1} << 29) - 8;
+
+uint32_t GenLockOffset(Chooser& c, uint32_t value_size) {
+  const uint32_t room = std::min(value_size, kMaxLockOffset);
+  uint64_t roll = c.Range(0, 99);
+  if (room >= 4) {
+    if (roll < 85) return 4 * static_cast<uint32_t>(c.Range(0, (room - 4) / 4));
+    if (roll < 92) return static_cast<uint32_t>(c.Range(0, room - 4));
+  }
+  if (roll < 97 && value_size <= kMaxLockOffset) {
+    return static_cast<uint32_t>(c.Range(value_size > 3 ? value_size - 3 : 0, value_size));
+  }
+  return static_cast<uint32_t>(c.Range(0, kMaxLockOffset));
+}
+
 core::Bytes GenBytes(Chooser& c, uint64_t size) {
   core::Bytes out(size);
   uint64_t roll = c.Range(0, 99);
@@ -230,6 +262,22 @@ MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
   spec.max_entries = GenMaxEntries(c, spec, o);
   spec.map_flags = GenMapFlags(c, spec);
   spec.numa_node = c.Percent(4) ? static_cast<uint32_t>(c.Range(1, 8)) : 0;
+  // A bpf_spin_lock in the value, for about one spec in ten. Drawn last, and
+  // the lowest choice is "none", so an exhausted byte source decodes specs
+  // as before. ARRAY mostly (a PERCPU_ARRAY spec stays one now and then, for
+  // the refusal), values of at least a lock mostly.
+  if (!c.Percent(90)) {
+    if (spec.type == MapType::kPercpuArray && !c.Percent(15)) {
+      spec.type = MapType::kArray;
+    }
+    if (spec.value_size < 4 && !c.Percent(10)) {
+      spec.value_size = static_cast<uint32_t>(c.Range(4, 64));
+      // Keep the storage bound for the larger value.
+      uint64_t cap = std::max<uint64_t>(1, o.max_map_bytes / RoundUp8(spec.value_size));
+      spec.max_entries = static_cast<uint32_t>(std::min<uint64_t>(spec.max_entries, cap));
+    }
+    spec.spin_lock_offset = GenLockOffset(c, spec.value_size);
+  }
   return spec;
 }
 
@@ -263,21 +311,23 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
   const uint64_t prog_value = std::min<uint64_t>(spec.value_size, uint64_t{1} << 16);
   switch (static_cast<K>(kind)) {
     case K::kLookup:
-      return core::Lookup{GenKey(c, n), GenReadFlags(c)};
+      return core::Lookup{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
     case K::kUpdate:
-      return core::Update{GenKey(c, n), GenBytes(c, buffer), GenUpdateFlags(c)};
+      return core::Update{GenKey(c, n), GenBytes(c, buffer),
+                          GenLockAwareFlags(c, spec, true)};
     case K::kDelete:
       return core::Delete{GenKey(c, n)};
     case K::kLookupAndDelete:
-      return core::LookupAndDelete{GenKey(c, n), GenReadFlags(c)};
+      return core::LookupAndDelete{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
     case K::kGetNextKey:
       return core::GetNextKey{GenOptionalKey(c, n)};
     case K::kLookupBatch:
       return core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
-                               GenReadFlags(c), c.Percent(95) ? 0 : GenUpdateFlags(c)};
+                               GenLockAwareFlags(c, spec, false),
+                               c.Percent(95) ? 0 : GenUpdateFlags(c)};
     case K::kLookupAndDeleteBatch:
       return core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
-                                        GenReadFlags(c), 0};
+                                        GenLockAwareFlags(c, spec, false), 0};
     case K::kUpdateBatch: {
       core::UpdateBatch b;
       uint32_t count = std::min<uint32_t>(GenCount(c, n), 16);
@@ -288,7 +338,7 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
       if (buffer * count <= (uint64_t{1} << 18)) {
         b.values = GenBytes(c, buffer * count);
       }
-      b.elem_flags = GenReadFlags(c);
+      b.elem_flags = GenLockAwareFlags(c, spec, false);
       b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c);
       return b;
     }
@@ -319,7 +369,7 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
       return core::ProgLookup{GenCpu(c, o), GenKey(c, n)};
     case K::kProgUpdate:
       return core::ProgUpdate{GenCpu(c, o), GenKey(c, n), GenBytes(c, prog_value),
-                              GenUpdateFlags(c)};
+                              GenLockAwareFlags(c, spec, true)};
     case K::kProgDelete:
       return core::ProgDelete{GenCpu(c, o), GenKey(c, n)};
     case K::kProgLookupPercpu:

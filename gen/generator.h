@@ -4,7 +4,10 @@
 // value sizes that are not multiples of 8, 1, and near the per-CPU limit;
 // max_entries of 1, small, and crossing page boundaries for mmap; batches
 // whose counts straddle the end; freeze and mmap interleaved with updates;
-// program ops on every possible CPU and one past the last.
+// program ops on every possible CPU and one past the last; a bpf_spin_lock
+// in about one value in ten (mostly 4-aligned in an ARRAY value, now and then
+// misaligned, past the end or in a PERCPU_ARRAY), with BPF_F_LOCK often on
+// that map's lookups, updates, batches and program updates.
 //
 // Invariant: whatever the Chooser returns, the sequence stays bounded: at most
 // GenOptions::max_ops ops, and every map the generator could ask the kernel

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <type_traits>
+#include <variant>
 
 #include "core/ops_text.h"
 
@@ -48,6 +50,58 @@ TEST(GeneratorTest, ThousandsOfSequencesStayBoundedAndCoverEveryKind) {
   EXPECT_GT(percpu, 1000u);
   EXPECT_GT(huge_value, 10u);
   EXPECT_GT(past_end_keys, 1000u);
+}
+
+TEST(GeneratorTest, SpinLockSpecsAreMostlyAlignedArraysAndGetBpfFLockOps) {
+  GenOptions o;
+  RandomChooser c(11);
+  size_t locked = 0, aligned_array = 0, percpu = 0, misaligned = 0,
+         past_end = 0, lock_flag_ops = 0, lock_flag_kinds = 0;
+  std::vector<bool> kinds_with_lock(core::kOpKindCount, false);
+  for (int i = 0; i < 5000; ++i) {
+    core::Sequence seq = GenerateSequence(c, o);
+    if (!seq.spec.spin_lock_offset) continue;
+    ++locked;
+    uint64_t off = *seq.spec.spin_lock_offset;
+    if (seq.spec.type == core::MapType::kPercpuArray) ++percpu;
+    if (off + 4 > seq.spec.value_size) {
+      ++past_end;
+    } else if (off % 4 != 0) {
+      ++misaligned;
+    } else if (seq.spec.type == core::MapType::kArray) {
+      ++aligned_array;
+    }
+    if (seq.spec.value_size <= INT_MAX) {
+      ASSERT_LE(StorageBytes(seq.spec, o), o.max_map_bytes) << core::PrintSpec(seq.spec);
+    }
+    for (const core::Step& step : seq.steps) {
+      uint64_t flags = std::visit(
+          [](const auto& op) -> uint64_t {
+            using T = std::decay_t<decltype(op)>;
+            if constexpr (std::is_same_v<T, core::Lookup> || std::is_same_v<T, core::Update> ||
+                          std::is_same_v<T, core::ProgUpdate>) {
+              return op.flags;
+            } else if constexpr (std::is_same_v<T, core::LookupBatch> ||
+                                 std::is_same_v<T, core::UpdateBatch>) {
+              return op.elem_flags;
+            }
+            return 0;
+          },
+          step.op);
+      if (flags & core::kBpfFLock) {
+        ++lock_flag_ops;
+        kinds_with_lock[static_cast<size_t>(core::KindOf(step.op))] = true;
+      }
+    }
+  }
+  for (bool k : kinds_with_lock) lock_flag_kinds += k;
+  EXPECT_GT(locked, 300u);
+  EXPECT_GT(aligned_array, locked / 2);
+  EXPECT_GT(percpu, 5u);
+  EXPECT_GT(misaligned, 5u);
+  EXPECT_GT(past_end, 5u);
+  EXPECT_GT(lock_flag_ops, locked);
+  EXPECT_EQ(lock_flag_kinds, 5u);  // lookup, update, both batches, prog update
 }
 
 TEST(GeneratorTest, AnyBytesDecodeToABoundedSequence) {

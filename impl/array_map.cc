@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
@@ -384,6 +385,85 @@ void ArrayMap::CopyValue(uint32_t key, void* out) const {
   }
 }
 
+// ---- the element's bpf_spin_lock ----
+
+namespace {
+// The lock word lives in the low or the high half of the aligned 8-byte word
+// holding it (elements are 8-aligned, the lock 4-aligned). It is locked
+// while its lowest byte is 1; every access to it is a 64-bit atomic on that
+// word, like every other access to the map's data.
+static_assert(std::endian::native == std::endian::little,
+              "the lock bit is placed for a little-endian word");
+struct LockWord {
+  uintptr_t word;  // the aligned 8-byte word holding the lock
+  uint64_t mask;   // the lock's four bytes in it
+  uint64_t held;   // the value of those bytes while held
+};
+LockWord LockWordOf(const void* value, uint32_t lock_offset) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(value) + lock_offset;
+  const unsigned shift = static_cast<unsigned>(at % 8) * 8;
+  return {at - at % 8, uint64_t{0xffffffff} << shift, uint64_t{1} << shift};
+}
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+}  // namespace
+
+void ArrayMap::SpinLock(void* value) const {
+  if (attr_.spin_lock_offset < 0) return;
+  const LockWord l =
+      LockWordOf(value, static_cast<uint32_t>(attr_.spin_lock_offset));
+  auto w = Word(l.word);
+  uint64_t old = w.load(std::memory_order_relaxed);
+  for (;;) {
+    // Test, then test-and-set: spinners only read while the lock is held.
+    if ((old & l.mask) == 0) {
+      // Acquire: the holder's copies see every word the previous holder
+      // stored before its release. A failed CAS (the lock was taken, or a
+      // value byte sharing the word changed) reloads `old`.
+      if (w.compare_exchange_weak(old, old | l.held,
+                                  std::memory_order_acquire,
+                                  std::memory_order_relaxed)) {
+        return;
+      }
+      continue;
+    }
+    CpuRelax();
+    old = w.load(std::memory_order_relaxed);
+  }
+}
+
+void ArrayMap::SpinUnlock(void* value) const {
+  if (attr_.spin_lock_offset < 0) return;
+  const LockWord l =
+      LockWordOf(value, static_cast<uint32_t>(attr_.spin_lock_offset));
+  // Release: publishes the critical section's stores to the next holder.
+  // An RMW, so value bytes sharing the word that unlocked writers merged in
+  // meanwhile are kept.
+  Word(l.word).fetch_and(~l.mask, std::memory_order_release);
+}
+
+void ArrayMap::WriteValueLocked(uint8_t* slot, const uint8_t* value) const {
+  SpinLock(slot);
+  WriteValue(slot, value);
+  SpinUnlock(slot);
+}
+
+void ArrayMap::CopyValueLocked(uint32_t key, void* out) const {
+  // Only ARRAY maps have a lock (PERCPU_ARRAY refuses one at creation).
+  uint8_t* slot = data_ + key * elem_size_;
+  auto* dst = static_cast<uint8_t*>(out);
+  SpinLock(slot);
+  ReadValue(slot, dst, attr_.value_size);
+  SpinUnlock(slot);
+  // The copy shows the lock word as zero (check_and_init_map_value).
+  std::memset(dst + attr_.spin_lock_offset, 0, kSpinLockSize);
+}
+
 void ArrayMap::WriteValue(uint8_t* slot, const uint8_t* value) const {
   if (attr_.spin_lock_offset < 0) {
     AtomicStoreBytes(slot, value, attr_.value_size);
@@ -404,8 +484,13 @@ long ArrayMap::UpdateElemOnCpu(uint32_t key, const void* value, uint64_t flags,
   if (flags & kNoexist) return -EEXIST;
   if ((flags & kFLock) && attr_.spin_lock_offset < 0) return -EINVAL;
   if (cpu >= cpus_) return -EINVAL;
-  WriteValue(data_ + (percpu() ? cpu * cpu_stride_ : 0) + key * elem_size_,
-             static_cast<const uint8_t*>(value));
+  uint8_t* slot = data_ + (percpu() ? cpu * cpu_stride_ : 0) + key * elem_size_;
+  // copy_map_value_locked takes the element's lock around the copy.
+  if (flags & kFLock) {
+    WriteValueLocked(slot, static_cast<const uint8_t*>(value));
+  } else {
+    WriteValue(slot, static_cast<const uint8_t*>(value));
+  }
   return 0;
 }
 
@@ -426,7 +511,12 @@ int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
   if (!fd.can_read_) return EPERM;
   if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
   if (key >= fd.max_entries_) return ENOENT;
-  fd.map_->CopyValue(key, value);
+  // bpf_map_copy_value: copy_map_value_locked under BPF_F_LOCK.
+  if (flags & kFLock) {
+    fd.map_->CopyValueLocked(key, value);
+  } else {
+    fd.map_->CopyValue(key, value);
+  }
   return 0;
 }
 
@@ -494,8 +584,13 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
                     uint64_t{n} * map_->elem_size_);
   } else {
     const uint64_t stride = map_->value_buffer_size();
+    const bool locked = elem_flags & kFLock;  // per element, as the kernel
     for (uint32_t i = 0; i < n; ++i) {
-      map_->CopyValue(start + i, out + i * stride);
+      if (locked) {
+        map_->CopyValueLocked(start + i, out + i * stride);
+      } else {
+        map_->CopyValue(start + i, out + i * stride);
+      }
     }
   }
   *count = n;

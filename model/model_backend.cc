@@ -134,8 +134,13 @@ class ModelMap : public core::MapInstance {
     } else {
       data_.Read(SlotOffset(key, 0), out, spec_.value_size);
     }
-    // The bpf_spin_lock word always reads back as zero
-    // (check_and_init_map_value).
+    // The bpf_spin_lock word always reads back as zero: copy_map_value skips
+    // it and bpf_map_copy_value then clears it in the copy
+    // (check_and_init_map_value), with or without BPF_F_LOCK (which only
+    // makes the copy under the element's lock, copy_map_value_locked in
+    // helpers.c: the same bytes in a sequential run). Settled on Linux 6.18:
+    // corpus/regressions/spin_lock_bpf_f_lock_syscall_flags.ops, _batches,
+    // _value_is_only_the_lock.
     if (has_spin_lock()) {
       for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
         uint64_t at = (percpu() ? cpu * elem_size_ : 0) + *spec_.spin_lock_offset;
@@ -145,7 +150,13 @@ class ModelMap : public core::MapInstance {
   }
 
   // The map's own update checks, shared by the syscall (ARRAY) and the
-  // program side (both types): arraymap.c array_map_update_elem().
+  // program side (both types): arraymap.c array_map_update_elem(). It masks
+  // BPF_F_LOCK off before comparing with BPF_EXIST, checks the key, then
+  // BPF_NOEXIST, and only then whether BPF_F_LOCK has a lock to take; the
+  // program helper reaches it directly, so a program's BPF_F_LOCK on a map
+  // without a lock is E2BIG / EEXIST before EINVAL. Settled on Linux 6.18:
+  // corpus/regressions/spin_lock_bpf_f_lock_prog_update.ops,
+  // spin_lock_bpf_f_lock_without_lock.ops.
   int ArrayUpdateChecks(uint32_t key, uint64_t flags) const {
     if ((flags & ~core::kBpfFLock) > core::kBpfExist) return EINVAL;
     if (key >= spec_.max_entries) return E2BIG;
@@ -168,7 +179,11 @@ class ModelMap : public core::MapInstance {
 
   // ---- syscall side ----
 
-  // syscall.c map_lookup_elem().
+  // syscall.c map_lookup_elem(): flag bits other than BPF_F_LOCK (BPF_EXIST
+  // and BPF_F_CPU included) are EINVAL before the fd's read permission;
+  // BPF_F_LOCK without a lock is EINVAL after it, before the key. Settled on
+  // Linux 6.18: corpus/regressions/spin_lock_bpf_f_lock_syscall_flags.ops,
+  // spin_lock_bpf_f_lock_wronly_fd.ops, spin_lock_bpf_f_lock_without_lock.ops.
   Result Do(const core::Lookup& op) {
     if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
     if (!sys_can_read()) return Result::Errno(EPERM);
@@ -183,7 +198,11 @@ class ModelMap : public core::MapInstance {
     return r;
   }
 
-  // syscall.c map_update_elem() -> bpf_map_update_value().
+  // syscall.c map_update_elem() -> bpf_map_update_value(): the write
+  // permission first (whatever the flags), then BPF_F_LOCK without a lock is
+  // EINVAL before the map's own checks (even for a key past the end); with a
+  // lock, array_map_update_elem copies under it (copy_map_value_locked).
+  // Settled on Linux 6.18: corpus/regressions/spin_lock_bpf_f_lock_*.ops.
   Result Do(const core::Update& op) {
     if (!sys_can_write()) return Result::Errno(EPERM);
     if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
@@ -261,7 +280,10 @@ class ModelMap : public core::MapInstance {
     return 0;
   }
 
-  // syscall.c generic_map_lookup_batch(): walks with get-next-key from
+  // syscall.c generic_map_lookup_batch(): elem_flags other than BPF_F_LOCK,
+  // then BPF_F_LOCK without a lock, are EINVAL with count untouched, before
+  // a count of 0 returns; each element is copied by bpf_map_copy_value with
+  // elem_flags (locked copies under BPF_F_LOCK). Walks with get-next-key from
   // in_batch (exclusive), copies up to count elements; count 0 returns at
   // once; out_batch is written only when something was copied.
   Result LookupBatchWalk(std::optional<uint32_t> in_batch, uint32_t count,
@@ -321,9 +343,12 @@ class ModelMap : public core::MapInstance {
     return r;
   }
 
-  // syscall.c generic_map_update_batch(): elements in order through
-  // bpf_map_update_value with elem_flags; stops at the first failure;
-  // count says how many were applied.
+  // syscall.c generic_map_update_batch(): elem_flags as in lookup batches
+  // (only BPF_F_LOCK, and only with a lock: BPF_EXIST / BPF_NOEXIST are
+  // EINVAL here), then elements in order through bpf_map_update_value with
+  // elem_flags; stops at the first failure; count says how many were
+  // applied. Settled on Linux 6.18:
+  // corpus/regressions/spin_lock_bpf_f_lock_batches.ops.
   Result Do(const core::UpdateBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
     int err = BatchPermissions(false, true);
@@ -511,7 +536,10 @@ class ModelMap : public core::MapInstance {
   }
 
   // bpf_map_update_elem -> array_map_update_elem for both types; writes
-  // value_size bytes into the element (PERCPU: the running CPU's slot).
+  // value_size bytes into the element (PERCPU: the running CPU's slot). The
+  // helper passes the program's flags through, so BPF_F_LOCK takes the
+  // element's lock around the copy (copy_map_value_locked); the lock word
+  // itself is never written.
   // The verifier refuses updates of a BPF_F_RDONLY_PROG map (record_func_map).
   Result Do(const core::ProgUpdate& op) {
     if (int err = ProgramCpuCheck(op.cpu)) return Result::Errno(err);

@@ -43,11 +43,14 @@ int OpenFds() {
   return n - 1;
 }
 
-// Runs `sequences` random sequences from `seed` on model and kernel;
-// `adjust` may change each generated sequence (e.g. add a spin lock).
+// Runs `sequences` random sequences from `seed` on model and kernel (and
+// the impl, `with_impl`); `adjust` may change each generated sequence (e.g.
+// add a spin lock).
 void RunCampaign(
     uint64_t sequences, uint64_t seed,
-    const std::function<void(gen::Chooser&, core::Sequence&)>& adjust) {
+    const std::function<void(gen::Chooser&, const gen::GenOptions&,
+                             core::Sequence&)>& adjust,
+    bool with_impl = false) {
   int fds_before = OpenFds();
   KernelBackend kernel(32);
   core::Availability a = kernel.Probe();
@@ -61,6 +64,11 @@ void RunCampaign(
   model::Params params = model::Params::Host();
   model::ModelBackend model(params);
   std::vector<core::Backend*> both = {&model, &kernel};
+  backends::Selection impl = backends::SelectBackends("impl");
+  if (with_impl) {
+    ASSERT_EQ(impl.available.size(), 1u) << impl.error;
+    both.push_back(impl.available[0].get());
+  }
 
   gen::GenOptions options;
   options.env = kernel.Env();
@@ -70,7 +78,7 @@ void RunCampaign(
   for (uint64_t i = 0; i < sequences; ++i) {
     gen::RandomChooser chooser(seed + i);
     core::Sequence seq = gen::GenerateSequence(chooser, options);
-    if (adjust) adjust(chooser, seq);
+    if (adjust) adjust(chooser, options, seq);
     core::RunOutcome out = core::RunDifferential(seq, both);
     if (!out.backends.empty() && out.backends[0].create_err == 0) ++created;
     for (size_t s = 0; s < out.steps_run; ++s) {
@@ -119,13 +127,16 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSequences) {
               EnvNumber("AMC_DIFF_SEED", 1), nullptr);
 }
 
-// The generator makes no spin-lock specs: here most specs get a
-// bpf_spin_lock (mostly aligned and inside the value, sometimes not), so
-// that BPF_F_LOCK, freeze, mmap and program rules with a lock are compared.
+// The generator gives about one spec in ten a bpf_spin_lock; here nine in
+// ten get one (mostly aligned and inside the value, sometimes not), and
+// their ops are drawn again for the locked spec, so BPF_F_LOCK is frequent:
+// BPF_F_LOCK, freeze, mmap and program rules with a lock are compared on
+// the model, the impl (its real spin lock) and the kernel.
 TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSpinLockMaps) {
   RunCampaign(EnvNumber("AMC_DIFF_SEQUENCES", 10000) / 5,
               EnvNumber("AMC_DIFF_SEED", 1) + 500000000,
-              [](gen::Chooser& c, core::Sequence& seq) {
+              [](gen::Chooser& c, const gen::GenOptions& options,
+                 core::Sequence& seq) {
                 if (c.Percent(10)) return;
                 uint32_t vs = seq.spec.value_size;
                 if (vs >= 4 && vs < 4096 && c.Percent(90)) {
@@ -135,7 +146,11 @@ TEST(ModelKernelDifferentialTest, ModelAgreesWithKernelOnRandomSpinLockMaps) {
                   seq.spec.spin_lock_offset =
                       static_cast<uint32_t>(c.Range(0, 64));
                 }
-              });
+                for (core::Step& step : seq.steps) {
+                  step.op = gen::GenerateOp(c, seq.spec, options);
+                }
+              },
+              /*with_impl=*/true);
 }
 
 // Every recorded regression replays on every backend: against the recorded

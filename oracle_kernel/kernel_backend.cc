@@ -78,6 +78,10 @@ int QuietPrint(enum libbpf_print_level level, const char* format,
   return vfprintf(stderr, format, args);
 }
 
+// The largest lock offset whose member and the bytes after it still have
+// a bit offset that fits in BTF's u32: (offset + 4) * 8 <= UINT32_MAX.
+constexpr uint32_t kMaxBtfLockOffset = UINT32_MAX / 8 - 4;
+
 // Creates a map as BPF_MAP_CREATE would for `spec`; returns the fd or
 // -errno. A spec with a spin lock gets BTF describing its value: the lock at
 // spin_lock_offset, char arrays around it. Errors loading that BTF are the
@@ -96,6 +100,18 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
   Fd btf_fd;  // closed once the map holds its own reference
   if (spec.spin_lock_offset) {
     uint32_t off = *spec.spin_lock_offset;
+    // BTF member offsets count bits in a u32: no struct describes a member
+    // at or past 512 MiB, so such a spec has no kernel answer. (Writing the
+    // offset anyway would wrap it and ask about another lock position.) A
+    // harness error, never a result; the generator does not draw them.
+    if (off > kMaxBtfLockOffset) {
+      std::fprintf(stderr,
+                   "oracle_kernel: HARNESS ERROR: a bpf_spin_lock at offset "
+                   "%u cannot be described in BTF (member offsets are u32 "
+                   "bit counts)\n",
+                   off);
+      return -EFAULT;
+    }
     btf = btf__new_empty();
     if (!btf) return -ENOMEM;
     int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
@@ -472,6 +488,30 @@ class KernelMap : public core::MapInstance {
   }
 
   core::MapState ReadState() override { return ReadHandleState(*h_, env_); }
+
+  // RawProgramFor: loads the program behind a program op.
+  std::optional<RawProgram> Raw(const core::Op& op) {
+    std::optional<ProgKind> kind;
+    uint32_t offset = 0;
+    if (std::holds_alternative<core::ProgLookup>(op)) kind = kLookupProg;
+    if (std::holds_alternative<core::ProgLookupPercpu>(op)) {
+      kind = kLookupPercpuProg;
+    }
+    if (std::holds_alternative<core::ProgUpdate>(op)) kind = kUpdateProg;
+    if (std::holds_alternative<core::ProgDelete>(op)) kind = kDeleteProg;
+    if (const auto* add = std::get_if<core::ProgAtomicAdd>(&op)) {
+      kind = kAtomicAddProg;
+      offset = add->offset;
+    }
+    if (!kind) return std::nullopt;
+    const LoadedProgram& p = Load(*kind, offset);
+    RawProgram raw;
+    raw.err = p.err;
+    raw.map_fd = h_->rw_fd.get();
+    raw.in_fd = h_->in_fd.get();
+    raw.prog_fd = p.err ? -1 : p.fd;
+    return raw;
+  }
 
  private:
   const MapSpec& spec() const { return h_->spec; }
@@ -919,6 +959,40 @@ ProbeFacts GatherProbeFacts() {
   return f;
 }
 
+std::string SpinLockMissing(int map_fd, const MapSpec& spec) {
+  struct bpf_map_info info;
+  std::memset(&info, 0, sizeof info);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.info.bpf_fd = map_fd;
+  attr.info.info_len = sizeof info;
+  attr.info.info = Ptr(&info);
+  if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+    return "BPF_OBJ_GET_INFO_BY_FD gave " + core::ErrnoName(err);
+  }
+  if (info.btf_id == 0 || info.btf_value_type_id == 0) {
+    return "no BTF (btf_id=" + std::to_string(info.btf_id) +
+           " btf_value_type_id=" + std::to_string(info.btf_value_type_id) +
+           ")";
+  }
+  // Only a well-formed lock must be one (before 6.2 a misaligned one is
+  // accepted and ignored: the kernel's answer).
+  const uint64_t off = spec.spin_lock_offset.value_or(0);
+  if (off % 4 != 0 || off + 4 > spec.value_size) return "";
+  // Syscall value buffer: PERCPU maps cannot hold a lock, so value_size.
+  Bytes value(info.value_size, 0);
+  uint32_t key = 0;
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_fd = map_fd;
+  attr.key = Ptr(&key);
+  attr.value = Ptr(value.data());
+  attr.flags = BPF_F_LOCK;
+  if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+    return "a BPF_F_LOCK lookup of key 0 gave " + core::ErrnoName(err);
+  }
+  return "";
+}
+
 KernelBackend::KernelBackend(size_t cache_capacity)
     : env_(core::HostEnvironment()),
       pool_(std::make_shared<KernelPool>(cache_capacity)) {
@@ -990,12 +1064,34 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
     out.err = EFAULT;
     return out;
   }
+  // A spec with a lock must give a map with the lock: one created without
+  // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
+  // every later difference would be blamed on the semantics.
+  if (spec.spin_lock_offset) {
+    std::string missing = SpinLockMissing(h->rw_fd.get(), spec);
+    if (!missing.empty()) {
+      std::fprintf(stderr,
+                   "oracle_kernel: HARNESS ERROR: the map made for a spec "
+                   "with a bpf_spin_lock at offset %u has no lock: %s\n",
+                   *spec.spin_lock_offset, missing.c_str());
+      pool_->Count([](KernelStats& s) { ++s.lock_checks_failed; });
+      out.err = EFAULT;
+      return out;
+    }
+  }
   pool_->Count([](KernelStats& s) { ++s.maps_created; });
   out.map = std::make_unique<KernelMap>(std::move(h), pool_, env_);
   return out;
 }
 
 void KernelBackend::DropCache() { pool_->Drop(); }
+
+std::optional<RawProgram> RawProgramFor(core::MapInstance* map,
+                                        const core::Op& op) {
+  auto* kernel_map = dynamic_cast<KernelMap*>(map);
+  if (!kernel_map) return std::nullopt;
+  return kernel_map->Raw(op);
+}
 
 KernelStats KernelBackend::Stats() const { return pool_->stats(); }
 

@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/backend.h"
@@ -73,7 +74,24 @@ struct KernelStats {
   uint64_t maps_reused = 0;      // sequences served by a reset cached map
   uint64_t resets_failed = 0;    // resets that did not verify (map dropped)
   uint64_t programs_loaded = 0;  // program loads attempted (ok or refused)
+  uint64_t lock_checks_failed = 0;  // maps created without their spin lock
 };
+
+// Why the map behind `map_fd` (a readable fd), created for `spec` (which
+// has a spin_lock_offset), is not what the kernel makes of that spec; ""
+// when it is. The map must carry the BTF the backend gave it
+// (BPF_OBJ_GET_INFO_BY_FD: btf_id and btf_value_type_id set), and a
+// well-formed lock (4-aligned, inside the value) must be a lock: a
+// BPF_F_LOCK lookup of key 0 is accepted (the kernel answers EINVAL without
+// one). A misaligned lock that the kernel accepted without making it a lock
+// (Linux 6.1 does: core/kernel_profile.h) is the kernel's answer, not a
+// harness error. KernelBackend::Create checks every map made for a spec
+// with a lock this way: a map without its lock (as libbpf's silent retry
+// without BTF would leave) is a harness error (reported on stderr, counted
+// in KernelStats::lock_checks_failed, creation answered with EFAULT), never
+// a silent pass. A refusal by the kernel (e.g. PERCPU_ARRAY with a lock:
+// EOPNOTSUPP) stays the creation's result.
+std::string SpinLockMissing(int map_fd, const core::MapSpec& spec);
 
 class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
@@ -100,6 +118,21 @@ class KernelBackend : public core::Backend {
   core::Environment env_;
   std::shared_ptr<KernelPool> pool_;
 };
+
+// For drivers that run program ops from several threads at once
+// (concurrency/): the kernel objects behind a map this backend created.
+// Every fd stays owned by the map instance. Not thread-safe: call it before
+// the threads start; the fds themselves may then be used concurrently.
+struct RawProgram {
+  int err = 0;       // the program's load errno (then prog_fd is -1)
+  int map_fd = -1;   // the map's read-write fd
+  int in_fd = -1;    // the `in` scratch map prog_update reads its value from
+  int prog_fd = -1;  // the program that runs ops of `op`'s kind (and offset)
+};
+// nullopt unless `map` came from a KernelBackend and `op` is a program op.
+// The program takes progs/array_ops.bpf.c's struct ctx.
+std::optional<RawProgram> RawProgramFor(core::MapInstance* map,
+                                        const core::Op& op);
 
 }  // namespace amc::oracle_kernel
 

@@ -1,7 +1,8 @@
-// amc/array_map.h: a lock-free user-space BPF_MAP_TYPE_ARRAY and
-// BPF_MAP_TYPE_PERCPU_ARRAY with the kernel's layout and the kernel's
-// answers, for user-space eBPF runtimes to embed. Standalone: depends only on
-// the C++20 standard library and Linux system calls.
+// amc/array_map.h: a lock-free (but for its bpf_spin_lock paths) user-space
+// BPF_MAP_TYPE_ARRAY and BPF_MAP_TYPE_PERCPU_ARRAY with the kernel's layout
+// and the kernel's answers, for user-space eBPF runtimes to embed.
+// Standalone: depends only on the C++20 standard library and Linux system
+// calls.
 //
 // Two faces on one map:
 //   - the syscall face (MapFd): what bpf(2) does on a map fd. Values are
@@ -34,7 +35,8 @@
 //     to 64 bytes (+ 48 bytes of alignment slack on the heap) or to a page,
 //     plus the constant-size ArrayMap header.
 //
-// Concurrency (no lock on any path; see each call for its progress bound):
+// Concurrency (no lock on any path but the spin-lock ones below; see each
+// call for its progress bound):
 //   - Every shared byte is accessed through std::atomic_ref on the aligned
 //     8-byte word that holds it, so the map is data-race-free under the C++
 //     memory model. Value copies use memory_order_relaxed: the map publishes
@@ -55,6 +57,22 @@
 //     assembly outside the C++ memory model; we chose the atomic.)
 //   - Code that writes through a pointer from Lookup*() or through a mapping
 //     must use atomic accesses too if other threads read concurrently.
+//   - bpf_spin_lock (a map created with MapAttr::spin_lock_offset): the
+//     element's 4-byte lock word is a real spin lock, taken by BPF_F_LOCK
+//     copies in and out on the syscall face (Lookup, Update, LookupBatch,
+//     UpdateBatch) and by UpdateElem(..., kFLock), and by SpinLock /
+//     SpinUnlock for a program's own critical section. Those paths block
+//     (they spin while another thread holds the element's lock, as the
+//     kernel's do); every other path stays lock-free and ignores the lock,
+//     as in the kernel, where copies without BPF_F_LOCK may tear. Under the
+//     lock the copies are still per-word atomic, so locked and unlocked
+//     accesses never race in the C++ sense; between locked accesses of one
+//     element the lock's acquire/release makes each copy see a whole value:
+//     a BPF_F_LOCK reader never sees a mix of two locked writes. The lock
+//     word is taken with a CAS on the aligned 8-byte word holding it, so
+//     unlocked writes of the value bytes sharing that word (CAS merges) are
+//     preserved. It reads back as zero in every copy out (syscall lookups,
+//     batches, CopyValue), as the kernel shows it.
 #ifndef AMC_IMPL_ARRAY_MAP_H_
 #define AMC_IMPL_ARRAY_MAP_H_
 
@@ -115,8 +133,7 @@ struct MapAttr {
   // (EINVAL) or is not 4-byte aligned (EFAULT), before any other check (the
   // BTF is loaded first); then, after the size checks, BPF_F_RDONLY_PROG /
   // BPF_F_WRONLY_PROG (EACCES) and PERCPU_ARRAY (EOPNOTSUPP).
-  // NOTE: this version does not take the lock; BPF_F_LOCK copies are
-  // per-word atomic like the others.
+  // BPF_F_LOCK copies take the lock (see "bpf_spin_lock" above).
   int64_t spin_lock_offset = -1;
 };
 
@@ -229,10 +246,14 @@ class MapFd {
   // BPF_MAP_LOOKUP_ELEM: writes value_buffer_size() bytes to `value`.
   // Wait-free. Each word is a snapshot of that word at some instant during
   // the call; words of a wider value may come from different updates.
+  // With BPF_F_LOCK (maps with a spin lock only): the copy is made under the
+  // element's lock, so it is one whole value among the locked writes;
+  // blocking while another thread holds the lock.
   int Lookup(uint32_t key, void* value, uint64_t flags = 0) const;
   // BPF_MAP_UPDATE_ELEM: reads value_buffer_size() bytes from `value`
   // (PERCPU: every possible CPU's slot, padding included). Wait-free when
   // value_size % 8 == 0 and there is no spin lock word, else lock-free.
+  // With BPF_F_LOCK the copy is made under the element's lock (blocking).
   // An update racing with Freeze may still land (as in the kernel).
   int Update(uint32_t key, const void* value, uint64_t flags = 0) const;
   // BPF_MAP_DELETE_ELEM: arrays cannot delete (EINVAL). Wait-free.
@@ -247,13 +268,15 @@ class MapFd {
   // (value_buffer_size() apart); *count becomes the number copied and
   // *out_batch the last key copied (only written when one was). ENOENT when
   // the walk reached the end. *count is left alone on errors found before
-  // the walk. Wait-free; no snapshot across elements.
+  // the walk. Wait-free; no snapshot across elements. With elem_flags
+  // BPF_F_LOCK each element is copied under its own lock (blocking).
   int LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
                   uint32_t* keys, void* values, uint32_t* count,
                   uint64_t elem_flags = 0, uint64_t flags = 0) const;
   // BPF_MAP_UPDATE_BATCH (generic_map_update_batch): applies *count
   // elements in order, stops at the first failure; *count becomes the
-  // number applied. Progress as Update, per element.
+  // number applied. Progress as Update, per element (BPF_F_LOCK in
+  // elem_flags takes each element's lock in turn).
   int UpdateBatch(const uint32_t* keys, const void* values, uint32_t* count,
                   uint64_t elem_flags = 0, uint64_t flags = 0) const;
   // BPF_MAP_DELETE_BATCH / BPF_MAP_LOOKUP_AND_DELETE_BATCH: not supported
@@ -380,7 +403,11 @@ class ArrayMap {
   }
   // bpf_map_update_elem: 0 or a negative errno from array_map_update_elem's
   // checks; writes value_size bytes (PERCPU: into the current / given CPU's
-  // slot only), padding untouched. Progress as MapFd::Update.
+  // slot only), padding and spin lock word untouched. Progress as
+  // MapFd::Update; with BPF_F_LOCK the write is made under the element's
+  // lock (copy_map_value_locked), blocking, so the caller must not hold
+  // that element's lock (the kernel's verifier refuses helper calls while a
+  // lock is held; here it would spin forever).
   long UpdateElem(uint32_t key, const void* value, uint64_t flags = 0) const {
     return UpdateElemOnCpu(key, value, flags, percpu() ? CurrentCpu() : 0);
   }
@@ -388,6 +415,21 @@ class ArrayMap {
                        uint32_t cpu) const;
   // bpf_map_delete_elem: always -EINVAL. Wait-free.
   long DeleteElem(uint32_t /*key*/) const { return -EINVAL; }
+  // bpf_spin_lock(&value->lock) / bpf_spin_unlock(&value->lock) for a map
+  // with a spin lock: `value` is an element pointer from Lookup*() of this
+  // map. SpinLock spins (test and test-and-set with a pause) until it holds
+  // the element's lock; acquire. SpinUnlock releases it; release. Between
+  // them a program may read and write the element's other words (with
+  // atomic accesses, e.g. AtomicLoadBytes / AtomicStoreBytes) and no
+  // BPF_F_LOCK copy of that element runs: a multi-word update made there is
+  // seen whole by BPF_F_LOCK readers. Not reentrant; do not call a
+  // BPF_F_LOCK op on the same element while holding it. Calling either on a
+  // map without a spin lock is a programming error (the verifier refuses
+  // it); they do nothing then.
+  void SpinLock(void* value) const;
+  void SpinUnlock(void* value) const;
+  bool has_spin_lock() const { return attr_.spin_lock_offset >= 0; }
+
   // __sync_fetch_and_add on the u64 at `offset` (8-aligned, + 8 <=
   // value_size) of the element (PERCPU: the current / given CPU's slot).
   // Returns false (nothing done) for a bad key, cpu or offset; else the
@@ -430,6 +472,10 @@ class ArrayMap {
   // spin lock word.
   void WriteValue(uint8_t* slot, const uint8_t* value) const;
   void ReadValue(const uint8_t* slot, uint8_t* out, uint64_t n) const;
+  // BPF_F_LOCK copies (copy_map_value_locked): WriteValue / CopyValue of an
+  // ARRAY element under its spin lock.
+  void WriteValueLocked(uint8_t* slot, const uint8_t* value) const;
+  void CopyValueLocked(uint32_t key, void* out) const;
 
   static constexpr uint64_t kFrozenBit = uint64_t{1} << 63;
 
@@ -538,6 +584,11 @@ inline int MapFd::UpdateValue(uint32_t key, const uint8_t* value,
       std::memcpy(&v, value, 8);
       std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(data_ + uint64_t{key} * 8))
           .store(v, std::memory_order_relaxed);
+      return 0;
+    }
+    // BPF_F_LOCK was checked against the map's lock by the caller.
+    if (flags & kFLock) [[unlikely]] {
+      m.WriteValueLocked(m.data_ + key * m.elem_size_, value);
       return 0;
     }
     m.WriteValue(m.data_ + key * m.elem_size_, value);
