@@ -3,6 +3,7 @@
 // isolation.
 #include "plugin/plugin_backend.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "core/ops_text.h"
 #include "plugin/direct_backend.h"
@@ -321,6 +323,74 @@ int DefaultTimeoutMs() {
   return 10000;
 }
 
+// ---- exec'd child: how the parent tells the new program image to serve ----
+
+constexpr char kChildPathVar[] = "AMC_PLUGIN_CHILD_PATH";
+constexpr char kChildEnvVar[] = "AMC_PLUGIN_CHILD_ENV";
+constexpr int kChildFd = 3;
+
+// "possible_cpus page_size kernel_release" (the release may hold spaces).
+std::string EncodeEnvironment(const core::Environment& env) {
+  return std::to_string(env.possible_cpus) + " " +
+         std::to_string(env.page_size) + " " + env.kernel_release;
+}
+
+std::optional<core::Environment> DecodeEnvironment(const char* text) {
+  core::Environment env;
+  char* end = nullptr;
+  unsigned long cpus = std::strtoul(text, &end, 10);
+  if (end == text || *end != ' ') return std::nullopt;
+  const char* rest = end + 1;
+  unsigned long page = std::strtoul(rest, &end, 10);
+  if (end == rest || *end != ' ') return std::nullopt;
+  env.possible_cpus = static_cast<uint32_t>(cpus);
+  env.page_size = static_cast<uint32_t>(page);
+  env.kernel_release = end + 1;
+  return env;
+}
+
+// Runs before main in every program that links the loader: in a child the
+// loader exec'd, serve the plug-in on fd 3 and never return.
+__attribute__((constructor)) void ServeIfExecedPluginChild() {
+  const char* path = std::getenv(kChildPathVar);
+  const char* env_text = std::getenv(kChildEnvVar);
+  if (!path || !env_text) return;
+  std::string plugin_path = path;
+  std::optional<core::Environment> env = DecodeEnvironment(env_text);
+  // Not inherited by anything the plug-in might start.
+  unsetenv(kChildPathVar);
+  unsetenv(kChildEnvVar);
+  if (!env) _exit(0);  // the parent sees the socket close: "failed loading"
+  ServeChild(kChildFd, plugin_path, *env);
+}
+
+// What the child execs with, all built before fork (a forked copy of a
+// multi-threaded process must not allocate).
+struct ExecPlan {
+  std::vector<std::string> strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+};
+
+ExecPlan PlanExec(const std::string& path, const core::Environment& env) {
+  ExecPlan plan;
+  plan.strings.push_back("amc-plugin-child");
+  plan.strings.push_back(std::string(kChildPathVar) + "=" + path);
+  plan.strings.push_back(std::string(kChildEnvVar) + "=" +
+                         EncodeEnvironment(env));
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "AMC_PLUGIN_CHILD_", 17) != 0) {
+      plan.strings.push_back(*e);
+    }
+  }
+  plan.argv = {plan.strings[0].data(), nullptr};
+  for (size_t i = 1; i < plan.strings.size(); ++i) {
+    plan.envp.push_back(plan.strings[i].data());
+  }
+  plan.envp.push_back(nullptr);
+  return plan;
+}
+
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -413,6 +483,7 @@ bool PluginBackend::Spawn(std::string* error) {
     *error = "socketpair: " + core::ErrnoName(errno);
     return false;
   }
+  ExecPlan exec_plan = PlanExec(path_, env_);
   fflush(nullptr);  // nothing buffered is written twice
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -428,13 +499,15 @@ bool PluginBackend::Spawn(std::string* error) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
     signal(SIGPIPE, SIG_DFL);
-    int fd = sv[1];
-    if (fd != 3) {
-      dup2(fd, 3);
-      fd = 3;
+    if (sv[1] != kChildFd) {
+      dup2(sv[1], kChildFd);  // the copy is not close-on-exec
+    } else {
+      fcntl(kChildFd, F_SETFD, 0);
     }
-    close_range(4, ~0u, 0);
-    ServeChild(fd, path_, env_);
+    close_range(kChildFd + 1, ~0u, 0);
+    execve("/proc/self/exe", exec_plan.argv.data(), exec_plan.envp.data());
+    // No /proc: serve from this copy (safe when the parent has one thread).
+    ServeChild(kChildFd, path_, env_);
   }
   close(sv[1]);
   fd_ = sv[0];

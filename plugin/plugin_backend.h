@@ -3,8 +3,14 @@
 // a plug-in that crashes, hangs or corrupts memory cannot take the campaign
 // down. `--backends model,plugin:PATH` makes one through the registry.
 //
-// Isolation: one child per backend (fork, then dlopen in the child; this
-// process never runs plug-in code). Requests and replies go over a socket
+// Isolation: one child per backend (fork, then exec of this same program
+// (/proc/self/exe), whose start-up hook sees AMC_PLUGIN_CHILD_* in its
+// environment and serves the plug-in instead of running main; the child
+// then dlopens the plug-in; this process never runs plug-in code). The exec
+// matters: a forked copy of a multi-threaded process may inherit locks held
+// by its other threads (a sanitizer's allocator among them) and hang; a new
+// program image holds none. Only where the exec fails (no /proc) does the
+// forked copy serve directly. Requests and replies go over a socket
 // pair, each reply bounded by a timeout. When the child dies on a signal,
 // the op being run gets core::kErrCrashedBase + signal ("CRASH_SIGSEGV");
 // when it does not answer in time it is killed and the op gets

@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "core/differential.h"
 #include "core/ops_text.h"
@@ -54,6 +57,50 @@ std::string SideOf(const core::Divergence& d, const std::string& name) {
     if (who == name) return what;
   }
   return "<no side " + name + ">";
+}
+
+// The command lines of this process's living children.
+std::vector<std::string> ChildCommandLines() {
+  std::vector<std::string> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  const std::string self = std::to_string(getpid());
+  while (dirent* e = readdir(d)) {
+    std::string pid = e->d_name;
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    FILE* f = std::fopen(("/proc/" + pid + "/stat").c_str(), "r");
+    if (!f) continue;
+    char buf[512] = {};
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    // "pid (comm) state ppid ...": the comm may hold spaces; skip past ')'.
+    std::string stat(buf, n);
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) != 2 ||
+        std::to_string(ppid) != self || state == 'Z') {
+      continue;
+    }
+    FILE* c = std::fopen(("/proc/" + pid + "/cmdline").c_str(), "r");
+    if (!c) continue;
+    n = std::fread(buf, 1, sizeof buf - 1, c);
+    std::fclose(c);
+    out.push_back(std::string(buf, strnlen(buf, n)));
+  }
+  closedir(d);
+  return out;
+}
+
+TEST(PluginLoaderTest, ChildIsAFreshProgramImageNotAForkedCopy) {
+  auto before = ChildCommandLines();
+  auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+  ASSERT_NE(b, nullptr);
+  auto after = ChildCommandLines();
+  // A forked copy would carry this test's own command line.
+  EXPECT_EQ(std::count(after.begin(), after.end(), "amc-plugin-child"),
+            std::count(before.begin(), before.end(), "amc-plugin-child") + 1);
 }
 
 TEST(PluginLoaderTest, AbiVersionMismatchIsRefusedNamingBothVersions) {

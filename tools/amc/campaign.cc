@@ -49,8 +49,11 @@ struct Shared {
   std::mutex mu;  // guards everything below
   std::string error;
   size_t reproducers_written = 0;
+  size_t records = 0;  // divergence records kept, all workers
   // Divergence signature -> the first sequence that showed it.
   std::map<std::string, uint64_t> by_signature;
+  // First sequence of a kind -> later sequences that diverged that way.
+  std::map<uint64_t, uint64_t> same_counts;
 
   bool ShouldStop() const {
     if (failed.load(std::memory_order_relaxed)) return true;
@@ -64,7 +67,7 @@ struct WorkerResult {
   std::map<std::string, BackendTally> tallies;
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   std::vector<DivergenceRecord> divergences;
-  std::vector<SequenceCase> cases;
+  std::map<uint64_t, CaseBlock> blocks;  // by first index
 };
 
 // What kind of divergence this is: its kind, the kind of op, and every
@@ -79,11 +82,12 @@ std::string Signature(const core::Sequence& seq, const core::Divergence& d) {
 }
 
 // Minimizes one divergence on the worker's backends and writes its file.
-DivergenceRecord Reproduce(Shared& shared,
-                           const std::vector<core::Backend*>& backends,
-                           std::vector<BackendTimer>& timers, uint64_t index,
-                           const core::Sequence& seq,
-                           const core::Divergence& d) {
+// Returns nullopt for a repeat of a known kind past
+// options.max_divergence_records (counted in same_counts only).
+std::optional<DivergenceRecord> Reproduce(
+    Shared& shared, const std::vector<core::Backend*>& backends,
+    std::vector<BackendTimer>& timers, uint64_t index,
+    const core::Sequence& seq, const core::Divergence& d) {
   const CampaignOptions& options = *shared.options;
   DivergenceRecord record;
   record.index = index;
@@ -96,11 +100,15 @@ DivergenceRecord Reproduce(Shared& shared,
     // same different ways is, as far as anyone can tell here, the same bug.
     auto it = shared.by_signature.find(signature);
     if (it != shared.by_signature.end()) {
+      ++shared.same_counts[it->second];
+      if (shared.records >= options.max_divergence_records) return std::nullopt;
+      ++shared.records;
       record.same_as = it->second;
       record.report = d.Report(seq);
       return record;
     }
     shared.by_signature.emplace(signature, index);
+    ++shared.records;
     if (shared.reproducers_written >= options.max_reproducers) {
       record.note = "not minimized: already " +
                     std::to_string(options.max_reproducers) +
@@ -146,7 +154,10 @@ DivergenceRecord Reproduce(Shared& shared,
   core::Environment env = shared.plan->gen.env;
   env.kernel_release.clear();
   repro.env = env;
-  const std::string names = JoinNames(shared.plan->backend_names, ",");
+  // As the user gave the list (plug-ins by path), so the line can be rerun.
+  const std::string names = options.backend_list.empty()
+                                ? JoinNames(shared.plan->backend_names, ",")
+                                : options.backend_list;
   repro.comments = {
       "amc run divergence: sequence " + std::to_string(index) + " of seed " +
           std::to_string(options.seed) + " (amc run --backends " + names +
@@ -227,15 +238,23 @@ void Worker(Shared& shared, WorkerResult& out) {
     for (size_t k = 0; k < outcome.steps_run; ++k) {
       ++out.ops_by_kind[static_cast<size_t>(core::KindOf(seq.steps[k].op))];
     }
-    SequenceCase c{index, seconds, outcome.steps_run, std::nullopt};
+    if (options.collect_cases) {
+      CaseBlock& block = out.blocks[index / kCaseBlock * kCaseBlock];
+      block.first = index / kCaseBlock * kCaseBlock;
+      ++block.sequences;
+      block.agreed += outcome.divergence ? 0 : 1;
+      block.ops += outcome.steps_run;
+      block.seconds += seconds;
+    }
     if (outcome.divergence) {
       shared.divergences.fetch_add(1, std::memory_order_relaxed);
-      DivergenceRecord record =
+      std::optional<DivergenceRecord> record =
           Reproduce(shared, ptrs, timers, index, seq, *outcome.divergence);
-      c.failure = record.summary;
-      out.divergences.push_back(std::move(record));
+      if (record) {
+        record->seconds = seconds;
+        out.divergences.push_back(std::move(*record));
+      }
     }
-    if (options.collect_cases) out.cases.push_back(std::move(c));
     shared.ops.fetch_add(outcome.steps_run, std::memory_order_relaxed);
     shared.sequences.fetch_add(1, std::memory_order_relaxed);
   }
@@ -269,7 +288,11 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
     auto kind = static_cast<core::OpKind>(k);
     std::vector<std::string> lacking;
     for (const auto& b : selection.available) {
-      if (!b->Supports(kind)) lacking.push_back(b->Name());
+      if (b->Supports(kind)) continue;
+      // A plug-in may say why (its capability mask's reason).
+      std::string reason = b->UnsupportedReason(kind);
+      lacking.push_back(b->Name() +
+                        (reason.empty() ? "" : " (" + reason + ")"));
     }
     if (!lacking.empty()) {
       plan.gen.kinds.reset(k);
@@ -348,15 +371,24 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
     }
     result.backends.push_back(std::move(total));
   }
+  std::map<uint64_t, CaseBlock> blocks;
   for (auto& w : results) {
     for (size_t k = 0; k < core::kOpKindCount; ++k)
       result.ops_by_kind[k] += w.ops_by_kind[k];
     for (auto& d : w.divergences) result.divergences.push_back(std::move(d));
-    for (auto& c : w.cases) result.cases.push_back(std::move(c));
+    for (const auto& [first, b] : w.blocks) {
+      CaseBlock& into = blocks[first];
+      into.first = first;
+      into.sequences += b.sequences;
+      into.agreed += b.agreed;
+      into.ops += b.ops;
+      into.seconds += b.seconds;
+    }
   }
+  for (const auto& [first, b] : blocks) result.case_blocks.push_back(b);
+  result.divergent_sequences = shared.divergences.load();
+  result.same_counts = shared.same_counts;
   std::sort(result.divergences.begin(), result.divergences.end(),
-            [](const auto& a, const auto& b) { return a.index < b.index; });
-  std::sort(result.cases.begin(), result.cases.end(),
             [](const auto& a, const auto& b) { return a.index < b.index; });
   return result;
 }

@@ -12,9 +12,15 @@
 // backend's answer; later sequences that diverge the same way point to the
 // first one (same_as) instead of writing another file for the same bug.
 //
-// Invariant: a divergence is never dropped: it is counted and its summary
-// kept, and each new kind (up to max_reproducers) gets its minimized
-// reproducer written as an .ops file that `amc replay` fails on.
+// Memory stays bounded however long the run: passing sequences are kept only
+// as counts per block of kCaseBlock consecutive indices, and at most
+// max_divergence_records divergences keep a record (every new kind always
+// does); later repeats of a known kind are counted against its first one.
+//
+// Invariant: a divergence is never dropped: it is counted (per kind), each
+// new kind keeps its summary, and each new kind (up to max_reproducers) gets
+// its minimized reproducer written as an .ops file that `amc replay` fails
+// on.
 #ifndef AMC_TOOLS_AMC_CAMPAIGN_H_
 #define AMC_TOOLS_AMC_CAMPAIGN_H_
 
@@ -65,7 +71,10 @@ struct CampaignOptions {
   unsigned jobs = 1;
   std::string out_dir;
   size_t max_reproducers = 20;
-  bool collect_cases = false;  // keep one record per sequence (JUnit)
+  bool collect_cases = false;  // keep per-block case counts (JUnit)
+  // Divergences beyond this many keep no record (only their kind's count),
+  // unless they are the first of a new kind.
+  size_t max_divergence_records = 1000;
   // Called on the calling thread about every `progress_interval` seconds.
   std::function<void(const Progress&)> progress;
   double progress_interval = 0.25;
@@ -92,15 +101,22 @@ struct DivergenceRecord {
   // Set when an earlier sequence diverged the same way (its index); that
   // one's reproducer stands for this one.
   std::optional<uint64_t> same_as;
+  double seconds = 0;  // the sequence's run, before minimizing
   size_t ops_before = 0;
   size_t ops_after = 0;
 };
 
-struct SequenceCase {
-  uint64_t index = 0;
+// Passing sequences are reported per block of this many consecutive
+// indices; each diverging sequence is a case of its own.
+inline constexpr uint64_t kCaseBlock = 1000;
+
+// The sequences with indices [first, first + kCaseBlock) that ran.
+struct CaseBlock {
+  uint64_t first = 0;
+  uint64_t sequences = 0;  // that ran
+  uint64_t agreed = 0;     // of those, without a divergence
+  uint64_t ops = 0;
   double seconds = 0;
-  size_t ops = 0;
-  std::optional<std::string> failure;
 };
 
 struct CampaignResult {
@@ -110,8 +126,12 @@ struct CampaignResult {
   double elapsed = 0;
   std::vector<BackendTally> backends;  // in selection order
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
-  std::vector<DivergenceRecord> divergences;  // by sequence index
-  std::vector<SequenceCase> cases;            // by sequence index
+  uint64_t divergent_sequences = 0;           // all of them
+  std::vector<DivergenceRecord> divergences;  // recorded ones, by index
+  // First sequence of each kind -> how many later ones diverged that way
+  // (recorded or not).
+  std::map<uint64_t, uint64_t> same_counts;
+  std::vector<CaseBlock> case_blocks;  // by first index (collect_cases)
 };
 
 CampaignResult RunCampaign(const CampaignPlan& plan,

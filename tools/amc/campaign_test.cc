@@ -18,6 +18,33 @@ CampaignPlan ModelPlan(const std::string& list = "model") {
   return PlanCampaign(selection, 16);
 }
 
+// A backend without mmap ops that says why, like a plug-in's capability mask.
+class NoMmapBackend : public core::Backend {
+ public:
+  std::string Name() const override { return "nommap"; }
+  core::Availability Probe() override { return {}; }
+  core::Environment Env() const override { return core::HostEnvironment(); }
+  core::CreateResult Create(const core::MapSpec&) override { return {}; }
+  bool Supports(core::OpKind kind) const override {
+    return kind != core::OpKind::kMmap;
+  }
+  std::string UnsupportedReason(core::OpKind kind) const override {
+    return kind == core::OpKind::kMmap ? "no shared memory here" : "";
+  }
+};
+
+TEST(CampaignTest, PlanLeavesOutKindsABackendLacksWithItsReason) {
+  backends::Selection selection = backends::SelectBackends("model");
+  selection.available.push_back(std::make_unique<NoMmapBackend>());
+  CampaignPlan plan = PlanCampaign(selection, 16);
+  EXPECT_FALSE(plan.gen.kinds.test(static_cast<size_t>(core::OpKind::kMmap)));
+  EXPECT_TRUE(plan.gen.kinds.test(static_cast<size_t>(core::OpKind::kLookup)));
+  ASSERT_EQ(plan.left_out_kinds.size(), 1u);
+  EXPECT_EQ(plan.left_out_kinds[0].first, "mmap");
+  EXPECT_EQ(plan.left_out_kinds[0].second,
+            "not implemented by nommap (no shared memory here)");
+}
+
 TEST(CampaignTest, SequenceSeedsDifferPerIndexAndRepeatPerSeed) {
   std::set<uint64_t> seen;
   for (uint64_t i = 0; i < 1000; ++i) seen.insert(SequenceSeed(42, i));
@@ -42,10 +69,11 @@ TEST(CampaignTest, SameSeedGivesSameSequencesWhateverTheJobCount) {
   EXPECT_EQ(one.ops, two.ops);
   EXPECT_EQ(one.ops_by_kind, two.ops_by_kind);
   EXPECT_EQ(one.backends[0].errnos, two.backends[0].errnos);
-  for (size_t i = 0; i < 40; ++i) {
-    EXPECT_EQ(one.cases[i].index, i);
-    EXPECT_EQ(one.cases[i].ops, two.cases[i].ops);
-  }
+  ASSERT_EQ(one.case_blocks.size(), 1u);
+  ASSERT_EQ(two.case_blocks.size(), 1u);
+  EXPECT_EQ(one.case_blocks[0].sequences, 40u);
+  EXPECT_EQ(one.case_blocks[0].agreed, 40u);
+  EXPECT_EQ(one.case_blocks[0].ops, two.case_blocks[0].ops);
   EXPECT_EQ(CampaignSequence(plan, 99, 5), CampaignSequence(plan, 99, 5));
   EXPECT_NE(CampaignSequence(plan, 99, 5), CampaignSequence(plan, 99, 6));
 }
@@ -94,6 +122,42 @@ TEST(CampaignTest, FaultyBackendDivergenceIsMinimizedIntoAFileThatReplayFails) {
   EXPECT_FALSE(replayer.ReplayFile(file).ok());
   backends::Replayer model_only("model");
   EXPECT_TRUE(model_only.ReplayFile(file).ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CampaignTest, LongRunsKeepBoundedRecordsButCountEveryDivergence) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("amc_campaign_test_bound_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  CampaignPlan plan = ModelPlan("model,faulty");
+  CampaignOptions options;
+  options.backend_list = "model,faulty";
+  options.seed = 5;
+  options.sequences = 2500;
+  options.jobs = 2;
+  options.out_dir = dir.string();
+  options.max_reproducers = 1;
+  options.max_divergence_records = 5;
+  options.collect_cases = true;
+  CampaignResult result = RunCampaign(plan, options);
+  ASSERT_GT(result.divergent_sequences, 5u);
+  // Every new kind keeps a record; repeats only up to the limit.
+  size_t firsts = 0;
+  for (const auto& d : result.divergences) firsts += d.same_as ? 0 : 1;
+  EXPECT_LE(result.divergences.size(), std::max<size_t>(5, firsts));
+  // Nothing is lost: firsts + their repeats = every divergent sequence.
+  uint64_t repeats = 0;
+  for (const auto& [first, n] : result.same_counts) repeats += n;
+  EXPECT_EQ(firsts + repeats, result.divergent_sequences);
+  // Blocks of 1000 indices cover every sequence that ran.
+  ASSERT_EQ(result.case_blocks.size(), 3u);
+  uint64_t ran = 0, agreed = 0;
+  for (const auto& b : result.case_blocks) {
+    ran += b.sequences;
+    agreed += b.agreed;
+  }
+  EXPECT_EQ(ran, 2500u);
+  EXPECT_EQ(ran - agreed, result.divergent_sequences);
   std::filesystem::remove_all(dir);
 }
 

@@ -58,7 +58,8 @@ must agree with each other. Prints one line per failing file with the first
 differing op, then counts.
 
 options:
-  --backends LIST   comma-separated backends (default: every available one)
+  --backends LIST   comma-separated backends (default: $AMC_BACKENDS if set,
+                    else every available one)
   --junit FILE      JUnit XML, one test case per file
   --json FILE       JSON summary
   --verbose         also print a line per passing file
@@ -91,7 +92,8 @@ smaller max_entries and value_size, simpler values); a failed recorded
 expectation by removing ops only, each keeping its recorded result.
 
 options:
-  --backends LIST      backends to run (default: every available one)
+  --backends LIST      backends to run (default: $AMC_BACKENDS if set, else
+                       every available one)
   --out FILE           write the minimized case here (default: stdout)
   --max-attempts N     runs of the case at most (default 4000)
   --help               this text
@@ -170,7 +172,8 @@ int ReplayCommand(int argc, char** argv) {
     return UsageError("replay",
                       "no .ops files under " + Join(args.positional(), ", "));
   }
-  backends::Replayer replayer(args.Get("backends"));
+  backends::Replayer replayer(
+      args.Get("backends", backends::BackendListFromEnvironment()));
   error = replayer.SelectionError();
   if (!error.empty()) return UsageError("replay", error);
 
@@ -390,8 +393,8 @@ int MinimizeCommand(int argc, char** argv) {
     return kExitUsage;
   }
   core::Sequence seq = std::get<core::Sequence>(std::move(parsed));
-  backends::Selection selection =
-      backends::SelectBackends(args.Get("backends"), seq.env);
+  backends::Selection selection = backends::SelectBackends(
+      args.Get("backends", backends::BackendListFromEnvironment()), seq.env);
   if (!selection.error.empty()) return UsageError("minimize", selection.error);
   if (selection.available.empty()) {
     std::string why;
@@ -487,8 +490,9 @@ int InfoCommand(int argc, char** argv) {
   std::printf("page size: %u\n", env.page_size);
   if (auto profile = core::SelectKernelProfile(env.kernel_release)) {
     std::printf("kernel profile: %s%s\n", profile->name.c_str(),
-                std::getenv("AMC_KERNEL_PROFILE") ? " (chosen with --kernel-profile)"
-                                                  : " (from the release)");
+                std::getenv("AMC_KERNEL_PROFILE")
+                    ? " (chosen with --kernel-profile)"
+                    : " (from the release)");
   }
   std::printf("backends:\n");
   std::vector<std::vector<std::string>> rows;
@@ -541,7 +545,8 @@ std::string TakeKernelProfile(int& argc, char** argv) {
     --i;
   }
   std::string error;
-  if (!core::SelectKernelProfile("", &error)) return error;  // a bad AMC_KERNEL_PROFILE
+  if (!core::SelectKernelProfile("", &error))
+    return error;  // a bad AMC_KERNEL_PROFILE
   return "";
 }
 

@@ -1,5 +1,6 @@
 // tools/amc/report.h: machine-readable reports of a run or a replay: a JUnit
-// XML file (one test case per sequence or replayed file) and a JSON summary.
+// XML file (amc run: a test case per block of sequences and per divergence;
+// amc replay: one per file) and a JSON summary.
 //
 // Invariant: whatever bytes the messages hold, the XML is well-formed (control
 // characters other than tab and newline are replaced, markup is escaped) and

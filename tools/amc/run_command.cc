@@ -29,15 +29,17 @@ Defaults: every available backend, both map types, 60 seconds, all cores,
 a fresh seed (printed; pass it back with --seed to repeat the run).
 
 options:
-  --backends LIST      comma-separated backends (default: every available one;
-                       see `amc info`); test-only ones run only when named
+  --backends LIST      comma-separated backends (default: $AMC_BACKENDS if
+                       set, else every available one; see `amc info`);
+                       test-only ones run only when named
   --seed N             campaign seed; sequence i depends only on N and i
   --sequences N        run N sequences (then no time limit unless --time)
   --time SECONDS       stop after this long (default 60 without --sequences)
   --jobs N             parallel workers, each with its own backends
                        (default: all cores)
   --out DIR            where reproducers go (default: amc-out)
-  --junit FILE         JUnit XML, one test case per sequence
+  --junit FILE         JUnit XML: a test case per 1000 sequences, and one per
+                       diverging sequence
   --json FILE          JSON summary
   --max-ops N          ops per sequence at most (default 32)
   --max-reproducers N  distinct reproducers to minimize and write (default 20)
@@ -143,7 +145,8 @@ int RunCommand(int argc, char** argv) {
   }
 
   CampaignOptions options;
-  options.backend_list = args.Get("backends");
+  options.backend_list =
+      args.Get("backends", backends::BackendListFromEnvironment());
   if (!seed) {
     std::random_device rd;
     seed = (uint64_t{rd()} << 32 | rd()) ^
@@ -180,7 +183,10 @@ int RunCommand(int argc, char** argv) {
   const auto unavailable = selection.unavailable;
   selection.available.clear();  // workers make their own
 
-  const std::string names = Join(plan.backend_names, ",");
+  // The list as the user gave it (plug-ins by path), else the names run.
+  const std::string names = options.backend_list.empty()
+                                ? Join(plan.backend_names, ",")
+                                : options.backend_list;
   std::printf(
       "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
       static_cast<unsigned long long>(options.seed),
@@ -280,16 +286,14 @@ int RunCommand(int argc, char** argv) {
   for (const auto& d : result.divergences) {
     if (!d.file.empty() && d.note.empty()) ++files;
   }
-  std::printf("divergences: %zu", result.divergences.size());
-  if (!result.divergences.empty()) {
+  std::printf("divergences: %llu",
+              static_cast<unsigned long long>(result.divergent_sequences));
+  if (result.divergent_sequences) {
     std::printf(" (%zu distinct reproducers written to %s/)", files,
                 options.out_dir.c_str());
   }
   std::printf("\n");
-  std::map<uint64_t, size_t> same;  // first sequence -> later ones like it
-  for (const auto& d : result.divergences) {
-    if (d.same_as) ++same[*d.same_as];
-  }
+  std::map<uint64_t, uint64_t> same = result.same_counts;
   size_t unlisted = 0, listed = 0;
   for (const auto& d : result.divergences) {
     if (d.same_as) continue;
@@ -306,8 +310,8 @@ int RunCommand(int argc, char** argv) {
       std::printf("    %s\n", d.note.c_str());
     }
     if (same[d.index]) {
-      std::printf("    and %zu more sequences diverged the same way\n",
-                  same[d.index]);
+      std::printf("    and %llu more sequences diverged the same way\n",
+                  static_cast<unsigned long long>(same[d.index]));
     }
   }
   if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
@@ -319,7 +323,8 @@ int RunCommand(int argc, char** argv) {
                 d.file.c_str());
     break;
   }
-  const int exit_code = result.divergences.empty() ? kExitAgree : kExitDiverge;
+  const int exit_code =
+      result.divergent_sequences == 0 ? kExitAgree : kExitDiverge;
   std::printf("\n%s (seed %llu)\n",
               exit_code == kExitAgree
                   ? "PASS: every backend agreed on every sequence"
@@ -332,22 +337,44 @@ int RunCommand(int argc, char** argv) {
   if (args.Has("junit")) {
     std::map<uint64_t, const DivergenceRecord*> by_index;
     for (const auto& d : result.divergences) by_index[d.index] = &d;
+    // Passing sequences per block of kCaseBlock indices (the file stays
+    // small however long the run), then each recorded divergence, then one
+    // case for divergences beyond the record limit (counted per kind).
     std::vector<TestCaseReport> cases;
-    for (const auto& c : result.cases) {
+    const std::string classname = "amc.run.seed" + std::to_string(options.seed);
+    for (const auto& b : result.case_blocks) {
       TestCaseReport r;
-      r.classname = "amc.run.seed" + std::to_string(options.seed);
-      r.name = "sequence " + std::to_string(c.index);
-      r.seconds = c.seconds;
-      if (c.failure) {
-        r.failure = *c.failure;
-        const DivergenceRecord* d = by_index[c.index];
-        const DivergenceRecord* first =
-            d && d->same_as ? by_index[*d->same_as] : d;
-        r.failure_text = d ? d->report : *c.failure;
-        if (first && !first->file.empty()) {
-          r.failure_text += "reproducer: " + first->file + "\n";
-        }
+      r.classname = classname;
+      r.name = "sequences " + std::to_string(b.first) + "-" +
+               std::to_string(b.first + kCaseBlock - 1) + ": " +
+               std::to_string(b.agreed) + " of " + std::to_string(b.sequences) +
+               " agreed";
+      r.seconds = b.seconds;
+      cases.push_back(std::move(r));
+    }
+    for (const auto& d : result.divergences) {
+      TestCaseReport r;
+      r.classname = classname;
+      r.name = "sequence " + std::to_string(d.index);
+      r.seconds = d.seconds;
+      r.failure = d.summary;
+      const DivergenceRecord* first = d.same_as ? by_index[*d.same_as] : &d;
+      r.failure_text = d.report;
+      if (first && !first->file.empty()) {
+        r.failure_text += "reproducer: " + first->file + "\n";
       }
+      cases.push_back(std::move(r));
+    }
+    if (result.divergent_sequences > result.divergences.size()) {
+      TestCaseReport r;
+      r.classname = classname;
+      r.name = "further divergent sequences";
+      r.failure = std::to_string(result.divergent_sequences -
+                                 result.divergences.size()) +
+                  " more sequences diverged in kinds listed above "
+                  "(not recorded one by one past " +
+                  std::to_string(options.max_divergence_records) + ")";
+      r.failure_text = *r.failure + "\n";
       cases.push_back(std::move(r));
     }
     std::string e = WriteTextFile(args.Get("junit"),
@@ -398,6 +425,10 @@ int RunCommand(int argc, char** argv) {
               .Str("file", d.file)
               .Str("note", d.note)
               .Raw("same_as", d.same_as ? std::to_string(*d.same_as) : "null")
+              .Int("same_kind_later", d.same_as ? 0
+                                      : result.same_counts.count(d.index)
+                                          ? result.same_counts.at(d.index)
+                                          : 0)
               .Int("ops_before", d.ops_before)
               .Int("ops_after", d.ops_after)
               .Done());
@@ -417,6 +448,7 @@ int RunCommand(int argc, char** argv) {
             .Raw("ops_by_kind", kinds.Done())
             .Raw("unavailable", unavail.Done())
             .Raw("left_out_kinds", left_out.Done())
+            .Int("divergent_sequences", result.divergent_sequences)
             .Raw("divergences", divergences.Done())
             .Int("exit_code", static_cast<uint64_t>(exit_code))
             .Done();
