@@ -26,3 +26,16 @@ if [ "$rc" -ne 1 ] || ! grep -q "guest kernel panic" "$out/broken.log"; then
   exit 1
 fi
 echo "ok: the panicking guest failed the matrix (exit 1, 'guest kernel panic')"
+
+echo "== self-test: a guest that fails before its init (retried once) is still a failure"
+set +e
+python3 ci/kernel_matrix.py --amc "$amc" --corpus corpus --out "$out/noinit" \
+  --kernels 6.1 --broken noinit --timeout 120 > "$out/noinit.log" 2>&1
+rc=$?
+set -e
+if [ "$rc" -ne 1 ] || ! grep -q "second boot" "$out/noinit.log"; then
+  echo "FAIL: the guest without init was not booted twice and failed (exit $rc):"
+  tail -n 20 "$out/noinit.log"
+  exit 1
+fi
+echo "ok: the guest without init was booted twice and failed the matrix (exit 1)"

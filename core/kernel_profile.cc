@@ -2,6 +2,7 @@
 #include "core/kernel_profile.h"
 
 #include <cstdlib>
+#include <utility>
 
 namespace amc::core {
 namespace {
@@ -25,16 +26,38 @@ int MajorMinor(const std::string& release) {
   return major * 1000 + minor;
 }
 
+// Linux's ENOTSUPP (kernel-internal, not in the C library's errno.h).
+constexpr int kEnotsupp = 524;
+
+KernelProfile Profile(std::string name, bool before_6_2, bool before_6_5,
+                      bool before_6_6, bool before_6_15) {
+  KernelProfile p;
+  p.name = std::move(name);
+  p.exec_mappings_refused = !before_6_15;
+  p.freeze_needs_write_permission = !before_6_5;
+  p.misaligned_spin_lock_refused = !before_6_2;
+  p.spin_lock_refuses_wronly_prog = !before_6_2;
+  p.spin_lock_wrong_map_type_errno = before_6_2 ? kEnotsupp : EOPNOTSUPP;
+  p.spin_lock_freeze_refused = !before_6_2;
+  p.sleepable_programs_refuse_spin_lock = before_6_6;
+  return p;
+}
+
 }  // namespace
 
+// The boundaries are the releases of the cited changes (kernel_profile.h):
+// 6.2 (spin-lock fields in btf_record; struct metas at BTF load), 6.5
+// (freeze needs a writable fd), 6.6 (spin locks in sleepable programs),
+// 6.15 (noexec anon inodes). The matrix boots 6.1, 6.12 and the host's
+// 6.18; the profiles in between follow from the citations alone.
 const std::vector<KernelProfile>& AllKernelProfiles() {
   static const std::vector<KernelProfile> kProfiles = {
-      {"6.1-6.11", /*exec_mappings_refused=*/false,
-       /*freeze_needs_write_permission=*/false},
-      {"6.12-6.14", /*exec_mappings_refused=*/false,
-       /*freeze_needs_write_permission=*/true},
-      {"6.15+", /*exec_mappings_refused=*/true,
-       /*freeze_needs_write_permission=*/true},
+      //       name        <6.2   <6.5   <6.6   <6.15
+      Profile("6.1",       true,  true,  true,  true),
+      Profile("6.2-6.4",   false, true,  true,  true),
+      Profile("6.5",       false, false, true,  true),
+      Profile("6.6-6.14",  false, false, false, true),
+      Profile("6.15+",     false, false, false, false),
   };
   return kProfiles;
 }
@@ -48,9 +71,12 @@ std::optional<KernelProfile> KernelProfileByName(const std::string& name) {
 
 KernelProfile KernelProfileForRelease(const std::string& release) {
   int version = MajorMinor(release);
-  if (version < 0 || version >= 6015) return AllKernelProfiles()[2];
-  if (version >= 6012) return AllKernelProfiles()[1];
-  return AllKernelProfiles()[0];
+  const auto& all = AllKernelProfiles();
+  if (version < 0 || version >= 6015) return all[4];
+  if (version >= 6006) return all[3];
+  if (version >= 6005) return all[2];
+  if (version >= 6002) return all[1];
+  return all[0];
 }
 
 std::optional<KernelProfile> SelectKernelProfile(const std::string& release,

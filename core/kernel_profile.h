@@ -7,9 +7,12 @@
 // that the kernel matrix (ci/kernel-matrix.sh) boots, with the kernel change
 // that made the difference cited beside it, and a recorded case per release
 // in corpus/releases/. Two releases with equal profiles answer every op alike.
+// Profiles for releases the matrix does not boot (6.2-6.4, 6.5) follow from
+// the cited changes' releases alone.
 #ifndef AMC_CORE_KERNEL_PROFILE_H_
 #define AMC_CORE_KERNEL_PROFILE_H_
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,7 +20,8 @@
 namespace amc::core {
 
 struct KernelProfile {
-  // The releases it covers: "6.15+", or a range "6.12-6.14".
+  // The releases it covers: "6.15+", a range "6.6-6.14", or "6.1" (which
+  // also answers for older releases).
   std::string name;
   // PROT_EXEC mappings of a map fd are refused with EPERM. Since v6.15 the
   // anonymous-inode filesystem that map fds live on is marked SB_I_NOEXEC
@@ -27,18 +31,74 @@ struct KernelProfile {
   // allowed on Debian's 6.1.192 and 6.12.117.
   bool exec_mappings_refused = true;
   // BPF_MAP_FREEZE needs a writable fd (kernel/bpf/syscall.c map_freeze():
-  // map_get_sys_perms() & FMODE_CAN_WRITE, checked before the EBUSY checks),
-  // so freezing through a BPF_F_RDONLY fd, or a second time (a frozen map's
-  // fd is not writable), is EPERM. Without the check, a read-only fd may
-  // freeze and a second freeze is EBUSY (map->frozen). Observed: checked on
-  // 6.12.117 and 6.18; not on Debian's 6.1.192. The upstream change that
-  // added it was not pinned down here, so the boundary is put at the first
-  // release observed with it (6.12).
+  // map_get_sys_perms() & FMODE_CAN_WRITE, checked after the special-field
+  // ENOTSUPP and before the EBUSY checks), so freezing through a
+  // BPF_F_RDONLY fd, or a second time (a frozen map's fd is not writable),
+  // is EPERM. Added by c4c84f6fb2c4 "bpf: drop unnecessary bpf_capable()
+  // check in BPF_MAP_FREEZE command" (v6.5; it replaced a bpf_capable()
+  // check, so privileged callers like ours see it only as the new fd check).
+  // Without it, a read-only fd may freeze and a second freeze is EBUSY
+  // (map->frozen). Observed: EPERM on 6.12.117 and 6.18; not on Debian's
+  // 6.1.192.
   bool freeze_needs_write_permission = true;
+
+  // ---- values whose BTF holds a struct bpf_spin_lock ----
+  // Observed on Debian's 6.1.192 against 6.12.117 and 6.18 with the cases
+  // corpus/regressions/spin_lock_* (recorded per release in
+  // corpus/releases/<series>/). The boundaries between 6.1 and 6.12 come
+  // from the cited commits (those releases are not booted by the matrix).
+
+  // BPF_BTF_LOAD refuses a struct holding a bpf_spin_lock member it cannot
+  // take as a lock field (one not 4-byte aligned) with EFAULT, so the map
+  // is never created. Since v6.2, btf_parse() builds the struct metas of
+  // every struct with a bpf_spin_lock / bpf_list_head / bpf_list_node
+  // member and fails when no field record results (8ffa5cc14213 "bpf:
+  // Recognize lock and list fields in allocated objects", v6.2). Before, the
+  // BTF loads, map_check_btf's lock search fails on the misaligned member
+  // (btf_find_spin_lock: -EINVAL), and the map is created as one WITHOUT a
+  // lock: BPF_F_LOCK is EINVAL, programs read it, it maps and freezes, and
+  // the map type's own checks answer (a PERCPU_ARRAY is created).
+  // Observed: EFAULT on 6.12.117 and 6.18; created lock-less on 6.1.192.
+  bool misaligned_spin_lock_refused = true;
+  // A value with a lock refuses BPF_F_WRONLY_PROG as well as
+  // BPF_F_RDONLY_PROG at creation (EACCES). Since v6.2 the lock is one of
+  // the map's btf_record fields, and map_check_btf refuses both *_PROG
+  // flags for any map with fields (db559117828d "bpf: Consolidate
+  // spin_lock, timer management into btf_record", v6.2); before, the lock's
+  // own check refused BPF_F_RDONLY_PROG only. Observed: EACCES on 6.12.117
+  // and 6.18; created on 6.1.192 (a PERCPU_ARRAY then answers its type's
+  // refusal, below).
+  bool spin_lock_refuses_wronly_prog = true;
+  // The errno for a lock in a map type that cannot hold one (PERCPU_ARRAY):
+  // EOPNOTSUPP (95) since db559117828d (v6.2, as above; the per-field
+  // switch in map_check_btf), ENOTSUPP (524) before. Observed: EOPNOTSUPP
+  // on 6.12.117 and 6.18; ENOTSUPP on 6.1.192.
+  int spin_lock_wrong_map_type_errno = EOPNOTSUPP;
+  // BPF_MAP_FREEZE of a map with a lock is ENOTSUPP: since db559117828d
+  // (v6.2, as above) map_freeze refuses every map with btf_record fields;
+  // before, only timers and kptrs were refused, and a lock map freezes like
+  // any other (then syscall writes are EPERM). Observed: ENOTSUPP on
+  // 6.12.117 and 6.18; frozen on 6.1.192.
+  bool spin_lock_freeze_refused = true;
+  // Sleepable programs (BPF_PROG_TYPE_SYSCALL, which the harness's program
+  // ops use, is loaded sleepable) that reference a map with a lock are
+  // refused at load with EINVAL (check_map_prog_compatibility: "sleepable
+  // progs cannot use bpf_spin_lock yet"), before the verifier looks at any
+  // instruction, so every program op on a lock map is EINVAL. Lifted by
+  // 5861d1e8dbc4 "bpf: Allow bpf_spin_{lock,unlock} in sleepable progs"
+  // (v6.6). Observed: EINVAL for every program op on a lock map on
+  // 6.1.192; the ops run (or meet the verifier's EACCES) on 6.12.117, 6.18.
+  bool sleepable_programs_refuse_spin_lock = false;
 
   bool operator==(const KernelProfile& o) const {
     return exec_mappings_refused == o.exec_mappings_refused &&
-           freeze_needs_write_permission == o.freeze_needs_write_permission;
+           freeze_needs_write_permission == o.freeze_needs_write_permission &&
+           misaligned_spin_lock_refused == o.misaligned_spin_lock_refused &&
+           spin_lock_refuses_wronly_prog == o.spin_lock_refuses_wronly_prog &&
+           spin_lock_wrong_map_type_errno == o.spin_lock_wrong_map_type_errno &&
+           spin_lock_freeze_refused == o.spin_lock_freeze_refused &&
+           sleepable_programs_refuse_spin_lock ==
+               o.sleepable_programs_refuse_spin_lock;
   }
 };
 

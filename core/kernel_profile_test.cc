@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 namespace amc::core {
@@ -11,14 +12,50 @@ TEST(KernelProfileTest, ReleasesBefore615MapExecutable) {
   EXPECT_FALSE(KernelProfileForRelease("6.1.0-56-cloud-amd64").exec_mappings_refused);
   EXPECT_FALSE(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").exec_mappings_refused);
   EXPECT_FALSE(KernelProfileForRelease("6.14.9").exec_mappings_refused);
-  EXPECT_EQ(KernelProfileForRelease("5.15.0").name, "6.1-6.11");
+  EXPECT_EQ(KernelProfileForRelease("5.15.0").name, "6.1");
 }
 
-TEST(KernelProfileTest, FreezeNeedsWritePermissionFrom612) {
+TEST(KernelProfileTest, FreezeNeedsWritePermissionFrom65) {
   EXPECT_FALSE(KernelProfileForRelease("6.1.0-56-cloud-amd64").freeze_needs_write_permission);
+  EXPECT_FALSE(KernelProfileForRelease("6.4.16").freeze_needs_write_permission);
+  EXPECT_TRUE(KernelProfileForRelease("6.5.0").freeze_needs_write_permission);
+  EXPECT_EQ(KernelProfileForRelease("6.5.13").name, "6.5");
   EXPECT_TRUE(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").freeze_needs_write_permission);
-  EXPECT_EQ(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").name, "6.12-6.14");
+  EXPECT_EQ(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").name, "6.6-6.14");
   EXPECT_TRUE(KernelProfileForRelease("6.18.44").freeze_needs_write_permission);
+}
+
+TEST(KernelProfileTest, SpinLockRulesOf61EndWith62) {
+  KernelProfile old = KernelProfileForRelease("6.1.0-56-cloud-amd64");
+  EXPECT_EQ(old.name, "6.1");
+  EXPECT_FALSE(old.misaligned_spin_lock_refused);
+  EXPECT_FALSE(old.spin_lock_refuses_wronly_prog);
+  EXPECT_EQ(old.spin_lock_wrong_map_type_errno, 524);
+  EXPECT_FALSE(old.spin_lock_freeze_refused);
+  for (const char* release : {"6.2.0", "6.5.13", "6.12.117+deb12-cloud-amd64", "6.18.44"}) {
+    KernelProfile p = KernelProfileForRelease(release);
+    EXPECT_TRUE(p.misaligned_spin_lock_refused) << release;
+    EXPECT_TRUE(p.spin_lock_refuses_wronly_prog) << release;
+    EXPECT_EQ(p.spin_lock_wrong_map_type_errno, EOPNOTSUPP) << release;
+    EXPECT_TRUE(p.spin_lock_freeze_refused) << release;
+  }
+  EXPECT_EQ(KernelProfileForRelease("6.2.0").name, "6.2-6.4");
+}
+
+TEST(KernelProfileTest, SleepableProgramsMayUseLockMapsFrom66) {
+  EXPECT_TRUE(KernelProfileForRelease("6.1.0-56-cloud-amd64").sleepable_programs_refuse_spin_lock);
+  EXPECT_TRUE(KernelProfileForRelease("6.5.13").sleepable_programs_refuse_spin_lock);
+  EXPECT_FALSE(KernelProfileForRelease("6.6.0").sleepable_programs_refuse_spin_lock);
+  EXPECT_EQ(KernelProfileForRelease("6.6.0").name, "6.6-6.14");
+  EXPECT_FALSE(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").sleepable_programs_refuse_spin_lock);
+}
+
+TEST(KernelProfileTest, NeighbouringProfilesDifferAndNamesAreUnique) {
+  const auto& all = AllKernelProfiles();
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    EXPECT_FALSE(all[i] == all[i + 1]) << all[i].name << " vs " << all[i + 1].name;
+    EXPECT_NE(all[i].name, all[i + 1].name);
+  }
 }
 
 TEST(KernelProfileTest, Releases615AndLaterRefuseExecutableMappings) {
@@ -30,14 +67,16 @@ TEST(KernelProfileTest, Releases615AndLaterRefuseExecutableMappings) {
 }
 
 TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
-  setenv("AMC_KERNEL_PROFILE", "6.1-6.11", 1);
-  EXPECT_EQ(SelectKernelProfile("6.18.0")->name, "6.1-6.11");
+  setenv("AMC_KERNEL_PROFILE", "6.1", 1);
+  EXPECT_EQ(SelectKernelProfile("6.18.0")->name, "6.1");
   setenv("AMC_KERNEL_PROFILE", "nonsense", 1);
   std::string error;
   EXPECT_FALSE(SelectKernelProfile("6.18.0", &error).has_value());
-  EXPECT_EQ(error, "unknown kernel profile 'nonsense' (known: 6.1-6.11, 6.12-6.14, 6.15+)");
+  EXPECT_EQ(error,
+            "unknown kernel profile 'nonsense' (known: 6.1, 6.2-6.4, 6.5, "
+            "6.6-6.14, 6.15+)");
   unsetenv("AMC_KERNEL_PROFILE");
-  EXPECT_EQ(SelectKernelProfile("6.12.1")->name, "6.12-6.14");
+  EXPECT_EQ(SelectKernelProfile("6.12.1")->name, "6.6-6.14");
 }
 
 }  // namespace

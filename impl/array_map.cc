@@ -204,18 +204,22 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   const uint32_t cpus =
       options.possible_cpus ? options.possible_cpus : HostPossibleCpus();
   const bool percpu = attr.type == MapType::kPercpuArray;
-  const bool lock = attr.spin_lock_offset >= 0;
+  bool lock = attr.spin_lock_offset >= 0;
   // A lock is described by BTF, which is loaded (BPF_BTF_LOAD) before
   // BPF_MAP_CREATE runs, so its refusals come first: a bpf_spin_lock member
   // that does not fit in the value is EINVAL, then one that is not 4-byte
   // aligned is EFAULT (kernel/bpf/btf.c; settled on Linux 6.18 by
-  // corpus/regressions/spin_lock_*).
+  // corpus/regressions/spin_lock_*). Before 6.2 a misaligned one loads and
+  // the map has no lock (recorded in corpus/releases/6.1/).
   if (lock) {
     if (static_cast<uint64_t>(attr.spin_lock_offset) + kSpinLockSize >
         attr.value_size) {
       return EINVAL;
     }
-    if (attr.spin_lock_offset % kSpinLockSize != 0) return EFAULT;
+    if (attr.spin_lock_offset % kSpinLockSize != 0) {
+      if (options.misaligned_spin_lock_refused) return EFAULT;
+      lock = false;
+    }
   }
   if (attr.type != MapType::kArray && !percpu) return EINVAL;
   uint32_t flags = attr.map_flags;
@@ -263,17 +267,22 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   // bpf_spin_lock lives in ARRAY values only (an ARRAY with BPF_F_MMAPABLE
   // and a lock is created; mapping it is refused).
   if (lock) {
-    if (flags & (kFRdonlyProg | kFWronlyProg)) return EACCES;
-    if (percpu) return EOPNOTSUPP;
+    if (flags & kFRdonlyProg) return EACCES;
+    if ((flags & kFWronlyProg) && options.spin_lock_refuses_wronly_prog) {
+      return EACCES;
+    }
+    if (percpu) return options.spin_lock_wrong_map_type_errno;
   }
 
   std::unique_ptr<ArrayMap> map(new ArrayMap());
   map->attr_ = attr;
+  if (!lock) map->attr_.spin_lock_offset = -1;
   map->elem_size_ = elem_size;
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   map->exec_mappings_refused_ = options.exec_mappings_refused;
   map->freeze_needs_write_permission_ = options.freeze_needs_write_permission;
+  map->spin_lock_freeze_refused_ = options.spin_lock_freeze_refused;
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -620,8 +629,11 @@ int MapFd::LookupAndDeleteBatch(const uint32_t*, uint32_t*, uint32_t*, void*,
 }
 
 int MapFd::Freeze() const {
-  // Maps with special fields (a bpf_spin_lock) cannot be frozen.
-  if (map_->attr_.spin_lock_offset >= 0) return kEnotsupp;
+  // Maps with special fields (a bpf_spin_lock) cannot be frozen (since 6.2;
+  // before, a lock map freezes like any other).
+  if (map_->attr_.spin_lock_offset >= 0 && map_->spin_lock_freeze_refused_) {
+    return kEnotsupp;
+  }
   const bool needs_write = map_->freeze_needs_write_permission_;
   if (needs_write && !can_write_) return EPERM;
   auto& state = map_->state_;
@@ -630,7 +642,7 @@ int MapFd::Freeze() const {
   uint64_t s = state.load(std::memory_order_acquire);
   do {
     if (needs_write && (s & ArrayMap::kFrozenBit)) return EPERM;  // no write perm
-    if (s != 0) return EBUSY;  // writable mappings exist, or (before 6.12) frozen
+    if (s != 0) return EBUSY;  // writable mappings exist, or (before 6.5) frozen
   } while (!state.compare_exchange_weak(s, s | ArrayMap::kFrozenBit,
                                         std::memory_order_acq_rel,
                                         std::memory_order_acquire));

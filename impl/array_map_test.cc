@@ -382,6 +382,69 @@ TEST(ArrayMapSyscallTest, FreezeClosesTheSyscallWriteSideOnly) {
   EXPECT_EQ(v, 5u);
 }
 
+// Options for Linux 6.1 (core/kernel_profile.h; recorded in
+// corpus/releases/6.1/spin_lock_*.ops).
+Options Linux61SpinLockRules() {
+  Options o;
+  o.misaligned_spin_lock_refused = false;
+  o.spin_lock_refuses_wronly_prog = false;
+  o.spin_lock_wrong_map_type_errno = kEnotsupp;
+  o.spin_lock_freeze_refused = false;
+  return o;
+}
+
+TEST(ArrayMapCreateTest, OnLinux61AMisalignedLockMakesAMapWithoutALock) {
+  MapAttr a;
+  a.value_size = 16;
+  a.max_entries = 2;
+  a.map_flags = kFMmapable | kFRdonlyProg;  // RDONLY_PROG: no lock to refuse it
+  a.spin_lock_offset = 6;
+  EXPECT_EQ(CreateErr(a), EFAULT);
+  std::unique_ptr<ArrayMap> map;
+  ASSERT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), 0);
+  EXPECT_LT(map->attr().spin_lock_offset, 0);
+  auto v = Pattern(16, 1);
+  EXPECT_EQ(map->fd().Update(0, v.data(), kFLock), EINVAL);
+  EXPECT_EQ(map->fd().Update(0, v.data(), 0), 0);
+  std::vector<uint8_t> out(16);
+  EXPECT_EQ(map->fd().Lookup(0, out.data()), 0);
+  EXPECT_EQ(out, v);  // no lock word is skipped
+  EXPECT_GT(map->mmap_region_size(), 0u);
+  // Past the value's end is still EINVAL.
+  a.spin_lock_offset = 14;
+  EXPECT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), EINVAL);
+}
+
+TEST(ArrayMapCreateTest, OnLinux61OnlyRdonlyProgIsRefusedAndPercpuIsEnotsupp) {
+  MapAttr a;
+  a.value_size = 8;
+  a.spin_lock_offset = 4;
+  std::unique_ptr<ArrayMap> map;
+  a.map_flags = kFRdonlyProg;
+  EXPECT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), EACCES);
+  a.map_flags = kFWronlyProg;
+  EXPECT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), 0);
+  a.type = MapType::kPercpuArray;
+  EXPECT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), kEnotsupp);
+  a.map_flags = 0;
+  EXPECT_EQ(ArrayMap::Create(a, Linux61SpinLockRules(), &map), kEnotsupp);
+  EXPECT_EQ(CreateErr(a), EOPNOTSUPP);
+}
+
+TEST(ArrayMapSyscallTest, OnLinux61ALockMapFreezesAndThenRefusesWrites) {
+  MapAttr a;
+  a.value_size = 16;
+  a.spin_lock_offset = 4;
+  Options o = Linux61SpinLockRules();
+  o.freeze_needs_write_permission = false;
+  std::unique_ptr<ArrayMap> map;
+  ASSERT_EQ(ArrayMap::Create(a, o, &map), 0);
+  auto v = Pattern(16, 1);
+  EXPECT_EQ(map->fd().Freeze(), 0);
+  EXPECT_EQ(map->fd().Update(0, v.data(), kFLock), EPERM);
+  EXPECT_EQ(map->fd().Freeze(), EBUSY);
+}
+
 TEST(ArrayMapSyscallTest, SpinLockWordReadsZeroAndBlocksFreeze) {
   MapAttr a;
   a.value_size = 16;

@@ -17,12 +17,13 @@ using core::Result;
 class ImplMap : public core::MapInstance {
  public:
   ImplMap(std::unique_ptr<ArrayMap> map, const core::MapSpec& spec,
-          const core::Environment& env)
+          const core::Environment& env, const core::KernelProfile& profile)
       : map_(std::move(map)),
         fd_(map_->fd()),
         spec_(spec),
         env_(env),
-        mappings_(env.page_size) {}
+        mappings_(env.page_size),
+        programs_refuse_lock_(profile.sleepable_programs_refuse_spin_lock) {}
 
   // Mappings go before the map (declaration order does it too).
   ~ImplMap() override {
@@ -177,7 +178,17 @@ class ImplMap : public core::MapInstance {
   int CpuCheck(uint32_t cpu) const {
     return cpu >= env_.possible_cpus ? EINVAL : 0;
   }
-  bool HasLock() const { return spec_.spin_lock_offset.has_value(); }
+  // The lock the map was created with (none for a misaligned one before
+  // 6.2).
+  bool HasLock() const { return map_->attr().spin_lock_offset >= 0; }
+  uint64_t LockOffset() const {
+    return static_cast<uint64_t>(map_->attr().spin_lock_offset);
+  }
+  // Before 6.6 the harness's (sleepable) programs may not use a lock map:
+  // EINVAL at load, before any access check (core/kernel_profile.h).
+  int LockMapCheck() const {
+    return HasLock() && programs_refuse_lock_ ? EINVAL : 0;
+  }
   bool ProgMayRead() const { return !(spec_.map_flags & core::kBpfFWronlyProg); }
   bool ProgMayWrite() const {
     return !(spec_.map_flags & core::kBpfFRdonlyProg);
@@ -196,6 +207,7 @@ class ImplMap : public core::MapInstance {
 
   Result Do(const core::ProgLookup& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (int err = LockMapCheck()) return Result::Errno(err);
     if (!ProgMayRead()) return Result::Errno(EACCES);
     // Reading the whole value would read the bpf_spin_lock, which the
     // verifier forbids (EACCES at load).
@@ -204,6 +216,7 @@ class ImplMap : public core::MapInstance {
   }
   Result Do(const core::ProgUpdate& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (int err = LockMapCheck()) return Result::Errno(err);
     if (!ProgMayWrite()) return Result::Errno(EACCES);
     Bytes value = core::FitBuffer(op.value, spec_.value_size);
     long ret = map_->UpdateElemOnCpu(op.key, value.data(), op.flags, op.cpu);
@@ -211,25 +224,29 @@ class ImplMap : public core::MapInstance {
   }
   Result Do(const core::ProgDelete& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (int err = LockMapCheck()) return Result::Errno(err);
     if (!ProgMayWrite()) return Result::Errno(EACCES);
     return Result::Errno(static_cast<int>(-map_->DeleteElem(op.key)));
   }
   Result Do(const core::ProgLookupPercpu& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
+    if (int err = LockMapCheck()) return Result::Errno(err);
     if (!map_->percpu()) return Result::Errno(EINVAL);
     if (!ProgMayRead()) return Result::Errno(EACCES);
     return ReadThrough(map_->LookupPercpu(op.key, op.target_cpu));
   }
   Result Do(const core::ProgAtomicAdd& op) {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
-    if (!ProgMayRead()) return Result::Errno(EACCES);
+    // The harness refuses a bad offset before loading anything.
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec_.value_size) {
       return Result::Errno(EACCES);
     }
+    if (int err = LockMapCheck()) return Result::Errno(err);
+    if (!ProgMayRead()) return Result::Errno(EACCES);
     // An access overlapping the bpf_spin_lock is refused.
-    if (HasLock() && *spec_.spin_lock_offset < uint64_t{op.offset} + 8 &&
-        op.offset < uint64_t{*spec_.spin_lock_offset} + 4) {
+    if (HasLock() && LockOffset() < uint64_t{op.offset} + 8 &&
+        op.offset < LockOffset() + 4) {
       return Result::Errno(EACCES);
     }
     if (!ProgMayWrite()) {
@@ -259,6 +276,7 @@ class ImplMap : public core::MapInstance {
   core::Environment env_;
   core::MappingTable mappings_;
   std::array<Mapping, core::kMappingSlots> live_;
+  bool programs_refuse_lock_ = false;
 };
 
 }  // namespace
@@ -286,11 +304,15 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.possible_cpus = env_.possible_cpus;
   options.exec_mappings_refused = profile_.exec_mappings_refused;
   options.freeze_needs_write_permission = profile_.freeze_needs_write_permission;
+  options.misaligned_spin_lock_refused = profile_.misaligned_spin_lock_refused;
+  options.spin_lock_refuses_wronly_prog = profile_.spin_lock_refuses_wronly_prog;
+  options.spin_lock_wrong_map_type_errno = profile_.spin_lock_wrong_map_type_errno;
+  options.spin_lock_freeze_refused = profile_.spin_lock_freeze_refused;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
   out.err = ArrayMap::Create(attr, options, &map);
   if (out.err == 0) {
-    out.map = std::make_unique<ImplMap>(std::move(map), spec, env_);
+    out.map = std::make_unique<ImplMap>(std::move(map), spec, env_, profile_);
   }
   return out;
 }

@@ -63,6 +63,32 @@ TEST(ModelTest, UnprivilegedRoundingOverflowIsE2big) {
   EXPECT_EQ(ModelCreateErrno(spec, p), E2BIG);
 }
 
+Params Linux61() {
+  Params p = TwoCpus();
+  p.profile = *core::KernelProfileByName("6.1");
+  return p;
+}
+
+TEST(ModelTest, OnLinux61AMisalignedLockIsNoLockAndLockMapsFreeze) {
+  ModelBackend model(Linux61());
+  MapSpec misaligned{MapType::kArray, 4, 16, 1, core::kBpfFWronlyProg, 0, 6};
+  auto m = model.Create(misaligned).map;
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->Execute(core::Lookup{0, core::kBpfFLock}).err, EINVAL);
+  EXPECT_EQ(ModelBackend(TwoCpus()).Create(misaligned).err, EFAULT);
+  MapSpec aligned{MapType::kArray, 4, 16, 1, 0, 0, 4};
+  auto lock = model.Create(aligned).map;
+  ASSERT_NE(lock, nullptr);
+  EXPECT_EQ(lock->Execute(core::Freeze{}).err, 0);
+  EXPECT_EQ(lock->Execute(core::Freeze{}).err, EBUSY);
+  // Sleepable programs may not use a lock map before 6.6, even where the
+  // access would not touch the lock.
+  EXPECT_EQ(lock->Execute(core::ProgAtomicAdd{0, 0, 8, 1}).err, EINVAL);
+  MapSpec percpu{MapType::kPercpuArray, 4, 8, 1, 0, 0, 0};
+  EXPECT_EQ(model.Create(percpu).err, 524);
+  EXPECT_EQ(ModelBackend(TwoCpus()).Create(percpu).err, EOPNOTSUPP);
+}
+
 TEST(ModelTest, WritableMappingBlocksFreezeUntilUnmapped) {
   ModelBackend model(TwoCpus());
   MapSpec spec{MapType::kArray, 4, 8, 4, core::kBpfFMmapable, 0, std::nullopt};

@@ -46,8 +46,8 @@ commands:
 or failed expectation, 2 bad usage or unreadable input.
 
 Every command also takes --kernel-profile NAME: the model (and the impl) then
-answer as that kernel profile (6.1-6.11, 6.12-6.14 or 6.15+) instead of the one of the
-running kernel's release or a case's recorded release.
+answer as that kernel profile (6.1, 6.2-6.4, 6.5, 6.6-6.14 or 6.15+) instead of
+the one of the running kernel's release or a case's recorded release.
 )";
 
 constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...

@@ -155,9 +155,22 @@ struct Options {
   // since 6.15); before, they are made.
   bool exec_mappings_refused = true;
   // Freeze needs a writable handle (EPERM through a read-only one, and for a
-  // second freeze); before 6.12 (observed on 6.1) it does not, and a second
+  // second freeze); before 6.5 (observed on 6.1) it does not, and a second
   // freeze is EBUSY.
   bool freeze_needs_write_permission = true;
+  // bpf_spin_lock rules (core/kernel_profile.h has the kernel changes; the
+  // defaults are 6.2+'s, the other values Linux 6.1's):
+  // A misaligned lock is EFAULT at creation; when false the map is created
+  // without a lock (attr().spin_lock_offset reads back negative).
+  bool misaligned_spin_lock_refused = true;
+  // BPF_F_WRONLY_PROG with a lock is EACCES; when false only
+  // BPF_F_RDONLY_PROG is.
+  bool spin_lock_refuses_wronly_prog = true;
+  // The errno for a lock in a PERCPU_ARRAY (EOPNOTSUPP; 524, ENOTSUPP, on
+  // 6.1).
+  int spin_lock_wrong_map_type_errno = EOPNOTSUPP;
+  // Freeze of a map with a lock is ENOTSUPP; when false it freezes.
+  bool spin_lock_freeze_refused = true;
 };
 
 // This machine's possible CPUs (/sys/devices/system/cpu/possible).
@@ -475,6 +488,7 @@ class ArrayMap {
   uint64_t page_size_ = 4096;
   bool exec_mappings_refused_ = true;
   bool freeze_needs_write_permission_ = true;
+  bool spin_lock_freeze_refused_ = true;
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
