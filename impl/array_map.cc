@@ -2,6 +2,8 @@
 // lock-free array maps (see amc/array_map.h for the guarantees).
 #include "amc/array_map.h"
 
+#include "memfd_cache.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -287,17 +289,26 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     // reopen for read-only mappings waits for the first one (MapFd::Mmap).
     total = RoundUp(total, map->page_size_);
     map->mmap_region_size_ = total;
-    map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
-    if (map->memfd_ < 0) return ENOMEM;
-    if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
-    // Small regions are populated in one go (the kernel allocates a
-    // mappable array whole too); large ones fault in lazily.
-    const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
-    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | populate, map->memfd_, 0);
-    if (mem == MAP_FAILED) return ENOMEM;
-    map->data_ = static_cast<uint8_t*>(mem);
     map->storage_ = Storage::kMemfd;
+    map->recycle_memfd_ = options.recycle_memfd &&
+                          total <= internal::kMemfdCacheMaxRegionBytes;
+    internal::MemfdRegion cached;
+    if (map->recycle_memfd_ && internal::TakeCachedMemfd(total, &cached)) {
+      map->memfd_ = cached.fd;
+      map->memfd_ro_.store(cached.ro_fd, std::memory_order_relaxed);
+      map->data_ = cached.data;
+    } else {
+      map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
+      if (map->memfd_ < 0) return ENOMEM;
+      if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
+      // Small regions are populated in one go (the kernel allocates a
+      // mappable array whole too); large ones fault in lazily.
+      const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
+      void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | populate, map->memfd_, 0);
+      if (mem == MAP_FAILED) return ENOMEM;
+      map->data_ = static_cast<uint8_t*>(mem);
+    }
   } else if (total <= kHeapStorageMax) {
     // Zeroed heap memory, started on a cache-line boundary (calloc gives
     // 16-byte alignment; the rest of a line is over-allocated).
@@ -324,6 +335,12 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
 }
 
 ArrayMap::~ArrayMap() {
+  if (recycle_memfd_ && data_ != nullptr && memfd_ >= 0) {
+    internal::CacheOrReleaseMemfd(
+        {memfd_, memfd_ro_.load(std::memory_order_relaxed), data_,
+         storage_bytes_});
+    return;
+  }
   if (data_ != nullptr) {
     if (storage_ == Storage::kHeap) {
       std::free(heap_);

@@ -286,6 +286,8 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.possible_cpus = env_.possible_cpus;
   options.exec_mappings_refused = profile_.exec_mappings_refused;
   options.freeze_needs_write_permission = profile_.freeze_needs_write_permission;
+  // ImplMap unmaps its mappings before the map goes (~ImplMap).
+  options.recycle_memfd = true;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
   out.err = ArrayMap::Create(attr, options, &map);

@@ -141,6 +141,13 @@ struct Options {
   // second freeze); before 6.12 (observed on 6.1) it does not, and a second
   // freeze is EBUSY.
   bool freeze_needs_write_permission = true;
+  // BPF_F_MMAPABLE maps of at most 256 KiB take their memfd from a small
+  // process-wide cache of zeroed ones, and give it back zeroed when
+  // destroyed, instead of creating, sizing and mapping a new one each time
+  // (tens of microseconds: what a differential fuzzer creating one map per
+  // input mostly spends). Only for callers that keep no mapping of the
+  // memfd (MapFd::Mmap's or their own) past the map's destruction.
+  bool recycle_memfd = false;
 };
 
 // This machine's possible CPUs (/sys/devices/system/cpu/possible).
@@ -429,6 +436,7 @@ class ArrayMap {
   uint64_t page_size_ = 4096;
   bool exec_mappings_refused_ = true;
   bool freeze_needs_write_permission_ = true;
+  bool recycle_memfd_ = false;  // Options::recycle_memfd
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
