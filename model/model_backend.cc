@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
 
 #include "core/mapping_table.h"
 
@@ -27,12 +30,39 @@ constexpr uint64_t kPcpuMinUnitSize = 32768;
 // Size of struct bpf_spin_lock.
 constexpr uint32_t kSpinLockSize = 4;
 
-// Zero-default byte store addressed by 64-bit offsets, in pages, so that a
-// map of any size costs only what is written.
+// memcpy for the short copies values are made of (most are a few words):
+// word moves, no library call.
+inline void CopyShort(uint8_t* to, const uint8_t* from, uint64_t n) {
+  if (n > 64) {
+    std::memcpy(to, from, n);
+    return;
+  }
+  for (; n >= 8; n -= 8, to += 8, from += 8) std::memcpy(to, from, 8);
+  for (; n > 0; --n) *to++ = *from++;
+}
+
+// Zero-default byte store addressed by 64-bit offsets. Stores of up to
+// kDenseMax bytes are one zeroed array; larger ones are kept in pages, so
+// that a map of any size costs only what is written.
 class SparseBytes {
  public:
+  explicit SparseBytes(uint64_t size) {
+    if (size <= kDenseMax) dense_.resize(size);
+  }
   void Read(uint64_t offset, uint8_t* out, uint64_t length) const {
+    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+      CopyShort(out, dense_.data() + offset, length);
+      return;
+    }
     while (length > 0) {
+      if (offset < dense_.size()) {
+        uint64_t n = std::min(length, dense_.size() - offset);
+        std::memcpy(out, dense_.data() + offset, n);
+        offset += n;
+        out += n;
+        length -= n;
+        continue;
+      }
       uint64_t page = offset / kPage, in = offset % kPage;
       uint64_t n = std::min(length, kPage - in);
       auto it = pages_.find(page);
@@ -47,7 +77,19 @@ class SparseBytes {
     }
   }
   void Write(uint64_t offset, const uint8_t* in, uint64_t length) {
+    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+      CopyShort(dense_.data() + offset, in, length);
+      return;
+    }
     while (length > 0) {
+      if (offset < dense_.size()) {
+        uint64_t n = std::min(length, dense_.size() - offset);
+        std::memcpy(dense_.data() + offset, in, n);
+        offset += n;
+        in += n;
+        length -= n;
+        continue;
+      }
       uint64_t page = offset / kPage, at = offset % kPage;
       uint64_t n = std::min(length, kPage - at);
       auto& bytes = pages_[page];
@@ -61,6 +103,9 @@ class SparseBytes {
 
  private:
   static constexpr uint64_t kPage = 4096;
+  static constexpr uint64_t kDenseMax = uint64_t{1} << 20;
+  // Offsets below dense_.size() live in dense_, the others in pages_.
+  std::vector<uint8_t> dense_;
   std::map<uint64_t, std::vector<uint8_t>> pages_;
 };
 
@@ -72,10 +117,22 @@ class ModelMap : public core::MapInstance {
         elem_size_(core::ElemSize(spec)),
         cpus_(spec.type == MapType::kPercpuArray ? params.env.possible_cpus
                                                  : 1),
+        data_(StoreSize(spec, elem_size_, cpus_, params.env.page_size)),
         mappings_(params.env.page_size),
         profile_(params.profile) {}
 
   ~ModelMap() override = default;
+
+  // Bytes the store is addressed with: every CPU's slots (SlotOffset),
+  // rounded up to a page for the mmap region; saturates for huge maps.
+  static uint64_t StoreSize(const MapSpec& spec, uint64_t elem_size,
+                            uint32_t cpus, uint64_t page) {
+    const unsigned __int128 bytes =
+        static_cast<unsigned __int128>(cpus) * spec.max_entries * elem_size;
+    if (bytes > UINT64_MAX / 2) return UINT64_MAX;
+    if (page == 0) page = 1;
+    return (static_cast<uint64_t>(bytes) + page - 1) / page * page;
+  }
 
   Result Execute(const core::Op& op) override {
     return std::visit([this](const auto& o) { return Do(o); }, op);
@@ -276,6 +333,9 @@ class ModelMap : public core::MapInstance {
     r.keys.emplace();
     r.value.emplace();
     if (count == 0) return r;
+    const uint64_t most = std::min<uint64_t>(count, spec_.max_entries);
+    r.keys->reserve(most);
+    r.value->reserve(most * value_size);
     std::optional<uint32_t> prev = in_batch;
     uint32_t copied = 0;
     int err = 0;
