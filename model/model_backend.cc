@@ -20,6 +20,26 @@ using core::MapSpec;
 using core::MapType;
 using core::Result;
 
+// An op's bytes as a buffer of exactly `size` bytes, as core::FitBuffer
+// makes it, copying only when they must be zero-padded (long enough bytes
+// are used in place: their first `size` bytes are the buffer).
+class FittedBytes {
+ public:
+  FittedBytes(const Bytes& bytes, uint64_t size) {
+    if (bytes.size() >= size) {
+      data_ = bytes.data();
+    } else {
+      padded_ = core::FitBuffer(bytes, size);
+      data_ = padded_.data();
+    }
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  Bytes padded_;
+  const uint8_t* data_;
+};
+
 // kernel/bpf/arraymap.c: ARRAY_CREATE_FLAG_MASK.
 constexpr uint32_t kArrayCreateFlagMask =
     core::kBpfFNumaNode | core::kBpfFMmapable | core::kBpfFRdonly |
@@ -142,8 +162,13 @@ class ModelMap : public core::MapInstance {
     core::MapState state;
     uint64_t per_key = core::SyscallValueSize(spec_, env_);
     state.values.resize(per_key * spec_.max_entries);
-    for (uint32_t key = 0; key < spec_.max_entries; ++key) {
-      CopyOut(key, state.values.data() + per_key * key);
+    if (!percpu() && per_key == elem_size_ && !has_spin_lock()) {
+      // Whole-word values: the keys' buffers are the store's first bytes.
+      data_.Read(0, state.values.data(), state.values.size());
+    } else {
+      for (uint32_t key = 0; key < spec_.max_entries; ++key) {
+        CopyOut(key, state.values.data() + per_key * key);
+      }
     }
     // A map with a bpf_spin_lock cannot be mapped (see Do(Mmap)): no data
     // region to observe.
@@ -246,7 +271,7 @@ class ModelMap : public core::MapInstance {
     if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
       return Result::Errno(EINVAL);
     }
-    Bytes value = core::FitBuffer(op.value, core::SyscallValueSize(spec_, env_));
+    FittedBytes value(op.value, core::SyscallValueSize(spec_, env_));
     return Result::Errno(UpdateValue(op.key, value.data(), op.flags));
   }
 
@@ -394,7 +419,7 @@ class ModelMap : public core::MapInstance {
     }
     if (count == 0) return BatchErrno(0, 0);
     uint64_t value_size = core::SyscallValueSize(spec_, env_);
-    Bytes values = core::FitBuffer(op.values, value_size * count);
+    FittedBytes values(op.values, value_size * count);
     uint32_t applied = 0;
     for (; applied < count; ++applied) {
       err = UpdateValue(op.keys[applied], values.data() + applied * value_size,
@@ -563,7 +588,7 @@ class ModelMap : public core::MapInstance {
     if (!prog_may_write()) return Result::Errno(EACCES);
     int err = ArrayUpdateChecks(op.key, op.flags);
     if (err) return Result::Errno(err);
-    Bytes value = core::FitBuffer(op.value, spec_.value_size);
+    FittedBytes value(op.value, spec_.value_size);
     WriteValue(ProgSlot(op.key, op.cpu), value.data());
     return {};
   }
