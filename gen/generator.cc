@@ -250,29 +250,34 @@ MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
 
 namespace {
 
-// Which kind the next op is (OpKind index), by the weights below.
-size_t DrawKind(Chooser& c, const GenOptions& o) {
-  // Weights per kind (index = OpKind).
-  static constexpr uint32_t kWeights[core::kOpKindCount] = {
-      /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
-      /*get_next_key*/ 6, /*lookup_batch*/ 6, /*lookup_and_delete_batch*/ 1,
-      /*update_batch*/ 6, /*delete_batch*/ 1, /*freeze*/ 2, /*mmap*/ 5,
-      /*mmap_read*/ 5, /*mmap_write*/ 5, /*munmap*/ 3, /*prog_lookup*/ 7,
-      /*prog_update*/ 7, /*prog_delete*/ 2, /*prog_lookup_percpu*/ 4,
-      /*prog_atomic_add*/ 6};
-  uint64_t total = 0;
+// Weights per kind (index = OpKind).
+constexpr uint32_t kWeights[core::kOpKindCount] = {
+    /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
+    /*get_next_key*/ 6, /*lookup_batch*/ 6, /*lookup_and_delete_batch*/ 1,
+    /*update_batch*/ 6, /*delete_batch*/ 1, /*freeze*/ 2, /*mmap*/ 5,
+    /*mmap_read*/ 5, /*mmap_write*/ 5, /*munmap*/ 3, /*prog_lookup*/ 7,
+    /*prog_update*/ 7, /*prog_delete*/ 2, /*prog_lookup_percpu*/ 4,
+    /*prog_atomic_add*/ 6};
+
+}  // namespace
+
+KindTable::KindTable(const std::bitset<core::kOpKindCount>& kinds) {
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
-    if (o.kinds.test(k)) total += kWeights[k];
+    if (kinds.test(k)) total += kWeights[k];
+    end[k] = total;
   }
+}
+
+namespace {
+
+// Which kind the next op is (OpKind index), by the weights: a roll in
+// [0, total) falls in the allowed kind whose range of weight holds it.
+size_t DrawKind(Chooser& c, const KindTable& table) {
   // No kind allowed: a freeze, drawing nothing.
-  if (total == 0) return static_cast<size_t>(core::OpKind::kFreeze);
-  uint64_t roll = c.Range(0, total - 1);
+  if (table.total == 0) return static_cast<size_t>(core::OpKind::kFreeze);
+  const uint64_t roll = c.Range(0, table.total - 1);
   size_t kind = 0;
-  for (; kind < core::kOpKindCount; ++kind) {
-    if (!o.kinds.test(kind)) continue;
-    if (roll < kWeights[kind]) break;
-    roll -= kWeights[kind];
-  }
+  while (kind < core::kOpKindCount && roll >= table.end[kind]) ++kind;
   return kind;
 }
 
@@ -396,7 +401,7 @@ void GenerateOfKind(Chooser& c, const MapSpec& spec, const GenOptions& o,
 
 void GenerateOpInto(Chooser& c, const MapSpec& spec, const GenOptions& o,
                     core::Op* op) {
-  GenerateOfKind(c, spec, o, DrawKind(c, o), op);
+  GenerateOfKind(c, spec, o, DrawKind(c, KindTable(o.kinds)), op);
 }
 
 core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
@@ -406,11 +411,15 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
 }
 
 SequenceDecoder::SequenceDecoder(Chooser& c, const GenOptions& o)
-    : c_(c), o_(o), spec_(GenerateSpec(c, o)), size_(c.Range(0, o.max_ops)) {}
+    : c_(c),
+      o_(o),
+      kinds_(o.kinds),
+      spec_(GenerateSpec(c, o)),
+      size_(c.Range(0, o.max_ops)) {}
 
 const core::Op& SequenceDecoder::Next() {
   ++drawn_;
-  size_t kind = DrawKind(c_, o_);
+  size_t kind = DrawKind(c_, kinds_);
   if (kind >= slots_.size()) kind = static_cast<size_t>(core::OpKind::kFreeze);
   core::Op& op = slots_[kind];
   GenerateOfKind(c_, spec_, o_, kind, &op);

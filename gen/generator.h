@@ -42,6 +42,14 @@ void GenerateOpInto(Chooser& c, const core::MapSpec& spec,
                     const GenOptions& options, core::Op* op);
 core::Sequence GenerateSequence(Chooser& c, const GenOptions& options);
 
+// The op kinds' weights as cumulative ranges, for drawing kinds quickly:
+// kind k (allowed) takes rolls in [end[k-1], end[k]).
+struct KindTable {
+  explicit KindTable(const std::bitset<core::kOpKindCount>& kinds);
+  uint64_t total = 0;
+  std::array<uint64_t, core::kOpKindCount> end{};
+};
+
 // GenerateSequence one op at a time, drawing exactly the same choices in the
 // same order: the spec and the op count at construction, then each op on
 // Next(). For drivers that run op i before drawing op i + 1 (the fuzzer),
@@ -59,6 +67,7 @@ class SequenceDecoder {
  private:
   Chooser& c_;
   const GenOptions& o_;
+  KindTable kinds_;
   core::MapSpec spec_;
   size_t size_;
   size_t drawn_ = 0;

@@ -69,6 +69,10 @@ class SparseBytes {
   explicit SparseBytes(uint64_t size) {
     if (size <= kDenseMax) dense_.resize(size);
   }
+  // Bytes [0, size) as one array, when they are in the dense part; or null.
+  const uint8_t* Dense(uint64_t size) const {
+    return size <= dense_.size() ? dense_.data() : nullptr;
+  }
   void Read(uint64_t offset, uint8_t* out, uint64_t length) const {
     if (offset <= dense_.size() && length <= dense_.size() - offset) {
       CopyShort(out, dense_.data() + offset, length);
@@ -162,9 +166,10 @@ class ModelMap : public core::MapInstance {
     core::MapState state;
     uint64_t per_key = core::SyscallValueSize(spec_, env_);
     state.values.resize(per_key * spec_.max_entries);
-    if (!percpu() && per_key == elem_size_ && !has_spin_lock()) {
-      // Whole-word values: the keys' buffers are the store's first bytes.
-      data_.Read(0, state.values.data(), state.values.size());
+    const uint8_t* dense = data_.Dense(SlotOffset(spec_.max_entries, cpus_ - 1));
+    if (dense != nullptr && !has_spin_lock()) {
+      // CopyOut for every key in turn, from the one array.
+      GatherValues(dense, state.values.data());
     } else {
       for (uint32_t key = 0; key < spec_.max_entries; ++key) {
         CopyOut(key, state.values.data() + per_key * key);
@@ -223,6 +228,30 @@ class ModelMap : public core::MapInstance {
         uint64_t at = (percpu() ? cpu * elem_size_ : 0) + *spec_.spin_lock_offset;
         std::memset(out + at, 0, kSpinLockSize);
       }
+    }
+  }
+
+  // What CopyOut writes for every key in turn, from a store that is one
+  // array `store` (no spin lock): PERCPU elem_size bytes per CPU, ARRAY
+  // value_size bytes per key.
+  void GatherValues(const uint8_t* store, uint8_t* out) const {
+    const uint32_t n = spec_.max_entries;
+    if (percpu()) {
+      for (uint32_t key = 0; key < n; ++key) {
+        for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+          CopyShort(out + (uint64_t{key} * cpus_ + cpu) * elem_size_,
+                    store + SlotOffset(key, cpu), elem_size_);
+        }
+      }
+      return;
+    }
+    const uint64_t size = spec_.value_size;
+    if (size == elem_size_) {
+      std::memcpy(out, store, size * n);
+      return;
+    }
+    for (uint32_t key = 0; key < n; ++key) {
+      CopyShort(out + key * size, store + SlotOffset(key, 0), size);
     }
   }
 
@@ -358,9 +387,15 @@ class ModelMap : public core::MapInstance {
     r.keys.emplace();
     r.value.emplace();
     if (count == 0) return r;
-    const uint64_t most = std::min<uint64_t>(count, spec_.max_entries);
+    // The walk visits the keys after in_batch (all of them when in_batch is
+    // NULL or past the end; see NextKey) once each: at most this many.
+    const uint64_t after =
+        in_batch && *in_batch < spec_.max_entries
+            ? spec_.max_entries - uint64_t{*in_batch} - 1
+            : spec_.max_entries;
+    const uint64_t most = std::min<uint64_t>(count, after);
     r.keys->reserve(most);
-    r.value->reserve(most * value_size);
+    r.value->resize(most * value_size);
     std::optional<uint32_t> prev = in_batch;
     uint32_t copied = 0;
     int err = 0;
@@ -369,12 +404,11 @@ class ModelMap : public core::MapInstance {
       err = NextKey(prev, &key);
       if (err) break;
       r.keys->push_back(key);
-      size_t at = r.value->size();
-      r.value->resize(at + value_size);
-      CopyOut(key, r.value->data() + at);
+      CopyOut(key, r.value->data() + uint64_t{copied} * value_size);
       ++copied;
       prev = key;
     }
+    r.value->resize(uint64_t{copied} * value_size);
     r.err = err;
     r.count = copied;
     if (copied > 0) r.out_batch = *prev;
