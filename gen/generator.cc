@@ -120,7 +120,8 @@ void GenBytesInto(Chooser& c, uint64_t size, core::Bytes* out) {
   uint8_t* p = out->data();
   uint64_t roll = c.Range(0, 99);
   if (roll < 30) {
-    std::memset(p, c.Byte(), size);
+    const uint8_t fill = c.Byte();
+    if (size > 0) std::memset(p, fill, size);
   } else if (roll < 45) {
     // A counting pattern starting at a random byte: tears are visible.
     uint8_t start = c.Byte();
@@ -134,7 +135,7 @@ void GenBytesInto(Chooser& c, uint64_t size, core::Bytes* out) {
     size_t literal = std::min<uint64_t>(size, 16);
     for (size_t i = 0; i < literal; ++i) p[i] = c.Byte();
     uint8_t fill = c.Byte();
-    std::memset(p + literal, fill, size - literal);
+    if (size > literal) std::memset(p + literal, fill, size - literal);
   }
 }
 
