@@ -63,13 +63,28 @@ constexpr uint32_t kSpinLockSize = 4;
 
 // memcpy for the short copies values are made of (most are a few words):
 // word moves, no library call.
-AMC_COPY_LOOP void CopyShort(uint8_t* to, const uint8_t* from, uint64_t n) {
-  if (n > 64) {
-    std::memcpy(to, from, n);
+AMC_COPY_LOOP inline void CopyShort(uint8_t* to, const uint8_t* from,
+                                    uint64_t n) {
+  // Distinct buffers, so the head and tail copies may overlap each other.
+  if (n >= 8) {
+    if (n > 64) {
+      std::memcpy(to, from, n);
+      return;
+    }
+    for (uint64_t i = 0; i + 8 < n; i += 8) std::memcpy(to + i, from + i, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
     return;
   }
-  for (; n >= 8; n -= 8, to += 8, from += 8) std::memcpy(to, from, 8);
-  for (; n > 0; --n) *to++ = *from++;
+  if (n >= 4) {
+    std::memcpy(to, from, 4);
+    std::memcpy(to + n - 4, from + n - 4, 4);
+    return;
+  }
+  if (n > 0) {
+    to[0] = from[0];
+    to[n / 2] = from[n / 2];
+    to[n - 1] = from[n - 1];
+  }
 }
 
 // Zero-default byte store addressed by 64-bit offsets. Stores of up to
