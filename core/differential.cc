@@ -119,6 +119,118 @@ std::string Divergence::Report(const Sequence& seq) const {
   return out;
 }
 
+DifferentialRun::DifferentialRun(const MapSpec& spec,
+                                 const std::vector<Backend*>& backends,
+                                 const std::optional<int>& expect_create,
+                                 const RunOptions& options)
+    : spec_(spec), backends_(backends), options_(options) {
+  maps_.reserve(backends_.size());
+  create_errs_.reserve(backends_.size());
+  for (Backend* b : backends_) {
+    CreateResult created = b->Create(spec_);
+    if (created.err == 0 && !created.map) created.err = EFAULT;
+    create_errs_.push_back(created.err);
+    maps_.push_back(std::move(created.map));
+  }
+  results_.resize(backends_.size());
+  auto create_sides = [&] {
+    std::vector<std::pair<std::string, std::string>> sides;
+    for (size_t b = 0; b < backends_.size(); ++b) {
+      sides.emplace_back(backends_[b]->Name(), CreateText(create_errs_[b]));
+    }
+    return sides;
+  };
+  if (options_.check_expectations && expect_create) {
+    for (int err : create_errs_) {
+      if (err != *expect_create) {
+        Divergence d;
+        d.kind = Divergence::Kind::kExpectation;
+        d.sides = create_sides();
+        d.sides.insert(d.sides.begin(), {"expected", CreateText(*expect_create)});
+        divergence_ = std::move(d);
+        return;
+      }
+    }
+  }
+  for (int err : create_errs_) {
+    if (err != create_errs_[0]) {
+      Divergence d;
+      d.kind = Divergence::Kind::kCreate;
+      d.sides = create_sides();
+      divergence_ = std::move(d);
+      return;
+    }
+  }
+  // All refused creation alike: nothing more to run.
+  running_ = !backends_.empty() && create_errs_[0] == 0;
+}
+
+DifferentialRun::~DifferentialRun() = default;
+
+std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() const {
+  std::vector<std::pair<std::string, std::string>> sides;
+  for (size_t b = 0; b < backends_.size(); ++b) {
+    sides.emplace_back(backends_[b]->Name(), PrintResult(results_[b]));
+  }
+  return sides;
+}
+
+bool DifferentialRun::Step(size_t index, const Op& op,
+                           const std::optional<Result>& expect) {
+  if (!running_) return false;
+  for (size_t b = 0; b < maps_.size(); ++b) results_[b] = maps_[b]->Execute(op);
+  if (options_.check_expectations && expect) {
+    for (const Result& r : results_) {
+      if (!(r == *expect)) {
+        Divergence d;
+        d.kind = Divergence::Kind::kExpectation;
+        d.step = static_cast<int>(index);
+        d.sides = OpSides();
+        d.sides.insert(d.sides.begin(), {"expected", PrintResult(*expect)});
+        divergence_ = std::move(d);
+        running_ = false;
+        return false;
+      }
+    }
+  }
+  for (const Result& r : results_) {
+    if (!(r == results_[0])) {
+      Divergence d;
+      d.kind = Divergence::Kind::kOp;
+      d.step = static_cast<int>(index);
+      d.sides = OpSides();
+      divergence_ = std::move(d);
+      running_ = false;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DifferentialRun::Finish() {
+  if (!running_) return !divergence_;
+  running_ = false;
+  if (!options_.compare_final_state || maps_.size() < 2) return true;
+  std::vector<MapState> states;
+  states.reserve(maps_.size());
+  for (auto& m : maps_) states.push_back(m->ReadState());
+  for (size_t b = 1; b < states.size(); ++b) {
+    if (!(states[b] == states[0])) {
+      Divergence d;
+      d.kind = Divergence::Kind::kFinalState;
+      d.detail = backends_[0]->Name() + " vs " + backends_[b]->Name() + ": " +
+                 DescribeStateDifference(spec_, backends_[0]->Env(), states[0],
+                                         states[b]);
+      for (size_t k = 0; k < states.size(); ++k) {
+        d.sides.emplace_back(backends_[k]->Name(), PrintBytes(states[k].values));
+      }
+      divergence_ = std::move(d);
+      return false;
+    }
+  }
+  return true;
+}
+
 RunOutcome RunDifferential(const Sequence& seq,
                            const std::vector<Backend*>& backends,
                            const RunOptions& options) {
@@ -139,110 +251,20 @@ RunOutcome RunDifferential(const Sequence& seq,
       active.push_back(b);
     }
   }
-  const bool check = options.check_expectations;
-
-  // Creation.
-  std::vector<std::unique_ptr<MapInstance>> maps;
-  for (Backend* b : active) {
-    CreateResult created = b->Create(seq.spec);
-    if (created.err == 0 && !created.map) created.err = EFAULT;
-    outcome.backends.push_back(BackendOutcome{b->Name(), created.err, {}});
-    maps.push_back(std::move(created.map));
+  DifferentialRun run(seq.spec, active, seq.expect_create, options);
+  for (size_t b = 0; b < active.size(); ++b) {
+    outcome.backends.push_back(
+        BackendOutcome{active[b]->Name(), run.create_errs()[b], {}});
   }
-  auto create_sides = [&] {
-    std::vector<std::pair<std::string, std::string>> sides;
-    for (const auto& bo : outcome.backends) {
-      sides.emplace_back(bo.name, CreateText(bo.create_err));
-    }
-    return sides;
-  };
-  if (check && seq.expect_create) {
-    for (const auto& bo : outcome.backends) {
-      if (bo.create_err != *seq.expect_create) {
-        Divergence d;
-        d.kind = Divergence::Kind::kExpectation;
-        d.sides = create_sides();
-        d.sides.insert(d.sides.begin(),
-                       {"expected", CreateText(*seq.expect_create)});
-        outcome.divergence = d;
-        return outcome;
-      }
-    }
-  }
-  for (const auto& bo : outcome.backends) {
-    if (bo.create_err != outcome.backends[0].create_err) {
-      Divergence d;
-      d.kind = Divergence::Kind::kCreate;
-      d.sides = create_sides();
-      outcome.divergence = d;
-      return outcome;
-    }
-  }
-  if (active.empty() || outcome.backends[0].create_err != 0) {
-    return outcome;  // all refused creation alike: nothing more to run
-  }
-
-  // Ops.
-  for (size_t i = 0; i < seq.steps.size(); ++i) {
-    const Step& step = seq.steps[i];
-    for (size_t b = 0; b < maps.size(); ++b) {
-      outcome.backends[b].results.push_back(maps[b]->Execute(step.op));
+  for (size_t i = 0; i < seq.steps.size() && run.running(); ++i) {
+    run.Step(i, seq.steps[i].op, seq.steps[i].expect);
+    for (size_t b = 0; b < active.size(); ++b) {
+      outcome.backends[b].results.push_back(std::move(run.last_results()[b]));
     }
     outcome.steps_run = i + 1;
-    auto op_sides = [&] {
-      std::vector<std::pair<std::string, std::string>> sides;
-      for (const auto& bo : outcome.backends) {
-        sides.emplace_back(bo.name, PrintResult(bo.results.back()));
-      }
-      return sides;
-    };
-    if (check && step.expect) {
-      for (const auto& bo : outcome.backends) {
-        if (!(bo.results.back() == *step.expect)) {
-          Divergence d;
-          d.kind = Divergence::Kind::kExpectation;
-          d.step = static_cast<int>(i);
-          d.sides = op_sides();
-          d.sides.insert(d.sides.begin(),
-                         {"expected", PrintResult(*step.expect)});
-          outcome.divergence = d;
-          return outcome;
-        }
-      }
-    }
-    for (const auto& bo : outcome.backends) {
-      if (!(bo.results.back() == outcome.backends[0].results.back())) {
-        Divergence d;
-        d.kind = Divergence::Kind::kOp;
-        d.step = static_cast<int>(i);
-        d.sides = op_sides();
-        outcome.divergence = d;
-        return outcome;
-      }
-    }
   }
-
-  // Final state.
-  if (options.compare_final_state && maps.size() > 1) {
-    std::vector<MapState> states;
-    for (auto& m : maps) states.push_back(m->ReadState());
-    for (size_t b = 1; b < states.size(); ++b) {
-      if (!(states[b] == states[0])) {
-        Divergence d;
-        d.kind = Divergence::Kind::kFinalState;
-        d.detail = outcome.backends[0].name + " vs " +
-                   outcome.backends[b].name + ": " +
-                   DescribeStateDifference(seq.spec, active[0]->Env(),
-                                           states[0], states[b]);
-        for (size_t k = 0; k < states.size(); ++k) {
-          d.sides.emplace_back(outcome.backends[k].name,
-                               PrintBytes(states[k].values));
-        }
-        outcome.divergence = d;
-        return outcome;
-      }
-    }
-  }
+  run.Finish();
+  outcome.divergence = run.divergence();
   return outcome;
 }
 

@@ -8,6 +8,7 @@
 #ifndef AMC_CORE_DIFFERENTIAL_H_
 #define AMC_CORE_DIFFERENTIAL_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,57 @@ struct RunOptions {
   bool check_expectations = true;
   // Compare final states after the last op.
   bool compare_final_state = true;
+};
+
+// RunDifferential op by op, for drivers that produce each op just before it
+// runs (the fuzzer decodes op i only once op i-1 agreed, so it never builds
+// a Sequence nor keeps results). RunDifferential is this class in a loop:
+// the checks, their order and the Divergence they report are the same.
+//
+//   DifferentialRun run(spec, backends, expect_create, options);
+//   for (size_t i = 0; run.running() && i < n; ++i) run.Step(i, op_i, expect_i);
+//   run.Finish();
+//   if (run.divergence()) ...
+class DifferentialRun {
+ public:
+  // Creates the map on every backend of `backends` (each must implement
+  // every op kind it will be given) and compares the creation results.
+  DifferentialRun(const MapSpec& spec, const std::vector<Backend*>& backends,
+                  const std::optional<int>& expect_create,
+                  const RunOptions& options = {});
+  DifferentialRun(const DifferentialRun&) = delete;
+  DifferentialRun& operator=(const DifferentialRun&) = delete;
+  ~DifferentialRun();
+
+  // True while ops can run: creation agreed, succeeded, and nothing has
+  // diverged.
+  bool running() const { return running_; }
+  // Runs `op` (step `index` of the sequence) on every map and compares the
+  // results with each other and with `expect`. False when it diverged (or
+  // the run had already stopped).
+  bool Step(size_t index, const Op& op, const std::optional<Result>& expect);
+  // After the last op: compares the final states (RunOptions). False when
+  // they differ.
+  bool Finish();
+
+  const std::optional<Divergence>& divergence() const { return divergence_; }
+  // Each backend's creation errno, in backend order.
+  const std::vector<int>& create_errs() const { return create_errs_; }
+  // Each backend's result of the last Step, in backend order; moved out by
+  // RunDifferential.
+  std::vector<Result>& last_results() { return results_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> OpSides() const;
+
+  MapSpec spec_;
+  std::vector<Backend*> backends_;
+  RunOptions options_;
+  std::vector<std::unique_ptr<MapInstance>> maps_;
+  std::vector<int> create_errs_;
+  std::vector<Result> results_;
+  std::optional<Divergence> divergence_;
+  bool running_ = false;
 };
 
 // Runs `seq` on every backend in `backends` (already probed as available).

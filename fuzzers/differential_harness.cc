@@ -36,10 +36,23 @@ core::Sequence DifferentialHarness::Decode(const uint8_t* data, size_t size) con
 
 std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
                                                       size_t size) const {
-  core::Sequence seq = Decode(data, size);
-  core::RunOutcome out = core::RunDifferential(seq, backends_, run_options_);
-  if (out.ok()) return std::nullopt;
-  return out.divergence->Report(seq);
+  // Decode and RunDifferential, fused: each op is drawn just before it runs
+  // (into reused buffers), none after creation failed alike everywhere or
+  // after a divergence, and nothing is printed unless one is found. Every
+  // backend implements every kind the decoder draws (options_.kinds), so
+  // none is left out, as in RunDifferential.
+  gen::BytesChooser chooser(data, size);
+  gen::SequenceDecoder decoder(chooser, options_);
+  core::DifferentialRun run(decoder.spec(), backends_, std::nullopt,
+                            run_options_);
+  for (size_t i = 0; run.running() && !decoder.done(); ++i) {
+    run.Step(i, decoder.Next(), std::nullopt);
+  }
+  run.Finish();
+  if (!run.divergence()) return std::nullopt;
+  // The report shows the whole sequence, decoded again (decoding is a pure
+  // function of the bytes).
+  return run.divergence()->Report(Decode(data, size));
 }
 
 void TuneAllocatorForFuzzing() {

@@ -42,6 +42,31 @@ TEST(DifferentialHarnessTest, GeneratedInputsCatchTheFaultyBackend) {
   EXPECT_EQ(caught, 1);
 }
 
+// Check decodes op by op and stops early; it must find exactly what
+// RunDifferential finds on the whole decoded sequence, and report it the
+// same way.
+TEST(DifferentialHarnessTest, CheckFindsWhatRunDifferentialFindsOnTheDecodedSequence) {
+  for (const char* list : {"model,faulty", "model,impl"}) {
+    DifferentialHarness harness(list);
+    ASSERT_EQ(harness.error(), "") << list;
+    gen::RandomChooser c(5);
+    int diverged = 0;
+    for (int i = 0; i < 1500; ++i) {
+      std::vector<uint8_t> input = RandomInput(c);
+      core::Sequence seq = harness.Decode(input.data(), input.size());
+      core::RunOutcome out = core::RunDifferential(seq, harness.backends());
+      std::optional<std::string> report = harness.Check(input.data(), input.size());
+      ASSERT_EQ(report.has_value(), !out.ok()) << list << "\n" << core::PrintOps(seq);
+      if (report) {
+        ++diverged;
+        EXPECT_EQ(*report, out.divergence->Report(seq));
+      }
+    }
+    if (std::string(list) == "model,faulty") EXPECT_GT(diverged, 10);
+    if (std::string(list) == "model,impl") EXPECT_EQ(diverged, 0);
+  }
+}
+
 TEST(DifferentialHarnessTest, AnyBytesDecodeToABoundedSequence) {
   DifferentialHarness harness("model");
   ASSERT_EQ(harness.error(), "");

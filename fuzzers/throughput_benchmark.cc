@@ -1,7 +1,8 @@
 // Throughput of the differential fuzz target and the harness's own cost.
 //
 //   BM_Decode                  baseline: bytes -> Sequence only
-//   BM_Check/<backends>        decode + run on those backends (= fuzzer exec)
+//   BM_Check/<backends>        decode + run on those backends (= fuzzer exec),
+//                              each backend alone and with the model
 //                              on inputs of 28..36 ops; items/s = exec/s
 //   BM_RawBpfLookup/Update     bpf(2) on an ARRAY map, nothing else
 //   BM_KernelBackendLookup/Update
@@ -154,7 +155,12 @@ void RegisterAll() {
   for (const auto& entry : backends::AllBackends()) {
     if (!entry.in_default_set) continue;
     every += (every.empty() ? "" : ",") + entry.name;
-    if (entry.name != "model") lists.push_back("model," + entry.name);
+    if (entry.name != "model") {
+      // Alone too: what each backend costs by itself (no final-state
+      // comparison with a single backend).
+      lists.push_back(entry.name);
+      lists.push_back("model," + entry.name);
+    }
   }
   if (every != "model" && std::find(lists.begin(), lists.end(), every) == lists.end()) {
     lists.push_back(every);

@@ -57,7 +57,12 @@ class BytesChooser : public Chooser {
     for (uint64_t need = span; need != 0 && pos_ < size_; need >>= 8) {
       value = (value << 8) | data_[pos_++];
     }
-    if (span == UINT64_MAX) return value;
+    // value % (span + 1), without a division when value is in range
+    // already, or both fit 32 bits (the usual case).
+    if (value <= span) return lo + value;
+    if (span < UINT32_MAX) {
+      return lo + static_cast<uint32_t>(value) % static_cast<uint32_t>(span + 1);
+    }
     return lo + value % (span + 1);
   }
   bool exhausted() const { return pos_ >= size_; }

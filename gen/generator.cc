@@ -3,6 +3,18 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
+
+// Byte-copy loops are kept out of coverage instrumentation (clang's
+// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
+// worth having, and hooks on every word were most of a fuzzer exec's cost.
+// Out of line, since code inlined into an instrumented caller is
+// instrumented with it.
+#if defined(__clang__)
+#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define AMC_COPY_LOOP
+#endif
 
 namespace amc::gen {
 namespace {
@@ -144,22 +156,37 @@ uint32_t GenLockOffset(Chooser& c, uint32_t value_size) {
   return static_cast<uint32_t>(c.Range(0, kMaxLockOffset));
 }
 
-core::Bytes GenBytes(Chooser& c, uint64_t size) {
-  core::Bytes out(size);
+// Fills `out` with `size` bytes (reusing its storage): one fill pass, no
+// zeroing first.
+AMC_COPY_LOOP void GenBytesInto(Chooser& c, uint64_t size, core::Bytes* out) {
+  out->resize(size);
+  uint8_t* p = out->data();
   uint64_t roll = c.Range(0, 99);
   if (roll < 30) {
-    std::fill(out.begin(), out.end(), c.Byte());
+    const uint8_t fill = c.Byte();
+    if (size > 0) std::memset(p, fill, size);
   } else if (roll < 45) {
     // A counting pattern starting at a random byte: tears are visible.
     uint8_t start = c.Byte();
-    for (uint64_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(start + i);
+    const uint64_t head = std::min<uint64_t>(size, 256);
+    for (uint64_t i = 0; i < head; ++i) p[i] = static_cast<uint8_t>(start + i);
+    // The pattern repeats every 256 bytes.
+    for (uint64_t at = head; at < size; at += 256) {
+      std::memcpy(p + at, p, std::min<uint64_t>(256, size - at));
+    }
   } else {
     size_t literal = std::min<uint64_t>(size, 16);
-    for (size_t i = 0; i < literal; ++i) out[i] = c.Byte();
+    for (size_t i = 0; i < literal; ++i) p[i] = c.Byte();
     uint8_t fill = c.Byte();
-    std::fill(out.begin() + literal, out.end(), fill);
+    if (size > literal) std::memset(p + literal, fill, size - literal);
   }
-  return out;
+}
+
+// The alternative T of `op`, keeping its buffers when `op` holds one.
+template <class T>
+T& Reuse(core::Op* op) {
+  if (T* held = std::get_if<T>(op)) return *held;
+  return op->emplace<T>();
 }
 
 uint32_t GenCount(Chooser& c, uint32_t max_entries) {
@@ -281,28 +308,43 @@ MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
   return spec;
 }
 
-core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
-  using K = core::OpKind;
-  // Weights per kind (index = OpKind).
-  static constexpr uint32_t kWeights[core::kOpKindCount] = {
-      /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
-      /*get_next_key*/ 6, /*lookup_batch*/ 6, /*lookup_and_delete_batch*/ 1,
-      /*update_batch*/ 6, /*delete_batch*/ 1, /*freeze*/ 2, /*mmap*/ 5,
-      /*mmap_read*/ 5, /*mmap_write*/ 5, /*munmap*/ 3, /*prog_lookup*/ 7,
-      /*prog_update*/ 7, /*prog_delete*/ 2, /*prog_lookup_percpu*/ 4,
-      /*prog_atomic_add*/ 6};
-  uint64_t total = 0;
+namespace {
+
+// Weights per kind (index = OpKind).
+constexpr uint32_t kWeights[core::kOpKindCount] = {
+    /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
+    /*get_next_key*/ 6, /*lookup_batch*/ 6, /*lookup_and_delete_batch*/ 1,
+    /*update_batch*/ 6, /*delete_batch*/ 1, /*freeze*/ 2, /*mmap*/ 5,
+    /*mmap_read*/ 5, /*mmap_write*/ 5, /*munmap*/ 3, /*prog_lookup*/ 7,
+    /*prog_update*/ 7, /*prog_delete*/ 2, /*prog_lookup_percpu*/ 4,
+    /*prog_atomic_add*/ 6};
+
+}  // namespace
+
+KindTable::KindTable(const std::bitset<core::kOpKindCount>& kinds) {
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
-    if (o.kinds.test(k)) total += kWeights[k];
+    if (kinds.test(k)) total += kWeights[k];
+    end[k] = total;
   }
-  if (total == 0) return core::Freeze{};
-  uint64_t roll = c.Range(0, total - 1);
+}
+
+namespace {
+
+// Which kind the next op is (OpKind index), by the weights: a roll in
+// [0, total) falls in the allowed kind whose range of weight holds it.
+size_t DrawKind(Chooser& c, const KindTable& table) {
+  // No kind allowed: a freeze, drawing nothing.
+  if (table.total == 0) return static_cast<size_t>(core::OpKind::kFreeze);
+  const uint64_t roll = c.Range(0, table.total - 1);
   size_t kind = 0;
-  for (; kind < core::kOpKindCount; ++kind) {
-    if (!o.kinds.test(kind)) continue;
-    if (roll < kWeights[kind]) break;
-    roll -= kWeights[kind];
-  }
+  while (kind < core::kOpKindCount && roll >= table.end[kind]) ++kind;
+  return kind;
+}
+
+// The op's operands for a drawn kind, into `*op`.
+void GenerateOfKind(Chooser& c, const MapSpec& spec, const GenOptions& o,
+                    size_t kind, core::Op* op) {
+  using K = core::OpKind;
   const uint32_t n = spec.max_entries;
   const uint64_t vsize = core::SyscallValueSize(spec, o.env);
   // Value buffers are bounded for sequences whose spec cannot be created
@@ -311,88 +353,145 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
   const uint64_t prog_value = std::min<uint64_t>(spec.value_size, uint64_t{1} << 16);
   switch (static_cast<K>(kind)) {
     case K::kLookup:
-      return core::Lookup{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
-    case K::kUpdate:
-      return core::Update{GenKey(c, n), GenBytes(c, buffer),
-                          GenLockAwareFlags(c, spec, true)};
+      *op = core::Lookup{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
+      return;
+    case K::kUpdate: {
+      auto& u = Reuse<core::Update>(op);
+      u.key = GenKey(c, n);
+      GenBytesInto(c, buffer, &u.value);
+      u.flags = GenLockAwareFlags(c, spec, true);
+      return;
+    }
     case K::kDelete:
-      return core::Delete{GenKey(c, n)};
+      *op = core::Delete{GenKey(c, n)};
+      return;
     case K::kLookupAndDelete:
-      return core::LookupAndDelete{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
+      *op = core::LookupAndDelete{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
+      return;
     case K::kGetNextKey:
-      return core::GetNextKey{GenOptionalKey(c, n)};
+      *op = core::GetNextKey{GenOptionalKey(c, n)};
+      return;
     case K::kLookupBatch:
-      return core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
-                               GenLockAwareFlags(c, spec, false),
-                               c.Percent(95) ? 0 : GenUpdateFlags(c)};
+      *op = core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
+                              GenLockAwareFlags(c, spec, false), c.Percent(95) ? 0 : GenUpdateFlags(c)};
+      return;
     case K::kLookupAndDeleteBatch:
-      return core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
-                                        GenLockAwareFlags(c, spec, false), 0};
+      *op = core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
+                                       GenLockAwareFlags(c, spec, false), 0};
+      return;
     case K::kUpdateBatch: {
-      core::UpdateBatch b;
+      auto& b = Reuse<core::UpdateBatch>(op);
       uint32_t count = std::min<uint32_t>(GenCount(c, n), 16);
       uint32_t start = c.Percent(50) ? 0 : GenKey(c, n);
+      b.keys.clear();
       for (uint32_t i = 0; i < count; ++i) {
         b.keys.push_back(c.Percent(85) ? start + i : GenKey(c, n));
       }
       if (buffer * count <= (uint64_t{1} << 18)) {
-        b.values = GenBytes(c, buffer * count);
+        GenBytesInto(c, buffer * count, &b.values);
+      } else {
+        b.values.clear();
       }
       b.elem_flags = GenLockAwareFlags(c, spec, false);
       b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c);
-      return b;
+      return;
     }
     case K::kDeleteBatch: {
-      core::DeleteBatch b;
+      auto& b = Reuse<core::DeleteBatch>(op);
       uint32_t count = std::min<uint32_t>(GenCount(c, n), 8);
+      b.keys.clear();
       for (uint32_t i = 0; i < count; ++i) b.keys.push_back(GenKey(c, n));
       b.elem_flags = GenReadFlags(c);
-      return b;
+      return;
     }
     case K::kFreeze:
-      return core::Freeze{};
+      *op = core::Freeze{};
+      return;
     case K::kMmap:
-      return GenMmap(c, spec, o);
+      *op = GenMmap(c, spec, o);
+      return;
     case K::kMmapRead: {
       auto [offset, length] = GenAccess(c, spec, o);
-      return core::MmapRead{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1)),
-                            offset, length};
+      *op = core::MmapRead{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1)),
+                           offset, length};
+      return;
     }
     case K::kMmapWrite: {
       auto [offset, length] = GenAccess(c, spec, o);
-      return core::MmapWrite{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1)),
-                             offset, GenBytes(c, length)};
+      auto& w = Reuse<core::MmapWrite>(op);
+      w.slot = static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1));
+      w.offset = offset;
+      GenBytesInto(c, length, &w.bytes);
+      return;
     }
     case K::kMunmap:
-      return core::Munmap{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1))};
+      *op = core::Munmap{static_cast<uint32_t>(c.Range(0, core::kMappingSlots - 1))};
+      return;
     case K::kProgLookup:
-      return core::ProgLookup{GenCpu(c, o), GenKey(c, n)};
-    case K::kProgUpdate:
-      return core::ProgUpdate{GenCpu(c, o), GenKey(c, n), GenBytes(c, prog_value),
-                              GenLockAwareFlags(c, spec, true)};
+      *op = core::ProgLookup{GenCpu(c, o), GenKey(c, n)};
+      return;
+    case K::kProgUpdate: {
+      auto& u = Reuse<core::ProgUpdate>(op);
+      u.cpu = GenCpu(c, o);
+      u.key = GenKey(c, n);
+      GenBytesInto(c, prog_value, &u.value);
+      u.flags = GenLockAwareFlags(c, spec, true);
+      return;
+    }
     case K::kProgDelete:
-      return core::ProgDelete{GenCpu(c, o), GenKey(c, n)};
+      *op = core::ProgDelete{GenCpu(c, o), GenKey(c, n)};
+      return;
     case K::kProgLookupPercpu:
-      return core::ProgLookupPercpu{GenCpu(c, o), GenKey(c, n), GenCpu(c, o)};
+      *op = core::ProgLookupPercpu{GenCpu(c, o), GenKey(c, n), GenCpu(c, o)};
+      return;
     case K::kProgAtomicAdd: {
       uint32_t words = spec.value_size / 8;
       uint32_t offset = words > 0 && c.Percent(92)
                             ? 8 * static_cast<uint32_t>(c.Range(0, words - 1))
                             : static_cast<uint32_t>(c.Range(0, spec.value_size + 8));
       uint64_t delta = c.Percent(70) ? c.Range(1, 16) : c.Range(0, UINT64_MAX);
-      return core::ProgAtomicAdd{GenCpu(c, o), GenKey(c, n), offset, delta};
+      *op = core::ProgAtomicAdd{GenCpu(c, o), GenKey(c, n), offset, delta};
+      return;
     }
   }
-  return core::Freeze{};
+  *op = core::Freeze{};
+}
+
+}  // namespace
+
+void GenerateOpInto(Chooser& c, const MapSpec& spec, const GenOptions& o,
+                    core::Op* op) {
+  GenerateOfKind(c, spec, o, DrawKind(c, KindTable(o.kinds)), op);
+}
+
+core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+  core::Op op;
+  GenerateOpInto(c, spec, o, &op);
+  return op;
+}
+
+SequenceDecoder::SequenceDecoder(Chooser& c, const GenOptions& o)
+    : c_(c),
+      o_(o),
+      kinds_(o.kinds),
+      spec_(GenerateSpec(c, o)),
+      size_(c.Range(0, o.max_ops)) {}
+
+const core::Op& SequenceDecoder::Next() {
+  ++drawn_;
+  size_t kind = DrawKind(c_, kinds_);
+  if (kind >= slots_.size()) kind = static_cast<size_t>(core::OpKind::kFreeze);
+  core::Op& op = slots_[kind];
+  GenerateOfKind(c_, spec_, o_, kind, &op);
+  return op;
 }
 
 core::Sequence GenerateSequence(Chooser& c, const GenOptions& o) {
+  SequenceDecoder decoder(c, o);
   core::Sequence seq;
-  seq.spec = GenerateSpec(c, o);
-  size_t ops = c.Range(0, o.max_ops);
-  for (size_t i = 0; i < ops; ++i) {
-    seq.steps.push_back(core::Step{GenerateOp(c, seq.spec, o), std::nullopt});
-  }
+  seq.spec = decoder.spec();
+  seq.steps.reserve(decoder.size());
+  while (!decoder.done()) seq.steps.push_back(core::Step{decoder.Next(), std::nullopt});
   return seq;
 }
 

@@ -16,6 +16,7 @@
 #ifndef AMC_GEN_GENERATOR_H_
 #define AMC_GEN_GENERATOR_H_
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 
@@ -38,7 +39,44 @@ struct GenOptions {
 core::MapSpec GenerateSpec(Chooser& c, const GenOptions& options);
 core::Op GenerateOp(Chooser& c, const core::MapSpec& spec,
                     const GenOptions& options);
+// The same op as GenerateOp, drawn into `*op`: an op of the kind `*op`
+// already holds keeps its buffers (no allocation once they are large enough).
+void GenerateOpInto(Chooser& c, const core::MapSpec& spec,
+                    const GenOptions& options, core::Op* op);
 core::Sequence GenerateSequence(Chooser& c, const GenOptions& options);
+
+// The op kinds' weights as cumulative ranges, for drawing kinds quickly:
+// kind k (allowed) takes rolls in [end[k-1], end[k]).
+struct KindTable {
+  explicit KindTable(const std::bitset<core::kOpKindCount>& kinds);
+  uint64_t total = 0;
+  std::array<uint64_t, core::kOpKindCount> end{};
+};
+
+// GenerateSequence one op at a time, drawing exactly the same choices in the
+// same order: the spec and the op count at construction, then each op on
+// Next(). For drivers that run op i before drawing op i + 1 (the fuzzer),
+// and may stop early.
+class SequenceDecoder {
+ public:
+  SequenceDecoder(Chooser& c, const GenOptions& options);
+  const core::MapSpec& spec() const { return spec_; }
+  // How many ops the sequence has.
+  size_t size() const { return size_; }
+  bool done() const { return drawn_ >= size_; }
+  // The next op; valid until the following call (its buffers are reused).
+  const core::Op& Next();
+
+ private:
+  Chooser& c_;
+  const GenOptions& o_;
+  KindTable kinds_;
+  core::MapSpec spec_;
+  size_t size_;
+  size_t drawn_ = 0;
+  // One op per kind, so each kind keeps its buffers across ops.
+  std::array<core::Op, core::kOpKindCount> slots_;
+};
 
 }  // namespace amc::gen
 

@@ -2,6 +2,8 @@
 // lock-free array maps (see amc/array_map.h for the guarantees).
 #include "amc/array_map.h"
 
+#include "memfd_cache.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -13,6 +15,17 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+
+// Byte-copy loops are kept out of coverage instrumentation (clang's
+// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
+// worth having, and hooks on every word were most of a fuzzer exec's cost.
+// Out of line, since code inlined into an instrumented caller is
+// instrumented with it.
+#if defined(__clang__)
+#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define AMC_COPY_LOOP
+#endif
 
 namespace amc::impl {
 namespace {
@@ -124,7 +137,7 @@ void MergeIntoWord(uintptr_t word, size_t skip, const uint8_t* in,
 
 }  // namespace
 
-void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
+AMC_COPY_LOOP void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
   auto* out = static_cast<uint8_t*>(dst);
   uintptr_t at = reinterpret_cast<uintptr_t>(shared);
   if (n == 0) return;
@@ -149,7 +162,7 @@ void AtomicLoadBytes(void* dst, const void* shared, size_t n) {
   }
 }
 
-void AtomicStoreBytes(void* shared, const void* src, size_t n) {
+AMC_COPY_LOOP void AtomicStoreBytes(void* shared, const void* src, size_t n) {
   auto* in = static_cast<const uint8_t*>(src);
   uintptr_t at = reinterpret_cast<uintptr_t>(shared);
   if (n == 0) return;
@@ -297,17 +310,26 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     // reopen for read-only mappings waits for the first one (MapFd::Mmap).
     total = RoundUp(total, map->page_size_);
     map->mmap_region_size_ = total;
-    map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
-    if (map->memfd_ < 0) return ENOMEM;
-    if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
-    // Small regions are populated in one go (the kernel allocates a
-    // mappable array whole too); large ones fault in lazily.
-    const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
-    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | populate, map->memfd_, 0);
-    if (mem == MAP_FAILED) return ENOMEM;
-    map->data_ = static_cast<uint8_t*>(mem);
     map->storage_ = Storage::kMemfd;
+    map->recycle_memfd_ = options.recycle_memfd &&
+                          total <= internal::kMemfdCacheMaxRegionBytes;
+    internal::MemfdRegion cached;
+    if (map->recycle_memfd_ && internal::TakeCachedMemfd(total, &cached)) {
+      map->memfd_ = cached.fd;
+      map->memfd_ro_.store(cached.ro_fd, std::memory_order_relaxed);
+      map->data_ = cached.data;
+    } else {
+      map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
+      if (map->memfd_ < 0) return ENOMEM;
+      if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
+      // Small regions are populated in one go (the kernel allocates a
+      // mappable array whole too); large ones fault in lazily.
+      const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
+      void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | populate, map->memfd_, 0);
+      if (mem == MAP_FAILED) return ENOMEM;
+      map->data_ = static_cast<uint8_t*>(mem);
+    }
   } else if (total <= kHeapStorageMax) {
     // Zeroed heap memory, started on a cache-line boundary (calloc gives
     // 16-byte alignment; the rest of a line is over-allocated).
@@ -334,6 +356,12 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
 }
 
 ArrayMap::~ArrayMap() {
+  if (recycle_memfd_ && data_ != nullptr && memfd_ >= 0) {
+    internal::CacheOrReleaseMemfd(
+        {memfd_, memfd_ro_.load(std::memory_order_relaxed), data_,
+         storage_bytes_});
+    return;
+  }
   if (data_ != nullptr) {
     if (storage_ == Storage::kHeap) {
       std::free(heap_);

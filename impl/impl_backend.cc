@@ -2,17 +2,50 @@
 #include "impl/impl_backend.h"
 
 #include <array>
+#include <atomic>
+#include <cstring>
 #include <climits>
 #include <memory>
 
 #include "amc/array_map.h"
 #include "core/mapping_table.h"
 
+// Byte-copy loops are kept out of coverage instrumentation (clang's
+// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
+// worth having, and hooks on every word were most of a fuzzer exec's cost.
+// Out of line, since code inlined into an instrumented caller is
+// instrumented with it.
+#if defined(__clang__)
+#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define AMC_COPY_LOOP
+#endif
+
 namespace amc::impl {
 namespace {
 
 using core::Bytes;
 using core::Result;
+
+// An op's bytes as a buffer of exactly `size` bytes, as core::FitBuffer
+// makes it, copying only when they must be zero-padded (long enough bytes
+// are used in place: their first `size` bytes are the buffer).
+class FittedBytes {
+ public:
+  FittedBytes(const Bytes& bytes, uint64_t size) {
+    if (bytes.size() >= size) {
+      data_ = bytes.data();
+    } else {
+      padded_ = core::FitBuffer(bytes, size);
+      data_ = padded_.data();
+    }
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  Bytes padded_;
+  const uint8_t* data_;
+};
 
 class ImplMap : public core::MapInstance {
  public:
@@ -38,8 +71,12 @@ class ImplMap : public core::MapInstance {
     core::MapState state;
     const uint64_t per_key = map_->value_buffer_size();
     state.values.resize(per_key * spec_.max_entries);
-    for (uint32_t key = 0; key < spec_.max_entries; ++key) {
-      map_->CopyValue(key, state.values.data() + per_key * key);
+    if (HasLock()) {
+      for (uint32_t key = 0; key < spec_.max_entries; ++key) {
+        map_->CopyValue(key, state.values.data() + per_key * key);
+      }
+    } else {
+      GatherValues(state.values.data());
     }
     if (map_->mmap_region_size() > 0) {
       state.mmap_data.emplace(map_->mmap_region_size());
@@ -52,6 +89,56 @@ class ImplMap : public core::MapInstance {
  private:
   uint64_t BufferSize() const { return map_->value_buffer_size(); }
 
+  // What CopyValue writes for every key in turn (a map without a lock),
+  // with the same relaxed word loads, but inline: elements are 8-byte
+  // aligned whole words (elem_size), so each is copied as words, and an
+  // ARRAY value's padding lands where the next key's value then goes.
+  AMC_COPY_LOOP void GatherValues(uint8_t* out) const {
+    const uint64_t elem = map_->elem_size();
+    const uint64_t words = elem / 8;
+    const uint32_t n = spec_.max_entries;
+    auto load = [](const uint8_t* at) {
+      return std::atomic_ref<const uint64_t>(
+                 *reinterpret_cast<const uint64_t*>(at))
+          .load(std::memory_order_relaxed);
+    };
+    if (map_->percpu()) {
+      const uint32_t cpus = map_->possible_cpus();
+      for (uint32_t cpu = 0; cpu < cpus; ++cpu) {
+        const uint8_t* from = map_->data() + cpu * map_->cpu_stride();
+        for (uint32_t key = 0; key < n; ++key, from += elem) {
+          uint8_t* to = out + (uint64_t{key} * cpus + cpu) * elem;
+          for (uint64_t w = 0; w < words; ++w) {
+            const uint64_t v = load(from + 8 * w);
+            std::memcpy(to + 8 * w, &v, 8);
+          }
+        }
+      }
+      return;
+    }
+    const uint64_t size = spec_.value_size;
+    if (size == elem) {
+      AtomicLoadBytes(out, map_->data(), size * n);
+      return;
+    }
+    // Whole elements while one fits in the buffer: each overlaps the next
+    // keys' buffers by the padding, which they overwrite in turn; the last
+    // few keys exactly.
+    const uint64_t total = size * n;
+    const uint8_t* from = map_->data();
+    uint32_t key = 0;
+    for (; key < n && key * size + elem <= total; ++key, from += elem) {
+      uint8_t* to = out + key * size;
+      for (uint64_t w = 0; w < words; ++w) {
+        const uint64_t v = load(from + 8 * w);
+        std::memcpy(to + 8 * w, &v, 8);
+      }
+    }
+    for (; key < n; ++key, from += elem) {
+      AtomicLoadBytes(out + key * size, from, size);
+    }
+  }
+
   // ---- syscall face ----
 
   Result Do(const core::Lookup& op) {
@@ -62,7 +149,7 @@ class ImplMap : public core::MapInstance {
     return r;
   }
   Result Do(const core::Update& op) {
-    Bytes value = core::FitBuffer(op.value, BufferSize());
+    FittedBytes value(op.value, BufferSize());
     return Result::Errno(fd_.Update(op.key, value.data(), op.flags));
   }
   Result Do(const core::Delete& op) { return Result::Errno(fd_.Delete(op.key)); }
@@ -118,7 +205,7 @@ class ImplMap : public core::MapInstance {
   Result Do(const core::UpdateBatch& op) {
     Result r;
     uint32_t count = static_cast<uint32_t>(op.keys.size());
-    Bytes values = core::FitBuffer(op.values, BufferSize() * count);
+    FittedBytes values(op.values, BufferSize() * count);
     r.err = fd_.UpdateBatch(op.keys.data(), values.data(), &count,
                             op.elem_flags, op.flags);
     r.count = count;
@@ -218,7 +305,7 @@ class ImplMap : public core::MapInstance {
     if (int err = CpuCheck(op.cpu)) return Result::Errno(err);
     if (int err = LockMapCheck()) return Result::Errno(err);
     if (!ProgMayWrite()) return Result::Errno(EACCES);
-    Bytes value = core::FitBuffer(op.value, spec_.value_size);
+    FittedBytes value(op.value, spec_.value_size);
     long ret = map_->UpdateElemOnCpu(op.key, value.data(), op.flags, op.cpu);
     return Result::Errno(static_cast<int>(-ret));
   }
@@ -308,6 +395,8 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.spin_lock_refuses_wronly_prog = profile_.spin_lock_refuses_wronly_prog;
   options.spin_lock_wrong_map_type_errno = profile_.spin_lock_wrong_map_type_errno;
   options.spin_lock_freeze_refused = profile_.spin_lock_freeze_refused;
+  // ImplMap unmaps its mappings before the map goes (~ImplMap).
+  options.recycle_memfd = true;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
   out.err = ArrayMap::Create(attr, options, &map);

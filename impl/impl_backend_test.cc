@@ -167,5 +167,38 @@ mmap slot=1 offset=0 length=4096 prot=1 shared=1
   }
 }
 
+// ReadState copies all keys at once; it must give exactly the lookup
+// buffers of every key in turn, padding and the last key's end included.
+TEST(ImplBackendTest, FinalStateIsEveryKeysLookupBufferInOrder) {
+  core::Environment env = core::HostEnvironment();
+  env.possible_cpus = 3;
+  ImplBackend impl(env);
+  for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
+    for (uint32_t value_size = 1; value_size <= 41; ++value_size) {
+      for (uint32_t entries : {1u, 2u, 3u, 7u, 9u}) {
+        core::MapSpec spec;
+        spec.type = type;
+        spec.value_size = value_size;
+        spec.max_entries = entries;
+        core::CreateResult created = impl.Create(spec);
+        ASSERT_TRUE(created.map);
+        const uint64_t per_key = core::SyscallValueSize(spec, env);
+        std::vector<uint8_t> expected;
+        for (uint32_t key = 0; key < entries; ++key) {
+          core::Bytes value(per_key);
+          for (size_t i = 0; i < value.size(); ++i) value[i] = uint8_t(key * 31 + i + 1);
+          created.map->Execute(core::Update{key, value, core::kBpfAny});
+          core::Result r = created.map->Execute(core::Lookup{key, 0});
+          ASSERT_TRUE(r.value.has_value());
+          expected.insert(expected.end(), r.value->begin(), r.value->end());
+        }
+        EXPECT_EQ(created.map->ReadState().values, expected)
+            << (type == core::MapType::kArray ? "array" : "percpu") << " value_size " << value_size
+            << " entries " << entries;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace amc::impl

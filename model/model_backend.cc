@@ -6,8 +6,22 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
 
 #include "core/mapping_table.h"
+
+// Byte-copy loops are kept out of coverage instrumentation (clang's
+// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
+// worth having, and hooks on every word were most of a fuzzer exec's cost.
+// Out of line, since code inlined into an instrumented caller is
+// instrumented with it.
+#if defined(__clang__)
+#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define AMC_COPY_LOOP
+#endif
 
 namespace amc::model {
 namespace {
@@ -16,6 +30,26 @@ using core::Bytes;
 using core::MapSpec;
 using core::MapType;
 using core::Result;
+
+// An op's bytes as a buffer of exactly `size` bytes, as core::FitBuffer
+// makes it, copying only when they must be zero-padded (long enough bytes
+// are used in place: their first `size` bytes are the buffer).
+class FittedBytes {
+ public:
+  FittedBytes(const Bytes& bytes, uint64_t size) {
+    if (bytes.size() >= size) {
+      data_ = bytes.data();
+    } else {
+      padded_ = core::FitBuffer(bytes, size);
+      data_ = padded_.data();
+    }
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  Bytes padded_;
+  const uint8_t* data_;
+};
 
 // kernel/bpf/arraymap.c: ARRAY_CREATE_FLAG_MASK.
 constexpr uint32_t kArrayCreateFlagMask =
@@ -27,12 +61,58 @@ constexpr uint64_t kPcpuMinUnitSize = 32768;
 // Size of struct bpf_spin_lock.
 constexpr uint32_t kSpinLockSize = 4;
 
-// Zero-default byte store addressed by 64-bit offsets, in pages, so that a
-// map of any size costs only what is written.
+// memcpy for the short copies values are made of (most are a few words):
+// word moves, no library call.
+AMC_COPY_LOOP inline void CopyShort(uint8_t* to, const uint8_t* from,
+                                    uint64_t n) {
+  // Distinct buffers, so the head and tail copies may overlap each other.
+  if (n >= 8) {
+    if (n > 64) {
+      std::memcpy(to, from, n);
+      return;
+    }
+    for (uint64_t i = 0; i + 8 < n; i += 8) std::memcpy(to + i, from + i, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
+    return;
+  }
+  if (n >= 4) {
+    std::memcpy(to, from, 4);
+    std::memcpy(to + n - 4, from + n - 4, 4);
+    return;
+  }
+  if (n > 0) {
+    to[0] = from[0];
+    to[n / 2] = from[n / 2];
+    to[n - 1] = from[n - 1];
+  }
+}
+
+// Zero-default byte store addressed by 64-bit offsets. Stores of up to
+// kDenseMax bytes are one zeroed array; larger ones are kept in pages, so
+// that a map of any size costs only what is written.
 class SparseBytes {
  public:
+  explicit SparseBytes(uint64_t size) {
+    if (size <= kDenseMax) dense_.resize(size);
+  }
+  // Bytes [0, size) as one array, when they are in the dense part; or null.
+  const uint8_t* Dense(uint64_t size) const {
+    return size <= dense_.size() ? dense_.data() : nullptr;
+  }
   void Read(uint64_t offset, uint8_t* out, uint64_t length) const {
+    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+      CopyShort(out, dense_.data() + offset, length);
+      return;
+    }
     while (length > 0) {
+      if (offset < dense_.size()) {
+        uint64_t n = std::min(length, dense_.size() - offset);
+        std::memcpy(out, dense_.data() + offset, n);
+        offset += n;
+        out += n;
+        length -= n;
+        continue;
+      }
       uint64_t page = offset / kPage, in = offset % kPage;
       uint64_t n = std::min(length, kPage - in);
       auto it = pages_.find(page);
@@ -47,7 +127,19 @@ class SparseBytes {
     }
   }
   void Write(uint64_t offset, const uint8_t* in, uint64_t length) {
+    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+      CopyShort(dense_.data() + offset, in, length);
+      return;
+    }
     while (length > 0) {
+      if (offset < dense_.size()) {
+        uint64_t n = std::min(length, dense_.size() - offset);
+        std::memcpy(dense_.data() + offset, in, n);
+        offset += n;
+        in += n;
+        length -= n;
+        continue;
+      }
       uint64_t page = offset / kPage, at = offset % kPage;
       uint64_t n = std::min(length, kPage - at);
       auto& bytes = pages_[page];
@@ -61,6 +153,9 @@ class SparseBytes {
 
  private:
   static constexpr uint64_t kPage = 4096;
+  static constexpr uint64_t kDenseMax = uint64_t{1} << 20;
+  // Offsets below dense_.size() live in dense_, the others in pages_.
+  std::vector<uint8_t> dense_;
   std::map<uint64_t, std::vector<uint8_t>> pages_;
 };
 
@@ -72,10 +167,22 @@ class ModelMap : public core::MapInstance {
         elem_size_(core::ElemSize(spec)),
         cpus_(spec.type == MapType::kPercpuArray ? params.env.possible_cpus
                                                  : 1),
+        data_(StoreSize(spec, elem_size_, cpus_, params.env.page_size)),
         mappings_(params.env.page_size),
         profile_(params.profile) {}
 
   ~ModelMap() override = default;
+
+  // Bytes the store is addressed with: every CPU's slots (SlotOffset),
+  // rounded up to a page for the mmap region; saturates for huge maps.
+  static uint64_t StoreSize(const MapSpec& spec, uint64_t elem_size,
+                            uint32_t cpus, uint64_t page) {
+    const unsigned __int128 bytes =
+        static_cast<unsigned __int128>(cpus) * spec.max_entries * elem_size;
+    if (bytes > UINT64_MAX / 2) return UINT64_MAX;
+    if (page == 0) page = 1;
+    return (static_cast<uint64_t>(bytes) + page - 1) / page * page;
+  }
 
   Result Execute(const core::Op& op) override {
     return std::visit([this](const auto& o) { return Do(o); }, op);
@@ -85,8 +192,14 @@ class ModelMap : public core::MapInstance {
     core::MapState state;
     uint64_t per_key = core::SyscallValueSize(spec_, env_);
     state.values.resize(per_key * spec_.max_entries);
-    for (uint32_t key = 0; key < spec_.max_entries; ++key) {
-      CopyOut(key, state.values.data() + per_key * key);
+    const uint8_t* dense = data_.Dense(SlotOffset(spec_.max_entries, cpus_ - 1));
+    if (dense != nullptr && !has_spin_lock()) {
+      // CopyOut for every key in turn, from the one array.
+      GatherValues(dense, state.values.data());
+    } else {
+      for (uint32_t key = 0; key < spec_.max_entries; ++key) {
+        CopyOut(key, state.values.data() + per_key * key);
+      }
     }
     // A map with a bpf_spin_lock cannot be mapped (see Do(Mmap)): no data
     // region to observe.
@@ -149,6 +262,30 @@ class ModelMap : public core::MapInstance {
     }
   }
 
+  // What CopyOut writes for every key in turn, from a store that is one
+  // array `store` (no spin lock): PERCPU elem_size bytes per CPU, ARRAY
+  // value_size bytes per key.
+  AMC_COPY_LOOP void GatherValues(const uint8_t* store, uint8_t* out) const {
+    const uint32_t n = spec_.max_entries;
+    if (percpu()) {
+      for (uint32_t key = 0; key < n; ++key) {
+        for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
+          CopyShort(out + (uint64_t{key} * cpus_ + cpu) * elem_size_,
+                    store + SlotOffset(key, cpu), elem_size_);
+        }
+      }
+      return;
+    }
+    const uint64_t size = spec_.value_size;
+    if (size == elem_size_) {
+      std::memcpy(out, store, size * n);
+      return;
+    }
+    for (uint32_t key = 0; key < n; ++key) {
+      CopyShort(out + key * size, store + SlotOffset(key, 0), size);
+    }
+  }
+
   // The map's own update checks, shared by the syscall (ARRAY) and the
   // program side (both types): arraymap.c array_map_update_elem(). It masks
   // BPF_F_LOCK off before comparing with BPF_EXIST, checks the key, then
@@ -208,7 +345,7 @@ class ModelMap : public core::MapInstance {
     if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
       return Result::Errno(EINVAL);
     }
-    Bytes value = core::FitBuffer(op.value, core::SyscallValueSize(spec_, env_));
+    FittedBytes value(op.value, core::SyscallValueSize(spec_, env_));
     return Result::Errno(UpdateValue(op.key, value.data(), op.flags));
   }
 
@@ -298,6 +435,15 @@ class ModelMap : public core::MapInstance {
     r.keys.emplace();
     r.value.emplace();
     if (count == 0) return r;
+    // The walk visits the keys after in_batch (all of them when in_batch is
+    // NULL or past the end; see NextKey) once each: at most this many.
+    const uint64_t after =
+        in_batch && *in_batch < spec_.max_entries
+            ? spec_.max_entries - uint64_t{*in_batch} - 1
+            : spec_.max_entries;
+    const uint64_t most = std::min<uint64_t>(count, after);
+    r.keys->reserve(most);
+    r.value->resize(most * value_size);
     std::optional<uint32_t> prev = in_batch;
     uint32_t copied = 0;
     int err = 0;
@@ -306,12 +452,11 @@ class ModelMap : public core::MapInstance {
       err = NextKey(prev, &key);
       if (err) break;
       r.keys->push_back(key);
-      size_t at = r.value->size();
-      r.value->resize(at + value_size);
-      CopyOut(key, r.value->data() + at);
+      CopyOut(key, r.value->data() + uint64_t{copied} * value_size);
       ++copied;
       prev = key;
     }
+    r.value->resize(uint64_t{copied} * value_size);
     r.err = err;
     r.count = copied;
     if (copied > 0) r.out_batch = *prev;
@@ -359,7 +504,7 @@ class ModelMap : public core::MapInstance {
     }
     if (count == 0) return BatchErrno(0, 0);
     uint64_t value_size = core::SyscallValueSize(spec_, env_);
-    Bytes values = core::FitBuffer(op.values, value_size * count);
+    FittedBytes values(op.values, value_size * count);
     uint32_t applied = 0;
     for (; applied < count; ++applied) {
       err = UpdateValue(op.keys[applied], values.data() + applied * value_size,
@@ -547,7 +692,7 @@ class ModelMap : public core::MapInstance {
     if (!prog_may_write()) return Result::Errno(EACCES);
     int err = ArrayUpdateChecks(op.key, op.flags);
     if (err) return Result::Errno(err);
-    Bytes value = core::FitBuffer(op.value, spec_.value_size);
+    FittedBytes value(op.value, spec_.value_size);
     WriteValue(ProgSlot(op.key, op.cpu), value.data());
     return {};
   }
