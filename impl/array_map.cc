@@ -751,4 +751,6 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   return 0;
 }
 
+void ReleaseRecycledMemfds() { internal::ReleaseCachedMemfds(); }
+
 }  // namespace amc::impl

@@ -378,6 +378,8 @@ ImplBackend::ImplBackend(const std::optional<core::Environment>& env)
                  .value_or(core::AllKernelProfiles().back());
 }
 
+ImplBackend::~ImplBackend() { ReleaseRecycledMemfds(); }
+
 core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   MapAttr attr;
   attr.type = static_cast<MapType>(spec.type);

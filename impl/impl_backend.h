@@ -22,6 +22,8 @@ class ImplBackend : public core::Backend {
   // possible CPUs. The page size is always this machine's (mappings are
   // real), so a different one shows in Env() and the registry skips us.
   explicit ImplBackend(const std::optional<core::Environment>& env = {});
+  // Releases the memfds its maps' recycling kept (ReleaseRecycledMemfds).
+  ~ImplBackend() override;
   std::string Name() const override { return "impl"; }
   core::Availability Probe() override { return {}; }
   core::Environment Env() const override { return env_; }

@@ -68,4 +68,15 @@ void CacheOrReleaseMemfd(const MemfdRegion& region) {
   Release(region);
 }
 
+void ReleaseCachedMemfds() {
+  Cache& cache = TheCache();
+  std::vector<MemfdRegion> regions;
+  {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    regions.swap(cache.regions);
+    cache.bytes = 0;
+  }
+  for (const MemfdRegion& r : regions) Release(r);
+}
+
 }  // namespace amc::impl::internal

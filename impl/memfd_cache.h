@@ -29,6 +29,8 @@ bool TakeCachedMemfd(uint64_t bytes, MemfdRegion* out);
 // cache is full or the region too large. The caller must hold no mapping
 // of it but `data`.
 void CacheOrReleaseMemfd(const MemfdRegion& region);
+// Releases every cached region (munmap, close); regions in use stay theirs.
+void ReleaseCachedMemfds();
 
 }  // namespace amc::impl::internal
 

@@ -1,5 +1,6 @@
 // Options::recycle_memfd: a mappable map made from a recycled memfd is
 // indistinguishable from a fresh one.
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -94,6 +95,25 @@ TEST(MemfdCacheTest, WithoutTheOptionNoMemfdIsKept) {
   auto c = MakeMappable(16, 10, true);  // the cache holds no region of it
   ASSERT_TRUE(c);
   EXPECT_NE(c->memfd(), fd_a);
+}
+
+TEST(MemfdCacheTest, ReleaseRecycledMemfdsClosesEveryKeptMemfd) {
+  auto a = MakeMappable(16, 10, true);
+  auto b = MakeMappable(16, 300, true);
+  ASSERT_TRUE(a && b);
+  const int fd_a = a->memfd();
+  const int fd_b = b->memfd();
+  a.reset();
+  b.reset();  // both kept, open
+  EXPECT_NE(fcntl(fd_a, F_GETFD), -1);
+  EXPECT_NE(fcntl(fd_b, F_GETFD), -1);
+  ReleaseRecycledMemfds();
+  EXPECT_EQ(fcntl(fd_a, F_GETFD), -1);
+  EXPECT_EQ(fcntl(fd_b, F_GETFD), -1);
+  // Nothing is handed out twice or lost: a new map makes a fresh memfd.
+  auto c = MakeMappable(16, 10, true);
+  ASSERT_TRUE(c);
+  EXPECT_NE(fcntl(c->memfd(), F_GETFD), -1);
 }
 
 }  // namespace

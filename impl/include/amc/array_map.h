@@ -180,6 +180,12 @@ struct Options {
   bool recycle_memfd = false;
 };
 
+// Closes the memfds (and unmaps the regions) that Options::recycle_memfd
+// keeps for reuse; maps in use keep theirs. Call it when no more maps will be
+// created for a while (ImplBackend does, when it is destroyed), so that no fd
+// or mapping outlives their user.
+void ReleaseRecycledMemfds();
+
 // This machine's possible CPUs (/sys/devices/system/cpu/possible).
 uint32_t HostPossibleCpus();
 
