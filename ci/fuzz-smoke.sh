@@ -10,7 +10,7 @@ seconds="${1:-60}"
 ci/install-deps.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target differential_fuzzer ops_parser_fuzzer \
-  differential_fuzzer_replay
+  differential_fuzzer_replay ops_parser_fuzzer_replay
 
 build=build/fuzz/fuzzers
 work="$(mktemp -d)"

@@ -463,13 +463,18 @@ std::string FieldNames() {
   return names.empty() ? "none" : names;
 }
 
+// Splits at spaces, tabs and carriage returns: a '\r' left inside a line
+// (a line ending in "\r\r\n") is a separator, never part of a value, so
+// that what is parsed prints and parses back the same.
+bool IsSeparator(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+
 std::vector<std::string> Tokens(std::string_view line) {
   std::vector<std::string> out;
   size_t i = 0;
   while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    while (i < line.size() && IsSeparator(line[i])) ++i;
     size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    while (i < line.size() && !IsSeparator(line[i])) ++i;
     if (i > start) out.emplace_back(line.substr(start, i - start));
   }
   return out;
