@@ -734,7 +734,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    size_t first = line.find_first_not_of(" \t");
+    size_t first = line.find_first_not_of(" \t\r");  // as Tokens() splits
     if (first == std::string_view::npos) continue;
     line.remove_prefix(first);
     if (line.find('\0') != std::string_view::npos) {

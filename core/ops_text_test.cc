@@ -87,6 +87,11 @@ TEST(OpsTextTest, CarriageReturnsInsideALineSeparateTokens) {
   auto again = ParseOps(PrintOps(seq), "printed");
   ASSERT_TRUE(std::holds_alternative<Sequence>(again));
   EXPECT_EQ(std::get<Sequence>(again), seq);
+  // A line of separators only is blank (UBSan caught tokens[0] of none).
+  auto blank = ParseOps("\r\r\t\t", "blank.ops");
+  ASSERT_TRUE(std::holds_alternative<ParseError>(blank));
+  EXPECT_NE(std::get<ParseError>(blank).ToString().find("blank.ops"),
+            std::string::npos);
 }
 
 TEST(OpsTextTest, HandWrittenFileWithDefaultsAndNamesParses) {
