@@ -12,21 +12,12 @@
 
 #include <cstdint>
 
+#include "oracle_kernel/kernel_backend.h"
+
 namespace amc::concurrency {
 
-// Mirrors struct ctx in oracle_kernel/progs/array_ops.bpf.c.
-struct ProgCtx {
-  uint64_t key = 0;
-  uint64_t flags = 0;
-  uint64_t target_cpu = 0;
-  uint64_t offset = 0;
-  uint64_t delta = 0;
-  int64_t ret = 0;
-  uint64_t null = 0;
-  uint64_t addr = 0;
-  uint64_t old = 0;
-};
-static_assert(sizeof(ProgCtx) == 72, "struct ctx is nine u64");
+// The embedded programs' context (oracle_kernel/kernel_backend.h).
+using ProgCtx = oracle_kernel::ProgContext;
 
 // One run of `prog_fd` on the calling thread's CPU; the program's writes to
 // its context come back in *ctx. `repeat` > 1 asks the kernel for repeats

@@ -81,6 +81,26 @@ inline std::vector<uint8_t> FitBuffer(const std::vector<uint8_t>& bytes,
   return out;
 }
 
+// The same buffer without a copy where none is needed: long enough bytes are
+// used in place (their first `size` bytes are the buffer); shorter ones are
+// zero-padded into a copy, as FitBuffer makes it. `bytes` must outlive it.
+class FittedBytes {
+ public:
+  FittedBytes(const std::vector<uint8_t>& bytes, uint64_t size) {
+    if (bytes.size() >= size) {
+      data_ = bytes.data();
+    } else {
+      padded_ = FitBuffer(bytes, size);
+      data_ = padded_.data();
+    }
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  std::vector<uint8_t> padded_;
+  const uint8_t* data_;
+};
+
 }  // namespace amc::core
 
 #endif  // AMC_CORE_MAPPING_TABLE_H_

@@ -27,25 +27,7 @@ namespace {
 using core::Bytes;
 using core::Result;
 
-// An op's bytes as a buffer of exactly `size` bytes, as core::FitBuffer
-// makes it, copying only when they must be zero-padded (long enough bytes
-// are used in place: their first `size` bytes are the buffer).
-class FittedBytes {
- public:
-  FittedBytes(const Bytes& bytes, uint64_t size) {
-    if (bytes.size() >= size) {
-      data_ = bytes.data();
-    } else {
-      padded_ = core::FitBuffer(bytes, size);
-      data_ = padded_.data();
-    }
-  }
-  const uint8_t* data() const { return data_; }
-
- private:
-  Bytes padded_;
-  const uint8_t* data_;
-};
+using core::FittedBytes;
 
 class ImplMap : public core::MapInstance {
  public:

@@ -168,18 +168,6 @@ const char* const kProgNames[kProgKinds] = {"prog_lookup", "prog_lookup_percpu",
                                             "prog_update", "prog_delete",
                                             "prog_atomic_add"};
 
-// Mirrors struct ctx in progs/array_ops.bpf.c.
-struct ProgContext {
-  uint64_t key = 0;
-  uint64_t flags = 0;
-  uint64_t target_cpu = 0;
-  uint64_t offset = 0;
-  uint64_t delta = 0;
-  int64_t ret = 0;
-  uint64_t null = 0;
-  uint64_t addr = 0;
-  uint64_t old = 0;
-};
 
 // Sets `const volatile __u32` variables of the object's .rodata before
 // load, found by name through the object's BTF. 0 or -errno.

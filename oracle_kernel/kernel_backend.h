@@ -129,8 +129,23 @@ struct RawProgram {
   int in_fd = -1;    // the `in` scratch map prog_update reads its value from
   int prog_fd = -1;  // the program that runs ops of `op`'s kind (and offset)
 };
+// The context every embedded program takes: mirrors struct ctx in
+// progs/array_ops.bpf.c (inputs, then what the program reports back).
+struct ProgContext {
+  uint64_t key = 0;
+  uint64_t flags = 0;
+  uint64_t target_cpu = 0;
+  uint64_t offset = 0;
+  uint64_t delta = 0;
+  int64_t ret = 0;
+  uint64_t null = 0;
+  uint64_t addr = 0;
+  uint64_t old = 0;
+};
+static_assert(sizeof(ProgContext) == 72, "struct ctx is nine u64");
+
 // nullopt unless `map` came from a KernelBackend and `op` is a program op.
-// The program takes progs/array_ops.bpf.c's struct ctx.
+// The program takes a ProgContext.
 std::optional<RawProgram> RawProgramFor(core::MapInstance* map,
                                         const core::Op& op);
 
