@@ -168,7 +168,6 @@ const char* const kProgNames[kProgKinds] = {"prog_lookup", "prog_lookup_percpu",
                                             "prog_update", "prog_delete",
                                             "prog_atomic_add"};
 
-
 // Sets `const volatile __u32` variables of the object's .rodata before
 // load, found by name through the object's BTF. 0 or -errno.
 int SetRodata(bpf_object* obj, bpf_map* map,
