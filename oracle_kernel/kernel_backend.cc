@@ -507,18 +507,24 @@ class KernelMap : public core::MapInstance {
 
   // ---- syscall side ----
 
-  Result Do(const core::Lookup& op) {
+  // BPF_MAP_LOOKUP_ELEM or BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value on
+  // success.
+  Result CopyValueOut(int cmd, uint32_t key, uint64_t flags) {
     Bytes value(ValueSize(), 0);
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
     attr.map_fd = fd();
-    attr.key = Ptr(&op.key);
+    attr.key = Ptr(&key);
     attr.value = Ptr(value.data());
-    attr.flags = op.flags;
+    attr.flags = flags;
     Result r;
-    r.err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+    r.err = BpfErr(cmd, &attr);
     if (r.err == 0) r.value = std::move(value);
     return r;
+  }
+
+  Result Do(const core::Lookup& op) {
+    return CopyValueOut(BPF_MAP_LOOKUP_ELEM, op.key, op.flags);
   }
 
   Result Do(const core::Update& op) {
@@ -541,17 +547,7 @@ class KernelMap : public core::MapInstance {
   }
 
   Result Do(const core::LookupAndDelete& op) {
-    Bytes value(ValueSize(), 0);
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    attr.map_fd = fd();
-    attr.key = Ptr(&op.key);
-    attr.value = Ptr(value.data());
-    attr.flags = op.flags;
-    Result r;
-    r.err = BpfErr(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &attr);
-    if (r.err == 0) r.value = std::move(value);
-    return r;
+    return CopyValueOut(BPF_MAP_LOOKUP_AND_DELETE_ELEM, op.key, op.flags);
   }
 
   Result Do(const core::GetNextKey& op) {
