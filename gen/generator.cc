@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
+#include <numeric>
 
 // Byte-copy loops are kept out of coverage instrumentation (clang's
 // SanitizerCoverage, in fuzzing builds): their compares carry no feedback
@@ -29,7 +31,8 @@ constexpr uint32_t kNeverGeneratedMapFlags = core::kBpfFTokenFd;
 
 uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
-uint32_t GenValueSize(Chooser& c) {
+template <class C>
+uint32_t GenValueSize(C& c) {
   static constexpr uint32_t kEdges[] = {
       1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65,
       100, 255, 256, 1000, 4095, 4096, 4097, 32760, 32767, 32768, 32769};
@@ -41,7 +44,8 @@ uint32_t GenValueSize(Chooser& c) {
   return static_cast<uint32_t>(c.Range(1, 70000));
 }
 
-uint32_t GenMaxEntries(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+template <class C>
+uint32_t GenMaxEntries(C& c, const MapSpec& spec, const GenOptions& o) {
   uint64_t elem = RoundUp8(spec.value_size);
   uint64_t per_page = elem ? std::max<uint64_t>(1, o.env.page_size / elem) : 1;
   uint64_t roll = c.Range(0, 99);
@@ -73,7 +77,8 @@ uint32_t GenMaxEntries(Chooser& c, const MapSpec& spec, const GenOptions& o) {
   return static_cast<uint32_t>(n);
 }
 
-uint32_t GenMapFlags(Chooser& c, const MapSpec& spec) {
+template <class C>
+uint32_t GenMapFlags(C& c, const MapSpec& spec) {
   uint32_t flags = 0;
   if (spec.type == MapType::kArray && c.Percent(35)) flags |= core::kBpfFMmapable;
   if (c.Percent(6)) flags |= core::kBpfFRdonly;
@@ -87,7 +92,8 @@ uint32_t GenMapFlags(Chooser& c, const MapSpec& spec) {
   return flags & ~kNeverGeneratedMapFlags;
 }
 
-uint32_t GenKey(Chooser& c, uint32_t max_entries) {
+template <class C>
+uint32_t GenKey(C& c, uint32_t max_entries) {
   uint64_t roll = c.Range(0, 99);
   uint32_t last = max_entries ? max_entries - 1 : 0;
   if (roll < 55) return static_cast<uint32_t>(c.Range(0, last));
@@ -99,13 +105,15 @@ uint32_t GenKey(Chooser& c, uint32_t max_entries) {
   return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
 }
 
-std::optional<uint32_t> GenOptionalKey(Chooser& c, uint32_t max_entries) {
+template <class C>
+std::optional<uint32_t> GenOptionalKey(C& c, uint32_t max_entries) {
   if (c.Percent(20)) return std::nullopt;
   return GenKey(c, max_entries);
 }
 
 // Update flags: mostly BPF_ANY / BPF_NOEXIST / BPF_EXIST, rarely anything.
-uint64_t GenUpdateFlags(Chooser& c) {
+template <class C>
+uint64_t GenUpdateFlags(C& c) {
   uint64_t roll = c.Range(0, 99);
   if (roll < 50) return core::kBpfAny;
   if (roll < 65) return core::kBpfNoexist;
@@ -119,7 +127,8 @@ uint64_t GenUpdateFlags(Chooser& c) {
 }
 
 // Lookup / elem flags: mostly 0.
-uint64_t GenReadFlags(Chooser& c) {
+template <class C>
+uint64_t GenReadFlags(C& c) {
   if (c.Percent(80)) return 0;
   return GenUpdateFlags(c);
 }
@@ -127,7 +136,8 @@ uint64_t GenReadFlags(Chooser& c) {
 // For a map with a bpf_spin_lock, BPF_F_LOCK often (alone, with BPF_EXIST /
 // BPF_NOEXIST, rarely with another bit), else the usual flags. Maps without
 // a lock draw exactly as before.
-uint64_t GenLockAwareFlags(Chooser& c, const MapSpec& spec, bool update) {
+template <class C>
+uint64_t GenLockAwareFlags(C& c, const MapSpec& spec, bool update) {
   if (!spec.spin_lock_offset) return update ? GenUpdateFlags(c) : GenReadFlags(c);
   uint64_t roll = c.Range(0, 99);
   if (roll < 50) return update ? GenUpdateFlags(c) : GenReadFlags(c);
@@ -143,7 +153,8 @@ uint64_t GenLockAwareFlags(Chooser& c, const MapSpec& spec, bool update) {
 // no BTF (and no kernel answer) exists for a lock further out.
 constexpr uint32_t kMaxLockOffset = (uint32_t{1} << 29) - 8;
 
-uint32_t GenLockOffset(Chooser& c, uint32_t value_size) {
+template <class C>
+uint32_t GenLockOffset(C& c, uint32_t value_size) {
   const uint32_t room = std::min(value_size, kMaxLockOffset);
   uint64_t roll = c.Range(0, 99);
   if (room >= 4) {
@@ -158,7 +169,8 @@ uint32_t GenLockOffset(Chooser& c, uint32_t value_size) {
 
 // Fills `out` with `size` bytes (reusing its storage): one fill pass, no
 // zeroing first.
-AMC_COPY_LOOP void GenBytesInto(Chooser& c, uint64_t size, core::Bytes* out) {
+template <class C>
+AMC_COPY_LOOP void GenBytesInto(C& c, uint64_t size, core::Bytes* out) {
   out->resize(size);
   uint8_t* p = out->data();
   uint64_t roll = c.Range(0, 99);
@@ -189,7 +201,8 @@ T& Reuse(core::Op* op) {
   return op->emplace<T>();
 }
 
-uint32_t GenCount(Chooser& c, uint32_t max_entries) {
+template <class C>
+uint32_t GenCount(C& c, uint32_t max_entries) {
   uint64_t roll = c.Range(0, 99);
   if (roll < 10) return 0;
   if (roll < 30) return 1;
@@ -199,7 +212,8 @@ uint32_t GenCount(Chooser& c, uint32_t max_entries) {
   return static_cast<uint32_t>(c.Range(0, std::min<uint64_t>(max_entries + 2, 64)));
 }
 
-uint32_t GenCpu(Chooser& c, const GenOptions& o) {
+template <class C>
+uint32_t GenCpu(C& c, const GenOptions& o) {
   if (c.Percent(5)) return o.env.possible_cpus;  // one past the last
   if (c.Percent(1)) return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
   return static_cast<uint32_t>(c.Range(0, o.env.possible_cpus - 1));
@@ -210,7 +224,8 @@ uint64_t DataRegion(const MapSpec& spec, uint32_t page) {
   return (bytes + page - 1) / page * page;
 }
 
-core::Mmap GenMmap(Chooser& c, const MapSpec& spec, const GenOptions& o) {
+template <class C>
+core::Mmap GenMmap(C& c, const MapSpec& spec, const GenOptions& o) {
   core::Mmap m;
   const uint64_t page = o.env.page_size;
   const uint64_t region = std::max<uint64_t>(DataRegion(spec, page), page);
@@ -258,7 +273,8 @@ core::Mmap GenMmap(Chooser& c, const MapSpec& spec, const GenOptions& o) {
 }
 
 // An access inside a typical mapping, sometimes across its end.
-std::pair<uint64_t, uint64_t> GenAccess(Chooser& c, const MapSpec& spec,
+template <class C>
+std::pair<uint64_t, uint64_t> GenAccess(C& c, const MapSpec& spec,
                                         const GenOptions& o) {
   const uint64_t page = o.env.page_size;
   const uint64_t region = std::max<uint64_t>(DataRegion(spec, page), page);
@@ -277,9 +293,8 @@ std::pair<uint64_t, uint64_t> GenAccess(Chooser& c, const MapSpec& spec,
   return {offset, length};
 }
 
-}  // namespace
-
-MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
+template <class C>
+MapSpec GenSpec(C& c, const GenOptions& o) {
   MapSpec spec;
   spec.type = c.Percent(60) ? MapType::kArray : MapType::kPercpuArray;
   spec.key_size = 4;
@@ -308,8 +323,6 @@ MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
   return spec;
 }
 
-namespace {
-
 // Weights per kind (index = OpKind).
 constexpr uint32_t kWeights[core::kOpKindCount] = {
     /*lookup*/ 14, /*update*/ 16, /*delete*/ 3, /*lookup_and_delete*/ 2,
@@ -322,9 +335,14 @@ constexpr uint32_t kWeights[core::kOpKindCount] = {
 }  // namespace
 
 KindTable::KindTable(const std::bitset<core::kOpKindCount>& kinds) {
+  static_assert(std::accumulate(std::begin(kWeights), std::end(kWeights), 0u) <=
+                    std::tuple_size_v<decltype(kind_of_roll)>,
+                "every roll must fit the table");
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
-    if (kinds.test(k)) total += kWeights[k];
-    end[k] = total;
+    if (!kinds.test(k)) continue;
+    for (uint32_t w = 0; w < kWeights[k]; ++w) {
+      kind_of_roll[total++] = static_cast<uint8_t>(k);
+    }
   }
 }
 
@@ -332,17 +350,16 @@ namespace {
 
 // Which kind the next op is (OpKind index), by the weights: a roll in
 // [0, total) falls in the allowed kind whose range of weight holds it.
-size_t DrawKind(Chooser& c, const KindTable& table) {
+template <class C>
+size_t DrawKind(C& c, const KindTable& table) {
   // No kind allowed: a freeze, drawing nothing.
   if (table.total == 0) return static_cast<size_t>(core::OpKind::kFreeze);
-  const uint64_t roll = c.Range(0, table.total - 1);
-  size_t kind = 0;
-  while (kind < core::kOpKindCount && roll >= table.end[kind]) ++kind;
-  return kind;
+  return table.kind_of_roll[c.Range(0, table.total - 1)];
 }
 
 // The op's operands for a drawn kind, into `*op`.
-void GenerateOfKind(Chooser& c, const MapSpec& spec, const GenOptions& o,
+template <class C>
+void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
                     size_t kind, core::Op* op) {
   using K = core::OpKind;
   const uint32_t n = spec.max_entries;
@@ -457,11 +474,27 @@ void GenerateOfKind(Chooser& c, const MapSpec& spec, const GenOptions& o,
   *op = core::Freeze{};
 }
 
+// Runs `f` on `c` as the concrete chooser it is when that is a
+// BytesChooser (the fuzzer's: its Range then inlines into the generator
+// code), else through the interface. Both instantiations draw the same
+// choices.
+template <class F>
+decltype(auto) WithConcreteChooser(Chooser& c, F&& f) {
+  if (auto* bytes = dynamic_cast<BytesChooser*>(&c)) return f(*bytes);
+  return f(c);
+}
+
 }  // namespace
+
+MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
+  return WithConcreteChooser(c, [&](auto& chooser) { return GenSpec(chooser, o); });
+}
 
 void GenerateOpInto(Chooser& c, const MapSpec& spec, const GenOptions& o,
                     core::Op* op) {
-  GenerateOfKind(c, spec, o, DrawKind(c, KindTable(o.kinds)), op);
+  WithConcreteChooser(c, [&](auto& chooser) {
+    GenerateOfKind(chooser, spec, o, DrawKind(chooser, KindTable(o.kinds)), op);
+  });
 }
 
 core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
@@ -472,6 +505,7 @@ core::Op GenerateOp(Chooser& c, const MapSpec& spec, const GenOptions& o) {
 
 SequenceDecoder::SequenceDecoder(Chooser& c, const GenOptions& o)
     : c_(c),
+      bytes_(dynamic_cast<BytesChooser*>(&c)),
       o_(o),
       kinds_(o.kinds),
       spec_(GenerateSpec(c, o)),
@@ -479,10 +513,16 @@ SequenceDecoder::SequenceDecoder(Chooser& c, const GenOptions& o)
 
 const core::Op& SequenceDecoder::Next() {
   ++drawn_;
-  size_t kind = DrawKind(c_, kinds_);
+  if (bytes_ != nullptr) return NextFrom(*bytes_);
+  return NextFrom(c_);
+}
+
+template <class C>
+const core::Op& SequenceDecoder::NextFrom(C& c) {
+  size_t kind = DrawKind(c, kinds_);
   if (kind >= slots_.size()) kind = static_cast<size_t>(core::OpKind::kFreeze);
   core::Op& op = slots_[kind];
-  GenerateOfKind(c_, spec_, o_, kind, &op);
+  GenerateOfKind(c, spec_, o_, kind, &op);
   return op;
 }
 

@@ -45,12 +45,13 @@ void GenerateOpInto(Chooser& c, const core::MapSpec& spec,
                     const GenOptions& options, core::Op* op);
 core::Sequence GenerateSequence(Chooser& c, const GenOptions& options);
 
-// The op kinds' weights as cumulative ranges, for drawing kinds quickly:
-// kind k (allowed) takes rolls in [end[k-1], end[k]).
+// The op kinds' weights laid out roll by roll, for drawing a kind with one
+// load: the allowed kinds in OpKind order, kind k taking as many
+// consecutive rolls of [0, total) as its weight.
 struct KindTable {
   explicit KindTable(const std::bitset<core::kOpKindCount>& kinds);
   uint64_t total = 0;
-  std::array<uint64_t, core::kOpKindCount> end{};
+  std::array<uint8_t, 128> kind_of_roll{};
 };
 
 // GenerateSequence one op at a time, drawing exactly the same choices in the
@@ -68,7 +69,12 @@ class SequenceDecoder {
   const core::Op& Next();
 
  private:
+  template <class C>
+  const core::Op& NextFrom(C& c);
+
   Chooser& c_;
+  // `c_` when it is a BytesChooser, drawn from without virtual calls.
+  BytesChooser* bytes_;
   const GenOptions& o_;
   KindTable kinds_;
   core::MapSpec spec_;
