@@ -434,6 +434,58 @@ void ArrayMap::CopyValue(uint32_t key, void* out) const {
   }
 }
 
+namespace {
+// Copies `words` 8-byte words from shared `from` (8-aligned) to `to`, with
+// relaxed loads: AtomicLoadBytes for the few words of one element, without
+// its edge handling.
+inline void LoadWords(uint8_t* to, const uint8_t* from, uint64_t words) {
+  for (uint64_t w = 0; w < words; ++w) {
+    const uint64_t v = Word(reinterpret_cast<uintptr_t>(from) + 8 * w)
+                           .load(std::memory_order_relaxed);
+    std::memcpy(to + 8 * w, &v, 8);
+  }
+}
+}  // namespace
+
+AMC_COPY_LOOP void ArrayMap::CopyValues(uint32_t first, uint32_t count,
+                                        void* out) const {
+  auto* dst = static_cast<uint8_t*>(out);
+  const uint64_t buffer = value_buffer_size();
+  if (attr_.spin_lock_offset >= 0) {
+    // Each value's lock word is cleared in its copy.
+    for (uint32_t i = 0; i < count; ++i) CopyValue(first + i, dst + i * buffer);
+    return;
+  }
+  const uint64_t words = elem_size_ / 8;
+  if (percpu()) {
+    // Every CPU's slot of a key in turn, elem_size bytes (whole words) each.
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint8_t* from = data_ + uint64_t{first + i} * elem_size_;
+      for (uint32_t cpu = 0; cpu < cpus_; ++cpu, dst += elem_size_) {
+        LoadWords(dst, from + cpu * cpu_stride_, words);
+      }
+    }
+    return;
+  }
+  const uint8_t* from = data_ + uint64_t{first} * elem_size_;
+  const uint64_t size = attr_.value_size;
+  if (size == elem_size_) {
+    AtomicLoadBytes(dst, from, size * count);
+    return;
+  }
+  // ARRAY values with padding: each element's whole words while they fit in
+  // the buffer, its padding landing where the next key's value goes, which
+  // that key then overwrites; the last few keys exactly.
+  const uint64_t total = size * count;
+  uint32_t i = 0;
+  for (; i < count && i * size + elem_size_ <= total; ++i, from += elem_size_) {
+    LoadWords(dst + i * size, from, words);
+  }
+  for (; i < count; ++i, from += elem_size_) {
+    AtomicLoadBytes(dst + i * size, from, size);
+  }
+}
+
 // ---- the element's bpf_spin_lock ----
 
 namespace {
@@ -627,20 +679,14 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
   const uint32_t n = std::min(max, entries - start);
   for (uint32_t i = 0; i < n; ++i) keys[i] = start + i;
   auto* out = static_cast<uint8_t*>(values);
-  if (map_->whole_words_) {
-    // Packed buffers have the storage's stride: one contiguous copy.
-    AtomicLoadBytes(out, map_->data_ + start * map_->elem_size_,
-                    uint64_t{n} * map_->elem_size_);
-  } else {
+  if (elem_flags & kFLock) {
+    // Each element under its own lock, as the kernel.
     const uint64_t stride = map_->value_buffer_size();
-    const bool locked = elem_flags & kFLock;  // per element, as the kernel
     for (uint32_t i = 0; i < n; ++i) {
-      if (locked) {
-        map_->CopyValueLocked(start + i, out + i * stride);
-      } else {
-        map_->CopyValue(start + i, out + i * stride);
-      }
+      map_->CopyValueLocked(start + i, out + i * stride);
     }
+  } else {
+    map_->CopyValues(start, n, out);
   }
   *count = n;
   if (n > 0) *out_batch = start + n - 1;

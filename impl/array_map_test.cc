@@ -306,6 +306,46 @@ TEST(ArrayMapSyscallTest, LookupBatchCopiesPackedValuesAndEndsWithEnoent) {
   EXPECT_EQ(count, 2u);
 }
 
+TEST(ArrayMapSyscallTest, CopyValuesIsCopyValueForEachKeyInTurn) {
+  struct Shape {
+    MapType type;
+    uint32_t value_size;
+    int32_t lock;
+  };
+  const Shape shapes[] = {
+      {MapType::kArray, 1, -1},       {MapType::kArray, 5, -1},
+      {MapType::kArray, 12, -1},      {MapType::kArray, 16, -1},
+      {MapType::kArray, 37, -1},      {MapType::kArray, 20, 8},
+      {MapType::kPercpuArray, 3, -1}, {MapType::kPercpuArray, 24, -1}};
+  for (const Shape& shape : shapes) {
+    SCOPED_TRACE(testing::Message() << "value_size " << shape.value_size
+                                    << " percpu " << (shape.type == MapType::kPercpuArray)
+                                    << " lock " << shape.lock);
+    MapAttr attr;
+    attr.type = shape.type;
+    attr.value_size = shape.value_size;
+    attr.max_entries = 9;
+    attr.spin_lock_offset = shape.lock;
+    Options options;
+    options.possible_cpus = 3;
+    std::unique_ptr<ArrayMap> map;
+    ASSERT_EQ(ArrayMap::Create(attr, options, &map), 0);
+    const uint64_t buffer = map->value_buffer_size();
+    for (uint32_t k = 0; k < 9; ++k) {
+      ASSERT_EQ(map->fd().Update(k, Pattern(buffer, static_cast<uint8_t>(k * 31)).data()), 0);
+    }
+    for (uint32_t first = 0; first < 9; ++first) {
+      for (uint32_t count = 0; first + count <= 9; ++count) {
+        // One guard byte past the end must stay untouched.
+        std::vector<uint8_t> got(count * buffer + 1, 0xa5), want(count * buffer + 1, 0xa5);
+        map->CopyValues(first, count, got.data());
+        for (uint32_t i = 0; i < count; ++i) map->CopyValue(first + i, want.data() + i * buffer);
+        ASSERT_EQ(got, want) << "first " << first << " count " << count;
+      }
+    }
+  }
+}
+
 TEST(ArrayMapSyscallTest, LookupBatchOfWholeWordValuesRestartsOutOfRange) {
   auto map = Make(MapType::kArray, 16, 3);
   for (uint64_t k = 0; k < 3; ++k) {

@@ -10,17 +10,6 @@
 #include "amc/array_map.h"
 #include "core/mapping_table.h"
 
-// Byte-copy loops are kept out of coverage instrumentation (clang's
-// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
-// worth having, and hooks on every word were most of a fuzzer exec's cost.
-// Out of line, since code inlined into an instrumented caller is
-// instrumented with it.
-#if defined(__clang__)
-#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
-#else
-#define AMC_COPY_LOOP
-#endif
-
 namespace amc::impl {
 namespace {
 
@@ -51,15 +40,8 @@ class ImplMap : public core::MapInstance {
 
   core::MapState ReadState() override {
     core::MapState state;
-    const uint64_t per_key = map_->value_buffer_size();
-    state.values.resize(per_key * spec_.max_entries);
-    if (HasLock()) {
-      for (uint32_t key = 0; key < spec_.max_entries; ++key) {
-        map_->CopyValue(key, state.values.data() + per_key * key);
-      }
-    } else {
-      GatherValues(state.values.data());
-    }
+    state.values.resize(map_->value_buffer_size() * spec_.max_entries);
+    map_->CopyValues(0, spec_.max_entries, state.values.data());
     if (map_->mmap_region_size() > 0) {
       state.mmap_data.emplace(map_->mmap_region_size());
       AtomicLoadBytes(state.mmap_data->data(), map_->data(),
@@ -70,56 +52,6 @@ class ImplMap : public core::MapInstance {
 
  private:
   uint64_t BufferSize() const { return map_->value_buffer_size(); }
-
-  // What CopyValue writes for every key in turn (a map without a lock),
-  // with the same relaxed word loads, but inline: elements are 8-byte
-  // aligned whole words (elem_size), so each is copied as words, and an
-  // ARRAY value's padding lands where the next key's value then goes.
-  AMC_COPY_LOOP void GatherValues(uint8_t* out) const {
-    const uint64_t elem = map_->elem_size();
-    const uint64_t words = elem / 8;
-    const uint32_t n = spec_.max_entries;
-    auto load = [](const uint8_t* at) {
-      return std::atomic_ref<const uint64_t>(
-                 *reinterpret_cast<const uint64_t*>(at))
-          .load(std::memory_order_relaxed);
-    };
-    if (map_->percpu()) {
-      const uint32_t cpus = map_->possible_cpus();
-      for (uint32_t cpu = 0; cpu < cpus; ++cpu) {
-        const uint8_t* from = map_->data() + cpu * map_->cpu_stride();
-        for (uint32_t key = 0; key < n; ++key, from += elem) {
-          uint8_t* to = out + (uint64_t{key} * cpus + cpu) * elem;
-          for (uint64_t w = 0; w < words; ++w) {
-            const uint64_t v = load(from + 8 * w);
-            std::memcpy(to + 8 * w, &v, 8);
-          }
-        }
-      }
-      return;
-    }
-    const uint64_t size = spec_.value_size;
-    if (size == elem) {
-      AtomicLoadBytes(out, map_->data(), size * n);
-      return;
-    }
-    // Whole elements while one fits in the buffer: each overlaps the next
-    // keys' buffers by the padding, which they overwrite in turn; the last
-    // few keys exactly.
-    const uint64_t total = size * n;
-    const uint8_t* from = map_->data();
-    uint32_t key = 0;
-    for (; key < n && key * size + elem <= total; ++key, from += elem) {
-      uint8_t* to = out + key * size;
-      for (uint64_t w = 0; w < words; ++w) {
-        const uint64_t v = load(from + 8 * w);
-        std::memcpy(to + 8 * w, &v, 8);
-      }
-    }
-    for (; key < n; ++key, from += elem) {
-      AtomicLoadBytes(out + key * size, from, size);
-    }
-  }
 
   // ---- syscall face ----
 

@@ -386,6 +386,10 @@ class ArrayMap {
   // Copies key's syscall value buffer, ignoring fd modes and freezing (the
   // kernel's bpf_map_copy_value). key must be < max_entries. Wait-free.
   void CopyValue(uint32_t key, void* out) const;
+  // CopyValue for keys first, first + 1, ..., first + count - 1, their
+  // buffers back to back (count * value_buffer_size() bytes): what a batch
+  // lookup of those keys copies. Keys must be < max_entries. Wait-free.
+  void CopyValues(uint32_t first, uint32_t count, void* out) const;
 
   // ---- the helper face ----
   // The calling thread's CPU, folded onto [0, possible_cpus). Wait-free.
