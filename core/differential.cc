@@ -193,8 +193,8 @@ bool DifferentialRun::Step(size_t index, const Op& op,
       }
     }
   }
-  for (const Result& r : results_) {
-    if (!(r == results_[0])) {
+  for (size_t b = 1; b < results_.size(); ++b) {
+    if (!(results_[b] == results_[0])) {
       Divergence d;
       d.kind = Divergence::Kind::kOp;
       d.step = static_cast<int>(index);
