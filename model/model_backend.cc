@@ -174,15 +174,7 @@ class ModelMap : public core::MapInstance {
     core::MapState state;
     uint64_t per_key = core::SyscallValueSize(spec_, env_);
     state.values.resize(per_key * spec_.max_entries);
-    const uint8_t* dense = data_.Dense(SlotOffset(spec_.max_entries, cpus_ - 1));
-    if (dense != nullptr && !has_spin_lock()) {
-      // CopyOut for every key in turn, from the one array.
-      GatherValues(dense, state.values.data());
-    } else {
-      for (uint32_t key = 0; key < spec_.max_entries; ++key) {
-        CopyOut(key, state.values.data() + per_key * key);
-      }
-    }
+    CopyOutRange(0, spec_.max_entries, state.values.data());
     // A map with a bpf_spin_lock cannot be mapped (see Do(Mmap)): no data
     // region to observe.
     if (mmapable() && !has_spin_lock()) {
@@ -244,27 +236,38 @@ class ModelMap : public core::MapInstance {
     }
   }
 
-  // What CopyOut writes for every key in turn, from a store that is one
-  // array `store` (no spin lock): PERCPU elem_size bytes per CPU, ARRAY
-  // value_size bytes per key.
-  AMC_COPY_LOOP void GatherValues(const uint8_t* store, uint8_t* out) const {
-    const uint32_t n = spec_.max_entries;
+  // CopyOut for keys first .. first + count - 1 in turn, their buffers back
+  // to back.
+  void CopyOutRange(uint32_t first, uint32_t count, uint8_t* out) const {
+    const uint8_t* dense = data_.Dense(SlotOffset(spec_.max_entries, cpus_ - 1));
+    if (dense != nullptr && !has_spin_lock()) {
+      GatherValues(dense, first, count, out);
+      return;
+    }
+    const uint64_t per_key = core::SyscallValueSize(spec_, env_);
+    for (uint32_t i = 0; i < count; ++i) CopyOut(first + i, out + per_key * i);
+  }
+
+  // What CopyOutRange writes, from a store that is one array `store` (no
+  // spin lock): PERCPU elem_size bytes per CPU, ARRAY value_size bytes per
+  // key.
+  AMC_COPY_LOOP void GatherValues(const uint8_t* store, uint32_t first,
+                                  uint32_t count, uint8_t* out) const {
     if (percpu()) {
-      for (uint32_t key = 0; key < n; ++key) {
-        for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
-          CopyShort(out + (uint64_t{key} * cpus_ + cpu) * elem_size_,
-                    store + SlotOffset(key, cpu), elem_size_);
+      for (uint32_t i = 0; i < count; ++i) {
+        for (uint32_t cpu = 0; cpu < cpus_; ++cpu, out += elem_size_) {
+          CopyShort(out, store + SlotOffset(first + i, cpu), elem_size_);
         }
       }
       return;
     }
     const uint64_t size = spec_.value_size;
     if (size == elem_size_) {
-      std::memcpy(out, store, size * n);
+      std::memcpy(out, store + SlotOffset(first, 0), size * count);
       return;
     }
-    for (uint32_t key = 0; key < n; ++key) {
-      CopyShort(out + key * size, store + SlotOffset(key, 0), size);
+    for (uint32_t i = 0; i < count; ++i) {
+      CopyShort(out + i * size, store + SlotOffset(first + i, 0), size);
     }
   }
 
@@ -424,8 +427,7 @@ class ModelMap : public core::MapInstance {
             ? spec_.max_entries - uint64_t{*in_batch} - 1
             : spec_.max_entries;
     const uint64_t most = std::min<uint64_t>(count, after);
-    r.keys->reserve(most);
-    r.value->resize(most * value_size);
+    r.keys->resize(most);
     std::optional<uint32_t> prev = in_batch;
     uint32_t copied = 0;
     int err = 0;
@@ -433,12 +435,15 @@ class ModelMap : public core::MapInstance {
       uint32_t key = 0;
       err = NextKey(prev, &key);
       if (err) break;
-      r.keys->push_back(key);
-      CopyOut(key, r.value->data() + uint64_t{copied} * value_size);
+      (*r.keys)[copied] = key;
       ++copied;
       prev = key;
     }
+    // The walk's keys follow one another (array get-next-key), so their
+    // values are CopyOutRange's from the first.
+    r.keys->resize(copied);
     r.value->resize(uint64_t{copied} * value_size);
+    if (copied > 0) CopyOutRange((*r.keys)[0], copied, r.value->data());
     r.err = err;
     r.count = copied;
     if (copied > 0) r.out_batch = *prev;
