@@ -167,30 +167,30 @@ uint32_t GenLockOffset(C& c, uint32_t value_size) {
   return static_cast<uint32_t>(c.Range(0, kMaxLockOffset));
 }
 
-// Fills `out` with `size` bytes (reusing its storage): one fill pass, no
-// zeroing first.
+// Fills `out` with `size` bytes (reusing its storage): one pass over the
+// buffer, no zeroing first.
 template <class C>
 AMC_COPY_LOOP void GenBytesInto(C& c, uint64_t size, core::Bytes* out) {
-  out->resize(size);
-  uint8_t* p = out->data();
   uint64_t roll = c.Range(0, 99);
   if (roll < 30) {
-    const uint8_t fill = c.Byte();
-    if (size > 0) std::memset(p, fill, size);
+    out->assign(size, c.Byte());
   } else if (roll < 45) {
-    // A counting pattern starting at a random byte: tears are visible.
-    uint8_t start = c.Byte();
-    const uint64_t head = std::min<uint64_t>(size, 256);
-    for (uint64_t i = 0; i < head; ++i) p[i] = static_cast<uint8_t>(start + i);
-    // The pattern repeats every 256 bytes.
-    for (uint64_t at = head; at < size; at += 256) {
-      std::memcpy(p + at, p, std::min<uint64_t>(256, size - at));
+    // A counting pattern starting at a random byte: tears are visible. It
+    // repeats every 256 bytes.
+    uint8_t pattern[256];
+    const uint8_t start = c.Byte();
+    for (size_t i = 0; i < sizeof pattern; ++i) pattern[i] = static_cast<uint8_t>(start + i);
+    out->clear();
+    out->reserve(size);
+    for (uint64_t at = 0; at < size; at += sizeof pattern) {
+      out->insert(out->end(), pattern, pattern + std::min<uint64_t>(sizeof pattern, size - at));
     }
   } else {
-    size_t literal = std::min<uint64_t>(size, 16);
-    for (size_t i = 0; i < literal; ++i) p[i] = c.Byte();
-    uint8_t fill = c.Byte();
-    if (size > literal) std::memset(p + literal, fill, size - literal);
+    uint8_t literal[16];
+    const size_t n = std::min<uint64_t>(size, sizeof literal);
+    for (size_t i = 0; i < n; ++i) literal[i] = c.Byte();
+    out->assign(size, c.Byte());
+    if (n > 0) std::memcpy(out->data(), literal, n);
   }
 }
 

@@ -68,8 +68,10 @@ class ImplMap : public core::MapInstance {
   }
   Result Do(const core::Delete& op) { return Result::Errno(fd_.Delete(op.key)); }
   Result Do(const core::LookupAndDelete& op) {
-    Bytes value(BufferSize());
-    return Result::Errno(fd_.LookupAndDelete(op.key, value.data(), op.flags));
+    // Arrays refuse it (ENOTSUPP after the permission and flag checks), so
+    // nothing is copied out; the buffer is the map's, sized once.
+    if (discard_.size() < BufferSize()) discard_.resize(BufferSize());
+    return Result::Errno(fd_.LookupAndDelete(op.key, discard_.data(), op.flags));
   }
   Result Do(const core::GetNextKey& op) {
     uint32_t next = 0;
@@ -278,6 +280,8 @@ class ImplMap : public core::MapInstance {
   core::MappingTable mappings_;
   std::array<Mapping, core::kMappingSlots> live_;
   bool programs_refuse_lock_ = false;
+  // The value buffer of lookup-and-delete calls.
+  Bytes discard_;
 };
 
 }  // namespace
