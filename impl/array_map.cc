@@ -436,9 +436,13 @@ void ArrayMap::CopyValue(uint32_t key, void* out) const {
 
 namespace {
 // Copies `words` 8-byte words from shared `from` (8-aligned) to `to`, with
-// relaxed loads: AtomicLoadBytes for the few words of one element, without
-// its edge handling.
+// relaxed loads: AtomicLoadBytes without its edge handling, for the words
+// of one element (the few of a small value; whole ones go four at a time).
 inline void LoadWords(uint8_t* to, const uint8_t* from, uint64_t words) {
+  if (words >= 4) {
+    AtomicLoadBytes(to, from, words * 8);
+    return;
+  }
   for (uint64_t w = 0; w < words; ++w) {
     const uint64_t v = Word(reinterpret_cast<uintptr_t>(from) + 8 * w)
                            .load(std::memory_order_relaxed);
