@@ -688,5 +688,28 @@ TEST(AtomicBytesTest, EveryOffsetAndLengthCopiesExactlyItsBytes) {
   }
 }
 
+TEST(AtomicBytesTest, LargeCopiesAtEveryAlignmentCopyExactlyTheirBytes) {
+  // Ranges long enough for the 16-byte path, from every offset within two
+  // 16-byte blocks, around its block sizes.
+  for (size_t at = 0; at < 32; ++at) {
+    for (size_t n : {127, 128, 129, 135, 136, 143, 144, 191, 192, 200, 255,
+                     256, 257, 1000, 4093}) {
+      alignas(16) uint8_t buf[4200];
+      uint8_t want[4200];
+      std::memset(buf, 0x5c, sizeof(buf));
+      std::memset(want, 0x5c, sizeof(want));
+      auto v = Pattern(n, static_cast<uint8_t>(at * 5 + n));
+      AtomicStoreBytes(buf + at, v.data(), n);
+      std::memcpy(want + at, v.data(), n);
+      ASSERT_EQ(std::memcmp(buf, want, sizeof(buf)), 0) << at << " " << n;
+      std::vector<uint8_t> out(n + 2, 0xee);
+      AtomicLoadBytes(out.data() + 1, buf + at, n);
+      ASSERT_EQ(out.front(), 0xee);
+      ASSERT_EQ(out.back(), 0xee);
+      ASSERT_EQ(std::memcmp(out.data() + 1, want + at, n), 0) << at << " " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace amc::impl

@@ -215,7 +215,10 @@ inline uint32_t RawCurrentCpu() {
 }
 
 // Copies between private memory and memory other threads may access
-// concurrently, with relaxed atomic accesses to every 8-byte word touched.
+// concurrently: every 8-byte word touched is read or written whole, by a
+// relaxed 8-byte atomic access or, for long ranges on x86-64 processors
+// with AVX, by an aligned 16-byte access (single-copy atomic there) that
+// covers it and its neighbour. No ordering beyond relaxed.
 // `shared` may have any alignment: the words containing the range are
 // accessed whole, so the enclosing aligned words must be valid memory (true
 // for any range inside the map's storage or a mapping of it).
