@@ -19,6 +19,7 @@ class FaultyMap : public core::MapInstance {
     return r;
   }
   core::MapState ReadState() override { return inner_->ReadState(); }
+  void Recycle(core::Result&& r) override { inner_->Recycle(std::move(r)); }
 
  private:
   std::unique_ptr<core::MapInstance> inner_;

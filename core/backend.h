@@ -24,6 +24,10 @@ class MapInstance {
   virtual ~MapInstance() = default;
   // Runs one op and returns what it gave. Never throws for any op value.
   virtual Result Execute(const Op& op) = 0;
+  // Hands back a result of this map's that the caller is done with, so
+  // that its buffers can serve later results (ResultBuffers). Optional:
+  // the default drops it.
+  virtual void Recycle(Result&& /*result*/) {}
   // Reads every key and CPU slot (see MapState), bypassing fd modes and
   // freezing, for the final comparison.
   virtual MapState ReadState() = 0;

@@ -178,7 +178,10 @@ std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() cons
 bool DifferentialRun::Step(size_t index, const Op& op,
                            const std::optional<Result>& expect) {
   if (!running_) return false;
-  for (size_t b = 0; b < maps_.size(); ++b) results_[b] = maps_[b]->Execute(op);
+  for (size_t b = 0; b < maps_.size(); ++b) {
+    maps_[b]->Recycle(std::move(results_[b]));
+    results_[b] = maps_[b]->Execute(op);
+  }
   if (options_.check_expectations && expect) {
     for (const Result& r : results_) {
       if (!(r == *expect)) {

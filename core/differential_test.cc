@@ -154,5 +154,59 @@ TEST(DifferentialTest, BackendWithoutAnOpKindIsLeftOutAndSaysWhy) {
   EXPECT_EQ(out.backends.size(), 1u);
 }
 
+TEST(ResultBuffersTest, ALargeBufferComesBackForTheSameSizeOnly) {
+  ResultBuffers buffers;
+  Result r;
+  r.value = std::vector<uint8_t>(4096, 7);
+  const uint8_t* storage = r.value->data();
+  buffers.Keep(std::move(r));
+  EXPECT_NE(buffers.TakeBytes(4095).data(), storage);
+  std::vector<uint8_t> again = buffers.TakeBytes(4096);
+  EXPECT_EQ(again.data(), storage);
+  EXPECT_EQ(again.size(), 4096u);
+  // Taken once: the next one is new, and zeroed.
+  std::vector<uint8_t> fresh = buffers.TakeBytes(4096);
+  EXPECT_NE(fresh.data(), storage);
+  EXPECT_EQ(fresh, std::vector<uint8_t>(4096, 0));
+  // Small buffers are not kept.
+  std::vector<uint8_t> small(8, 1);
+  const uint8_t* small_storage = small.data();
+  buffers.KeepBytes(std::move(small));
+  EXPECT_NE(buffers.TakeBytes(8).data(), small_storage);
+}
+
+TEST(DifferentialTest, EachResultGoesBackToItsMapBeforeTheNextOp) {
+  struct Map : MapInstance {
+    Result Execute(const Op&) override {
+      Result r;
+      r.value = std::vector<uint8_t>{static_cast<uint8_t>(executed++)};
+      return r;
+    }
+    void Recycle(Result&& r) override {
+      if (r.value) recycled.push_back((*r.value)[0]);
+    }
+    MapState ReadState() override { return {}; }
+    int executed = 0;
+    std::vector<int> recycled;
+  };
+  struct OneMap : Backend {
+    std::string Name() const override { return "one"; }
+    Availability Probe() override { return {}; }
+    Environment Env() const override { return {}; }
+    CreateResult Create(const MapSpec&) override {
+      CreateResult c;
+      auto m = std::make_unique<Map>();
+      map = m.get();
+      c.map = std::move(m);
+      return c;
+    }
+    Map* map = nullptr;
+  } backend;
+  MapSpec spec;
+  DifferentialRun run(spec, {&backend}, std::nullopt);
+  for (size_t i = 0; i < 3; ++i) ASSERT_TRUE(run.Step(i, Lookup{0, 0}, std::nullopt));
+  EXPECT_EQ(backend.map->recycled, (std::vector<int>{0, 1}));
+}
+
 }  // namespace
 }  // namespace amc::core

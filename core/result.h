@@ -46,6 +46,41 @@ struct Result {
   }
 };
 
+// Large value buffers of results a caller is done with (MapInstance::
+// Recycle), kept so that a backend builds the next result of the same size
+// without allocating and zeroing it: a 64 KiB lookup otherwise clears 64 KiB
+// it then overwrites. One per map, used by one thread.
+class ResultBuffers {
+ public:
+  // A buffer of n bytes. One kept of exactly that size is reused as it is
+  // (contents unspecified: the caller writes every byte); otherwise a new
+  // zeroed one.
+  std::vector<uint8_t> TakeBytes(size_t n) {
+    for (auto& b : bytes_) {
+      if (b.size() == n && n > 0) {
+        std::vector<uint8_t> out = std::move(b);
+        b = std::move(bytes_.back());
+        bytes_.pop_back();
+        return out;
+      }
+    }
+    return std::vector<uint8_t>(n);
+  }
+  // Keeps a large buffer (small ones cost little to make anew).
+  void KeepBytes(std::vector<uint8_t>&& b) {
+    if (b.size() >= kKeepFrom && bytes_.size() < kKept) bytes_.push_back(std::move(b));
+  }
+  // Keeps the storage of r's value.
+  void Keep(Result&& r) {
+    if (r.value) KeepBytes(std::move(*r.value));
+  }
+
+ private:
+  static constexpr size_t kKept = 2;
+  static constexpr size_t kKeepFrom = 1024;
+  std::vector<std::vector<uint8_t>> bytes_;
+};
+
 // Harness pseudo-errnos, never a kernel errno (all >= 0x10000): a backend
 // that runs out of process (plug-ins) reports with them that it failed
 // instead of answering. Each prints by name and differs from every answer.

@@ -37,6 +37,7 @@ class ImplMap : public core::MapInstance {
   Result Execute(const core::Op& op) override {
     return std::visit([this](const auto& o) { return Do(o); }, op);
   }
+  void Recycle(Result&& r) override { buffers_.Keep(std::move(r)); }
 
   core::MapState ReadState() override {
     core::MapState state;
@@ -57,9 +58,13 @@ class ImplMap : public core::MapInstance {
 
   Result Do(const core::Lookup& op) {
     Result r;
-    Bytes value(BufferSize());
+    Bytes value = buffers_.TakeBytes(BufferSize());
     r.err = fd_.Lookup(op.key, value.data(), op.flags);
-    if (r.err == 0) r.value = std::move(value);
+    if (r.err == 0) {
+      r.value = std::move(value);
+    } else {
+      buffers_.KeepBytes(std::move(value));
+    }
     return r;
   }
   Result Do(const core::Update& op) {
@@ -91,7 +96,7 @@ class ImplMap : public core::MapInstance {
     const uint32_t room = static_cast<uint32_t>(
         std::min<uint64_t>(op.count, uint64_t{spec_.max_entries} + 1));
     std::vector<uint32_t> keys(room);
-    Bytes values(room * BufferSize());
+    Bytes values = buffers_.TakeBytes(room * BufferSize());
     uint32_t walk_count = room;
     r.err = fd_.LookupBatch(op.in_batch ? &in : nullptr, &out_batch,
                             keys.data(), values.data(), &walk_count,
@@ -100,6 +105,7 @@ class ImplMap : public core::MapInstance {
     const bool walked = r.err == 0 || r.err == ENOENT;
     if (!walked) {
       r.count = count;
+      buffers_.KeepBytes(std::move(values));
       return r;
     }
     r.count = walk_count;
@@ -154,7 +160,7 @@ class ImplMap : public core::MapInstance {
     int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
     if (err) return Result::Errno(err);
     Result r;
-    r.value.emplace(op.length);
+    r.value = buffers_.TakeBytes(op.length);
     AtomicLoadBytes(r.value->data(), m->addr + op.offset, op.length);
     return r;
   }
@@ -196,13 +202,13 @@ class ImplMap : public core::MapInstance {
   bool ProgMayWrite() const {
     return !(spec_.map_flags & core::kBpfFRdonlyProg);
   }
-  Result ReadThrough(void* p) const {
+  Result ReadThrough(void* p) {
     Result r;
     if (p == nullptr) {
       r.null = true;
       return r;
     }
-    r.value.emplace(spec_.value_size);
+    r.value = buffers_.TakeBytes(spec_.value_size);
     AtomicLoadBytes(r.value->data(), p, spec_.value_size);
     r.aligned = reinterpret_cast<uintptr_t>(p) % 8 == 0;
     return r;
@@ -282,6 +288,8 @@ class ImplMap : public core::MapInstance {
   bool programs_refuse_lock_ = false;
   // The value buffer of lookup-and-delete calls.
   Bytes discard_;
+  // Buffers of results handed back (Recycle), for the next results' bytes.
+  core::ResultBuffers buffers_;
 };
 
 }  // namespace

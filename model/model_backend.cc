@@ -169,6 +169,7 @@ class ModelMap : public core::MapInstance {
   Result Execute(const core::Op& op) override {
     return std::visit([this](const auto& o) { return Do(o); }, op);
   }
+  void Recycle(Result&& r) override { buffers_.Keep(std::move(r)); }
 
   core::MapState ReadState() override {
     core::MapState state;
@@ -315,7 +316,7 @@ class ModelMap : public core::MapInstance {
     // arraymap.c array_map_lookup_elem / bpf_percpu_array_copy.
     if (op.key >= spec_.max_entries) return Result::Errno(ENOENT);
     Result r;
-    r.value.emplace(core::SyscallValueSize(spec_, env_));
+    r.value = buffers_.TakeBytes(core::SyscallValueSize(spec_, env_));
     CopyOut(op.key, r.value->data());
     return r;
   }
@@ -418,7 +419,7 @@ class ModelMap : public core::MapInstance {
     }
     uint64_t value_size = core::SyscallValueSize(spec_, env_);
     r.keys.emplace();
-    r.value.emplace();
+    r.value = buffers_.TakeBytes(0);
     if (count == 0) return r;
     // The walk visits the keys after in_batch (all of them when in_batch is
     // NULL or past the end; see NextKey) once each: at most this many.
@@ -593,7 +594,7 @@ class ModelMap : public core::MapInstance {
     int err = mappings_.Access(op.slot, op.offset, op.length, false, &m);
     if (err) return Result::Errno(err);
     Result r;
-    r.value.emplace(op.length);
+    r.value = buffers_.TakeBytes(op.length);
     data_.Read(m->offset + op.offset, r.value->data(), op.length);
     return r;
   }
@@ -661,7 +662,7 @@ class ModelMap : public core::MapInstance {
       r.null = true;
       return r;
     }
-    r.value.emplace(spec_.value_size);
+    r.value = buffers_.TakeBytes(spec_.value_size);
     data_.Read(ProgSlot(op.key, op.cpu), r.value->data(), spec_.value_size);
     r.aligned = ProgSlot(op.key, op.cpu) % 8 == 0;
     return r;
@@ -708,7 +709,7 @@ class ModelMap : public core::MapInstance {
       return r;
     }
     uint64_t slot = SlotOffset(op.key, op.target_cpu);
-    r.value.emplace(spec_.value_size);
+    r.value = buffers_.TakeBytes(spec_.value_size);
     data_.Read(slot, r.value->data(), spec_.value_size);
     r.aligned = slot % 8 == 0;
     return r;
@@ -779,6 +780,8 @@ class ModelMap : public core::MapInstance {
   int writable_mappings_ = 0;
   core::MappingTable mappings_;
   core::KernelProfile profile_;
+  // Buffers of results handed back (Recycle), for the next results' bytes.
+  core::ResultBuffers buffers_;
 };
 
 }  // namespace

@@ -73,6 +73,7 @@ class TimedMap : public core::MapInstance {
     ScopedTimer t(timer_);
     return inner_->ReadState();
   }
+  void Recycle(core::Result&& r) override { inner_->Recycle(std::move(r)); }
 
  private:
   std::unique_ptr<core::MapInstance> inner_;
