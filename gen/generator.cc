@@ -314,8 +314,12 @@ MapSpec GenSpec(C& c, const GenOptions& o) {
     }
     if (spec.value_size < 4 && !c.Percent(10)) {
       spec.value_size = static_cast<uint32_t>(c.Range(4, 64));
-      // Keep the storage bound for the larger value.
-      uint64_t cap = std::max<uint64_t>(1, o.max_map_bytes / RoundUp8(spec.value_size));
+      // Keep the storage bound for the larger value (PERCPU counted per
+      // CPU, as in GenMaxEntries).
+      const uint64_t cpus =
+          spec.type == MapType::kPercpuArray ? o.env.possible_cpus : 1;
+      uint64_t cap = std::max<uint64_t>(
+          1, o.max_map_bytes / (RoundUp8(spec.value_size) * cpus));
       spec.max_entries = static_cast<uint32_t>(std::min<uint64_t>(spec.max_entries, cap));
     }
     spec.spin_lock_offset = GenLockOffset(c, spec.value_size);

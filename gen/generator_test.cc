@@ -104,6 +104,26 @@ TEST(GeneratorTest, SpinLockSpecsAreMostlyAlignedArraysAndGetBpfFLockOps) {
   EXPECT_EQ(lock_flag_kinds, 5u);  // lookup, update, both batches, prog update
 }
 
+TEST(GeneratorTest, SpecsStayWithinATightBoundWithAndWithoutALock) {
+  // A small bound makes the clamp matter for most specs, PERCPU ones
+  // counted per CPU, lock specs (whose value may grow) included.
+  GenOptions o;
+  o.max_map_bytes = 4096;
+  o.env.possible_cpus = 4;
+  RandomChooser c(23);
+  int locked_percpu = 0;
+  for (int i = 0; i < 20000; ++i) {
+    core::MapSpec spec = GenerateSpec(c, o);
+    if (spec.value_size > INT_MAX) continue;
+    if (spec.spin_lock_offset && spec.type == core::MapType::kPercpuArray) {
+      ++locked_percpu;
+    }
+    ASSERT_TRUE(StorageBytes(spec, o) <= o.max_map_bytes || spec.max_entries <= 1)
+        << core::PrintOps(core::Sequence{spec, {}, {}, {}, {}});
+  }
+  EXPECT_GT(locked_percpu, 10);
+}
+
 TEST(GeneratorTest, AnyBytesDecodeToABoundedSequence) {
   GenOptions o;
   RandomChooser noise(99);
