@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -81,6 +82,39 @@ TEST(DifferentialHarnessTest, AnyBytesDecodeToABoundedSequence) {
     EXPECT_EQ(harness.Decode(input.data(), input.size()), seq);
   }
   EXPECT_EQ(harness.Decode(nullptr, 0).steps.size(), 0u);
+}
+
+TEST(DifferentialHarnessTest, TheMapBoundKeepsEveryEdgeTheGeneratorAimsAt) {
+  DifferentialHarness harness("model");
+  ASSERT_EQ(harness.error(), "");
+  const uint64_t bound = HarnessOptions{}.max_map_bytes;
+  const uint32_t cpus = harness.backends()[0]->Env().possible_cpus;
+  const uint32_t page = harness.backends()[0]->Env().page_size;
+  gen::RandomChooser c(17);
+  int largest_page_crossing = 0, percpu_at_limit = 0, array_at_limit = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> input(c.Range(16, 64));
+    for (uint8_t& b : input) b = c.Byte();
+    const core::MapSpec spec = harness.Decode(input.data(), input.size()).spec;
+    if (spec.value_size > INT_MAX || spec.max_entries == 0) continue;
+    const uint64_t elem = core::ElemSize(spec);
+    const bool percpu = spec.type == core::MapType::kPercpuArray;
+    const uint64_t bytes = elem * spec.max_entries * (percpu ? cpus : 1);
+    // Within the bound, or a single entry.
+    ASSERT_TRUE(bytes <= bound || spec.max_entries == 1)
+        << core::PrintOps(harness.Decode(input.data(), input.size()));
+    // The generator's largest mmap page-crossing size: three pages of
+    // elements and one more.
+    if (!percpu && (spec.map_flags & core::kBpfFMmapable) && elem > 0 && elem <= page &&
+        spec.max_entries == 3 * (page / elem) + 1) {
+      ++largest_page_crossing;
+    }
+    // Values at the per-CPU limit (PCPU_MIN_UNIT_SIZE).
+    if (spec.value_size == 32768) ++(percpu ? percpu_at_limit : array_at_limit);
+  }
+  EXPECT_GT(largest_page_crossing, 0);
+  EXPECT_GT(percpu_at_limit, 0);
+  EXPECT_GT(array_at_limit, 0);
 }
 
 TEST(DifferentialHarnessTest, RecordedExpectationsReplayOnTheRecorder) {
