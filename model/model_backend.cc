@@ -156,12 +156,14 @@ class ModelMap : public core::MapInstance {
   ~ModelMap() override = default;
 
   // Bytes the store is addressed with: every CPU's slots (SlotOffset),
-  // rounded up to a page for the mmap region; saturates for huge maps.
+  // rounded up to a page for the mmap region of a mappable map; saturates
+  // for huge maps.
   static uint64_t StoreSize(const MapSpec& spec, uint64_t elem_size,
                             uint32_t cpus, uint64_t page) {
     const unsigned __int128 bytes =
         static_cast<unsigned __int128>(cpus) * spec.max_entries * elem_size;
     if (bytes > UINT64_MAX / 2) return UINT64_MAX;
+    if (!(spec.map_flags & core::kBpfFMmapable)) return static_cast<uint64_t>(bytes);
     if (page == 0) page = 1;
     return (static_cast<uint64_t>(bytes) + page - 1) / page * page;
   }
