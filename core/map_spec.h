@@ -79,6 +79,12 @@ struct Environment {
   bool operator==(const Environment&) const = default;
 };
 
+// `env` without its kernel release: what a map instance needs of it (CPU
+// count, page size), cheap to copy for every map a campaign creates.
+inline Environment Geometry(const Environment& env) {
+  return Environment{env.possible_cpus, env.page_size, ""};
+}
+
 // The syscall value buffer size for one key (kernel: bpf_map_value_size()):
 // ARRAY value_size, PERCPU round_up(value_size, 8) * possible CPUs.
 inline uint64_t SyscallValueSize(const MapSpec& spec, const Environment& env) {

@@ -405,6 +405,7 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       uint32_t count = std::min<uint32_t>(GenCount(c, n), 16);
       uint32_t start = c.Percent(50) ? 0 : GenKey(c, n);
       b.keys.clear();
+      b.keys.reserve(count);
       for (uint32_t i = 0; i < count; ++i) {
         b.keys.push_back(c.Percent(85) ? start + i : GenKey(c, n));
       }
@@ -421,6 +422,7 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       auto& b = Reuse<core::DeleteBatch>(op);
       uint32_t count = std::min<uint32_t>(GenCount(c, n), 8);
       b.keys.clear();
+      b.keys.reserve(count);
       for (uint32_t i = 0; i < count; ++i) b.keys.push_back(GenKey(c, n));
       b.elem_flags = GenReadFlags(c);
       return;

@@ -25,7 +25,7 @@ class ImplMap : public core::MapInstance {
       : map_(std::move(map)),
         fd_(map_->fd()),
         spec_(spec),
-        env_(env),
+        env_(core::Geometry(env)),
         mappings_(env.page_size),
         programs_refuse_lock_(profile.sleepable_programs_refuse_spin_lock) {}
 

@@ -145,7 +145,7 @@ class ModelMap : public core::MapInstance {
  public:
   ModelMap(const MapSpec& spec, const Params& params)
       : spec_(spec),
-        env_(params.env),
+        env_(core::Geometry(params.env)),
         elem_size_(core::ElemSize(spec)),
         cpus_(spec.type == MapType::kPercpuArray ? params.env.possible_cpus
                                                  : 1),
@@ -774,6 +774,7 @@ class ModelMap : public core::MapInstance {
   static constexpr int ENOTSUPP_ = 524;  // kernel-internal ENOTSUPP
 
   MapSpec spec_;
+  // CPU count and page size (the release chose profile_).
   core::Environment env_;
   uint64_t elem_size_;
   uint32_t cpus_;
