@@ -4,6 +4,9 @@
 //   BM_Check/<backends>        decode + run on those backends (= fuzzer exec),
 //                              each backend alone and with the model
 //                              on inputs of 28..36 ops; items/s = exec/s
+//   BM_Check/.../no_final_state, max_map_bytes:1M
+//                              what the final-state comparison and the
+//                              fuzzer's map bound cost
 //   BM_RawBpfLookup/Update     bpf(2) on an ARRAY map, nothing else
 //   BM_KernelBackendLookup/Update
 //                              the same op through the "kernel" backend's
@@ -13,7 +16,9 @@
 // Ratios are printed at the end (exec/s vs decode-only, kernel backend vs raw
 // syscall). Run without sanitizers (the fuzz-perf or default preset) on an
 // otherwise idle core, e.g.
-//   taskset -c 1 build/fuzz-perf/fuzzers/throughput_benchmark
+//   taskset -c 0 build/fuzz-perf/fuzzers/throughput_benchmark
+// To compare two builds, run them alternately on that core: this VM's
+// speed drifts over minutes (fuzzers/README.md).
 #include <benchmark/benchmark.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
@@ -176,6 +181,8 @@ void RegisterAll() {
   no_final.compare_final_state = false;
   benchmark::RegisterBenchmark("BM_Check/model/max_map_bytes:1M", BM_Check,
                                std::string("model"), big_maps);
+  benchmark::RegisterBenchmark("BM_Check/model,impl/no_final_state", BM_Check,
+                               std::string("model,impl"), no_final);
   benchmark::RegisterBenchmark("BM_Check/model/no_final_state", BM_Check,
                                std::string("model"), no_final);
   benchmark::RegisterBenchmark("BM_RawBpfLookup", BM_RawBpf, false);
