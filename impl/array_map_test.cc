@@ -667,23 +667,33 @@ TEST(AtomicBytesTest, UnalignedCopiesTouchOnlyTheirBytes) {
   EXPECT_EQ(std::memcmp(out, v.data(), 13), 0);
 }
 
+// Stores n pattern bytes at offset `at` of a 16-aligned buffer and loads
+// them back: exactly those bytes change, exactly they come back.
+testing::AssertionResult CopiesExactly(size_t at, size_t n, uint8_t seed) {
+  alignas(16) uint8_t buf[4200];
+  uint8_t want[sizeof(buf)];
+  std::memset(buf, 0x5c, sizeof(buf));
+  std::memset(want, 0x5c, sizeof(want));
+  auto v = Pattern(n, seed);
+  AtomicStoreBytes(buf + at, v.data(), n);
+  if (n > 0) std::memcpy(want + at, v.data(), n);
+  if (std::memcmp(buf, want, sizeof(buf)) != 0) {
+    return testing::AssertionFailure() << "store at " << at << " of " << n;
+  }
+  std::vector<uint8_t> out(n + 2, 0xee);
+  AtomicLoadBytes(out.data() + 1, buf + at, n);
+  if (out.front() != 0xee || out.back() != 0xee ||
+      std::memcmp(out.data() + 1, want + at, n) != 0) {
+    return testing::AssertionFailure() << "load at " << at << " of " << n;
+  }
+  return testing::AssertionSuccess();
+}
+
 TEST(AtomicBytesTest, EveryOffsetAndLengthCopiesExactlyItsBytes) {
   // Heads, whole words and tails of every shape, against a plain copy.
   for (size_t at = 0; at < 16; ++at) {
     for (size_t n = 0; n + at <= 40; ++n) {
-      alignas(8) uint8_t buf[48];
-      uint8_t want[48];
-      std::memset(buf, 0x5c, sizeof(buf));
-      std::memset(want, 0x5c, sizeof(want));
-      auto v = Pattern(n, static_cast<uint8_t>(at * 3 + n));
-      AtomicStoreBytes(buf + at, v.data(), n);
-      if (n > 0) std::memcpy(want + at, v.data(), n);
-      ASSERT_EQ(std::memcmp(buf, want, sizeof(buf)), 0) << at << " " << n;
-      std::vector<uint8_t> out(n + 2, 0xee);
-      AtomicLoadBytes(out.data() + 1, buf + at, n);
-      ASSERT_EQ(out.front(), 0xee);
-      ASSERT_EQ(out.back(), 0xee);
-      ASSERT_EQ(std::memcmp(out.data() + 1, want + at, n), 0) << at << " " << n;
+      ASSERT_TRUE(CopiesExactly(at, n, static_cast<uint8_t>(at * 3 + n)));
     }
   }
 }
@@ -694,19 +704,7 @@ TEST(AtomicBytesTest, LargeCopiesAtEveryAlignmentCopyExactlyTheirBytes) {
   for (size_t at = 0; at < 32; ++at) {
     for (size_t n : {127, 128, 129, 135, 136, 143, 144, 191, 192, 200, 255,
                      256, 257, 1000, 4093}) {
-      alignas(16) uint8_t buf[4200];
-      uint8_t want[4200];
-      std::memset(buf, 0x5c, sizeof(buf));
-      std::memset(want, 0x5c, sizeof(want));
-      auto v = Pattern(n, static_cast<uint8_t>(at * 5 + n));
-      AtomicStoreBytes(buf + at, v.data(), n);
-      std::memcpy(want + at, v.data(), n);
-      ASSERT_EQ(std::memcmp(buf, want, sizeof(buf)), 0) << at << " " << n;
-      std::vector<uint8_t> out(n + 2, 0xee);
-      AtomicLoadBytes(out.data() + 1, buf + at, n);
-      ASSERT_EQ(out.front(), 0xee);
-      ASSERT_EQ(out.back(), 0xee);
-      ASSERT_EQ(std::memcmp(out.data() + 1, want + at, n), 0) << at << " " << n;
+      ASSERT_TRUE(CopiesExactly(at, n, static_cast<uint8_t>(at * 5 + n)));
     }
   }
 }
