@@ -557,12 +557,19 @@ AMC_COPY_LOOP void ArrayMap::CopyValues(uint32_t first, uint32_t count,
   // the buffer, its padding landing where the next key's value goes, which
   // that key then overwrites; the last few keys exactly.
   const uint64_t total = size * count;
+  const uint64_t fit = total >= elem_size_
+                           ? std::min<uint64_t>(count, (total - elem_size_) / size + 1)
+                           : 0;
   uint32_t i = 0;
-  for (; i < count && i * size + elem_size_ <= total; ++i, from += elem_size_) {
-    LoadWords(dst + i * size, from, words);
+  uint8_t* to = dst;
+  if (words == 1) {
+    // Values of up to 8 bytes, the most common: one word each.
+    for (; i < fit; ++i, from += 8, to += size) LoadWords(to, from, 1);
+  } else {
+    for (; i < fit; ++i, from += elem_size_, to += size) LoadWords(to, from, words);
   }
-  for (; i < count; ++i, from += elem_size_) {
-    AtomicLoadBytes(dst + i * size, from, size);
+  for (; i < count; ++i, from += elem_size_, to += size) {
+    AtomicLoadBytes(to, from, size);
   }
 }
 
