@@ -57,7 +57,7 @@ class ResultBuffers {
   // zeroed one.
   std::vector<uint8_t> TakeBytes(size_t n) {
     for (auto& b : bytes_) {
-      if (b.size() == n && n > 0) {
+      if (b.size() == n) {
         std::vector<uint8_t> out = std::move(b);
         b = std::move(bytes_.back());
         bytes_.pop_back();

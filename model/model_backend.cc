@@ -421,7 +421,7 @@ class ModelMap : public core::MapInstance {
     }
     uint64_t value_size = core::SyscallValueSize(spec_, env_);
     r.keys.emplace();
-    r.value = buffers_.TakeBytes(0);
+    r.value.emplace();
     if (count == 0) return r;
     // The walk visits the keys after in_batch (all of them when in_batch is
     // NULL or past the end; see NextKey) once each: at most this many.
@@ -445,7 +445,7 @@ class ModelMap : public core::MapInstance {
     // The walk's keys follow one another (array get-next-key), so their
     // values are CopyOutRange's from the first.
     r.keys->resize(copied);
-    r.value->resize(uint64_t{copied} * value_size);
+    r.value = buffers_.TakeBytes(uint64_t{copied} * value_size);
     if (copied > 0) CopyOutRange((*r.keys)[0], copied, r.value->data());
     r.err = err;
     r.count = copied;
