@@ -287,17 +287,19 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
     addr_ = other.addr_;
     length_ = other.length_;
     writable_ = other.writable_;
+    view_ = other.view_;
     other.map_ = nullptr;
     other.addr_ = nullptr;
     other.length_ = 0;
     other.writable_ = false;
+    other.view_ = false;
   }
   return *this;
 }
 
 void Mapping::Reset() {
   if (addr_ == nullptr) return;
-  munmap(addr_, length_);
+  if (!view_) munmap(addr_, length_);
   // Release: a Freeze that reads the lowered count (acquire CAS) happens
   // after the munmap, so no writable view of a frozen map survives.
   if (writable_) map_->state_.fetch_sub(1, std::memory_order_release);
@@ -305,6 +307,7 @@ void Mapping::Reset() {
   addr_ = nullptr;
   length_ = 0;
   writable_ = false;
+  view_ = false;
 }
 
 // ---- ArrayMap ----
@@ -410,11 +413,13 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     map->storage_ = Storage::kMemfd;
     map->recycle_memfd_ = options.recycle_memfd &&
                           total <= internal::kMemfdCacheMaxRegionBytes;
+    map->mapping_views_ = options.mapping_views;
     internal::MemfdRegion cached;
     if (map->recycle_memfd_ && internal::TakeCachedMemfd(total, &cached)) {
       map->memfd_ = cached.fd;
       map->memfd_ro_.store(cached.ro_fd, std::memory_order_relaxed);
       map->data_ = cached.data;
+      map->ro_view_.store(cached.ro_view, std::memory_order_relaxed);
     } else {
       map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
       if (map->memfd_ < 0) return ENOMEM;
@@ -456,8 +461,11 @@ ArrayMap::~ArrayMap() {
   if (recycle_memfd_ && data_ != nullptr && memfd_ >= 0) {
     internal::CacheOrReleaseMemfd(
         {memfd_, memfd_ro_.load(std::memory_order_relaxed), data_,
-         storage_bytes_});
+         storage_bytes_, ro_view_.load(std::memory_order_relaxed)});
     return;
+  }
+  if (uint8_t* view = ro_view_.load(std::memory_order_relaxed)) {
+    munmap(view, storage_bytes_);
   }
   if (data_ != nullptr) {
     if (storage_ == Storage::kHeap) {
@@ -487,6 +495,25 @@ int ArrayMap::ReadOnlyMemfd() const {
   }
   close(mine);
   return ro;
+}
+
+uint8_t* ArrayMap::ReadOnlyView() const {
+  // Made once, lock-free as ReadOnlyMemfd: racing makers agree through one
+  // CAS and the losers unmap theirs.
+  uint8_t* view = ro_view_.load(std::memory_order_acquire);
+  if (view != nullptr) return view;
+  const int ro = ReadOnlyMemfd();
+  if (ro < 0) return nullptr;
+  const int populate = storage_bytes_ <= kPopulateMax ? MAP_POPULATE : 0;
+  void* mem = mmap(nullptr, storage_bytes_, PROT_READ, MAP_SHARED | populate, ro, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  auto* mine = static_cast<uint8_t*>(mem);
+  if (ro_view_.compare_exchange_strong(view, mine, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+    return mine;
+  }
+  munmap(mine, storage_bytes_);
+  return view;
 }
 
 void ArrayMap::ReadValue(const uint8_t* slot, uint8_t* out, uint64_t n) const {
@@ -881,6 +908,22 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
     } while (!m.state_.compare_exchange_weak(s, s + 1,
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire));
+  }
+  if (m.mapping_views_) {
+    // Options::mapping_views: a view of the data region, no new mapping
+    // (the checks above already bound it by the region).
+    uint8_t* base = write ? m.data_ : m.ReadOnlyView();
+    if (base != nullptr) {
+      Mapping mapping;
+      mapping.map_ = map_;
+      mapping.addr_ = base + offset;
+      mapping.length_ = len;
+      mapping.writable_ = write;
+      mapping.view_ = true;
+      *out = std::move(mapping);
+      return 0;
+    }
+    // No read-only view (no /proc to reopen the memfd): a mapping, below.
   }
   int fd = m.memfd_;
   if (!write) {

@@ -325,6 +325,9 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.spin_lock_freeze_refused = profile_.spin_lock_freeze_refused;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;
+  // Every mapped access goes through core::MappingTable, which checks its
+  // bounds and protection, so views do (Options::mapping_views).
+  options.mapping_views = true;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
   out.err = ArrayMap::Create(attr, options, &map);

@@ -29,6 +29,7 @@ Cache& TheCache() {
 
 void Release(const MemfdRegion& r) {
   munmap(r.data, r.bytes);
+  if (r.ro_view != nullptr) munmap(r.ro_view, r.bytes);
   if (r.ro_fd >= 0) close(r.ro_fd);
   close(r.fd);
 }

@@ -4,9 +4,10 @@
 // munmap + close, when the creator asked for it (Options::recycle_memfd).
 //
 // Invariant: a cached region is all zero bytes, has no mapping other than
-// its own `data`, and is handed out once: to a map asking for exactly its
-// size. The cache holds at most kMaxRegions regions and kMaxBytes bytes;
-// what does not fit is released at once.
+// its own `data` and `ro_view` (which no view uses any more), and is handed
+// out once: to a map asking for exactly its size. The cache holds at most
+// kMaxRegions regions and kMaxBytes bytes; what does not fit is released at
+// once.
 #ifndef AMC_IMPL_MEMFD_CACHE_H_
 #define AMC_IMPL_MEMFD_CACHE_H_
 
@@ -19,6 +20,9 @@ struct MemfdRegion {
   int ro_fd = -1;  // the read-only reopen, or -1
   uint8_t* data = nullptr;  // `bytes` bytes, MAP_SHARED of fd
   uint64_t bytes = 0;
+  // Options::mapping_views: the read-only mapping of ro_fd's `bytes` bytes
+  // that read-only views point into, or null.
+  uint8_t* ro_view = nullptr;
 };
 
 inline constexpr uint64_t kMemfdCacheMaxRegionBytes = uint64_t{256} << 10;

@@ -178,6 +178,21 @@ struct Options {
   // input mostly spends). Only for callers that keep no mapping of the
   // memfd (MapFd::Mmap's or their own) past the map's destruction.
   bool recycle_memfd = false;
+  // MapFd::Mmap of a BPF_F_MMAPABLE map hands out views instead of new
+  // mappings: a writable one points into the map's own shared mapping of
+  // its data, a read-only one into one read-only mapping of the whole data
+  // region, made by the map's first read-only Mmap and kept until the map
+  // goes (with recycle_memfd, until its memfd does). The checks, the errnos,
+  // the writable-mapping count that Freeze sees and the bytes are the same;
+  // only mmap(2) and munmap(2) are skipped (a few microseconds each, and the
+  // page faults of every fresh mapping). The differences: a view has its
+  // base's protection (read and write for a writable view, read for any
+  // other, PROT_NONE and PROT_EXEC included), bytes past a view's length
+  // (inside the data region) or after its Reset do not fault, and an
+  // mprotect() of a view changes its base. For callers that check each
+  // access against the mapping's length and protection themselves, as the
+  // impl backend does (core::MappingTable).
+  bool mapping_views = false;
 };
 
 // Closes the memfds (and unmaps the regions) that Options::recycle_memfd
@@ -240,6 +255,8 @@ class Mapping {
   uint8_t* addr() const { return addr_; }
   uint64_t length() const { return length_; }
   bool writable() const { return writable_; }
+  // A view (Options::mapping_views): Reset unmaps nothing.
+  bool view() const { return view_; }
 
  private:
   friend class MapFd;
@@ -247,6 +264,7 @@ class Mapping {
   uint8_t* addr_ = nullptr;
   uint64_t length_ = 0;
   bool writable_ = false;
+  bool view_ = false;
 };
 
 // The syscall face: a map fd with its mode. Cheap to copy; the map must
@@ -510,6 +528,7 @@ class ArrayMap {
   bool freeze_needs_write_permission_ = true;
   bool spin_lock_freeze_refused_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
+  bool mapping_views_ = false;  // Options::mapping_views
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
@@ -526,6 +545,11 @@ class ArrayMap {
   // one (-1 until then).
   mutable std::atomic<int> memfd_ro_{-1};
   int ReadOnlyMemfd() const;
+  // Options::mapping_views: the read-only mapping of the whole data region
+  // that read-only views point into, made by the first one (null until
+  // then, and when it cannot be made).
+  mutable std::atomic<uint8_t*> ro_view_{nullptr};
+  uint8_t* ReadOnlyView() const;
   // Freeze bit | number of live writable mappings. Freeze and writable Mmap
   // CAS it so neither can slip past the other (the kernel's freeze_mutex
   // and writecnt, without the mutex).
