@@ -241,6 +241,26 @@ TEST(ArrayMapSyscallTest, UpdateThenLookupRoundTripsAndLeavesPaddingAlone) {
   EXPECT_EQ(map->fd().Update(1, v.data(), kFLock), EINVAL);
 }
 
+TEST(ArrayMapSyscallTest, WholeWordValuesOfEverySizeRoundTripExactly) {
+  // Lookup's fast path copies small values inline and hands large ones to
+  // AtomicLoadBytes: sizes on both sides of the switch and of its blocks.
+  for (uint32_t size : {8u, 16u, 56u, 64u, 72u, 120u, 128u, 136u, 256u, 4096u, 32760u}) {
+    SCOPED_TRACE(size);
+    auto map = Make(MapType::kArray, size, 3);
+    auto v = Pattern(size, static_cast<uint8_t>(size));
+    ASSERT_EQ(map->fd().Update(1, v.data(), kAny), 0);
+    std::vector<uint8_t> out(size + 1, 0xee);  // one guard byte
+    ASSERT_EQ(map->fd().Lookup(1, out.data()), 0);
+    EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.end() - 1), v);
+    EXPECT_EQ(out.back(), 0xee);
+    for (uint32_t neighbour : {0u, 2u}) {
+      ASSERT_EQ(map->fd().Lookup(neighbour, out.data()), 0);
+      EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.end() - 1),
+                std::vector<uint8_t>(size, 0));
+    }
+  }
+}
+
 TEST(ArrayMapSyscallTest, PercpuUpdateWritesEveryCpuSlotWithPadding) {
   auto map = Make(MapType::kPercpuArray, 4, 3, 0, 3);
   auto buf = Pattern(8 * 3, 1);

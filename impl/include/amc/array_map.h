@@ -583,6 +583,12 @@ inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
       return 0;
     }
     if (whole_words_) {
+      // Large values take AtomicLoadBytes, which moves them in wider blocks
+      // where those are atomic too.
+      if (elem_size_ > 64) {
+        AtomicLoadBytes(value, data_ + key * elem_size_, elem_size_);
+        return 0;
+      }
       const auto src = reinterpret_cast<uintptr_t>(data_ + key * elem_size_);
       auto* dst = static_cast<uint8_t*>(value);
       for (uint64_t i = 0; i < elem_size_; i += 8) {
