@@ -7,16 +7,7 @@
 #include <iterator>
 #include <numeric>
 
-// Byte-copy loops are kept out of coverage instrumentation (clang's
-// SanitizerCoverage, in fuzzing builds): their compares carry no feedback
-// worth having, and hooks on every word were most of a fuzzer exec's cost.
-// Out of line, since code inlined into an instrumented caller is
-// instrumented with it.
-#if defined(__clang__)
-#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
-#else
-#define AMC_COPY_LOOP
-#endif
+#include "core/coverage.h"
 
 namespace amc::gen {
 namespace {
