@@ -120,7 +120,8 @@ std::string Divergence::Report(const Sequence& seq) const {
   return out;
 }
 
-AMC_NO_COVERAGE DifferentialRun::DifferentialRun(const MapSpec& spec,
+AMC_NO_COVERAGE
+DifferentialRun::DifferentialRun(const MapSpec& spec,
                                  const std::vector<Backend*>& backends,
                                  const std::optional<int>& expect_create,
                                  const RunOptions& options)
@@ -176,7 +177,8 @@ std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() cons
   return sides;
 }
 
-AMC_NO_COVERAGE bool DifferentialRun::Step(size_t index, const Op& op,
+AMC_NO_COVERAGE
+bool DifferentialRun::Step(size_t index, const Op& op,
                            const std::optional<Result>& expect) {
   if (!running_) return false;
   for (size_t b = 0; b < maps_.size(); ++b) {
@@ -211,7 +213,8 @@ AMC_NO_COVERAGE bool DifferentialRun::Step(size_t index, const Op& op,
   return true;
 }
 
-AMC_NO_COVERAGE bool DifferentialRun::Finish() {
+AMC_NO_COVERAGE
+bool DifferentialRun::Finish() {
   if (!running_) return !divergence_;
   running_ = false;
   if (!options_.compare_final_state || maps_.size() < 2) return true;

@@ -35,7 +35,8 @@ core::Sequence DifferentialHarness::Decode(const uint8_t* data, size_t size) con
   return gen::GenerateSequence(chooser, options_);
 }
 
-AMC_NO_COVERAGE std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
+AMC_NO_COVERAGE
+std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
                                                       size_t size) const {
   // Decode and RunDifferential, fused: each op is drawn just before it runs
   // (into reused buffers), none after creation failed alike everywhere or

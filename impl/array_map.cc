@@ -4,14 +4,6 @@
 
 #include "memfd_cache.h"
 
-// Byte-copy loops stay out of coverage instrumentation in fuzzing builds, as
-// AMC_COPY_LOOP in core/coverage.h (amc_impl includes nothing of the project).
-#if defined(__clang__)
-#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
-#else
-#define AMC_COPY_LOOP
-#endif
-
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -24,6 +16,13 @@
 #include <fstream>
 #include <string>
 
+// Byte-copy loops stay out of coverage instrumentation in fuzzing builds, as
+// AMC_COPY_LOOP in core/coverage.h (amc_impl includes nothing of the project).
+#if defined(__clang__)
+#define AMC_COPY_LOOP __attribute__((noinline, no_sanitize("coverage")))
+#else
+#define AMC_COPY_LOOP
+#endif
 
 // Word-atomic copies of large ranges use 16-byte SSE accesses on x86-64
 // (see WideAccessesAreAtomic), except under ThreadSanitizer, which models
