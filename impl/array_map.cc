@@ -906,41 +906,37 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire));
   }
-  if (m.mapping_views_) {
-    // Options::mapping_views: a view of the data region, no new mapping
-    // (the checks above already bound it by the region).
-    uint8_t* base = write ? m.data_ : m.ReadOnlyView();
-    if (base != nullptr) {
-      Mapping mapping;
-      mapping.map_ = map_;
-      mapping.addr_ = base + offset;
-      mapping.length_ = len;
-      mapping.writable_ = write;
-      mapping.view_ = true;
-      *out = std::move(mapping);
-      return 0;
+  // Options::mapping_views: a view of the data region, no new mapping (the
+  // checks above already bound it by the region). Without a read-only view
+  // (no /proc to reopen the memfd), a mapping as without the option.
+  uint8_t* base = nullptr;
+  if (m.mapping_views_) base = write ? m.data_ : m.ReadOnlyView();
+  uint8_t* addr;
+  if (base != nullptr) {
+    addr = base + offset;
+  } else {
+    int fd = m.memfd_;
+    if (!write) {
+      // Without the read-only reopen (no /proc), fall back to the memfd:
+      // the mapping is still read-only, only mprotect() could widen it.
+      int ro = m.ReadOnlyMemfd();
+      if (ro >= 0) fd = ro;
     }
-    // No read-only view (no /proc to reopen the memfd): a mapping, below.
-  }
-  int fd = m.memfd_;
-  if (!write) {
-    // Without the read-only reopen (no /proc), fall back to the memfd:
-    // the mapping is still read-only, only mprotect() could widen it.
-    int ro = m.ReadOnlyMemfd();
-    if (ro >= 0) fd = ro;
-  }
-  void* addr = mmap(nullptr, len, prot & (kProtRead | kProtWrite), MAP_SHARED,
-                    fd, static_cast<off_t>(offset));
-  if (addr == MAP_FAILED) {
-    int err = errno;
-    if (write) m.state_.fetch_sub(1, std::memory_order_release);
-    return err;
+    void* mem = mmap(nullptr, len, prot & (kProtRead | kProtWrite), MAP_SHARED,
+                     fd, static_cast<off_t>(offset));
+    if (mem == MAP_FAILED) {
+      int err = errno;
+      if (write) m.state_.fetch_sub(1, std::memory_order_release);
+      return err;
+    }
+    addr = static_cast<uint8_t*>(mem);
   }
   Mapping mapping;
   mapping.map_ = map_;
-  mapping.addr_ = static_cast<uint8_t*>(addr);
+  mapping.addr_ = addr;
   mapping.length_ = len;
   mapping.writable_ = write;
+  mapping.view_ = base != nullptr;
   *out = std::move(mapping);
   return 0;
 }
