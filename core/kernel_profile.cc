@@ -1,14 +1,104 @@
-// core/kernel_profile.cc: the profile table and release parsing.
+// core/kernel_profile.cc: the table of release-dependent changes, and the
+// profiles and release parsing built from it.
 #include "core/kernel_profile.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 namespace amc::core {
 namespace {
 
-// major * 1000 + minor of "M.m...", or -1.
-int MajorMinor(const std::string& release) {
+constexpr int V(int major, int minor) { return major * 1000 + minor; }
+
+// Linux's ENOTSUPP (kernel-internal, not in the C library's errno.h).
+constexpr int kEnotsupp = 524;
+
+// One behaviour change: the release that brought it, and how a profile of a
+// release before it differs from the newest answers (the field's default).
+// kernel_profile.h cites the kernel change behind each field.
+struct Change {
+  int since;
+  void (*before)(KernelProfile&);
+};
+
+const Change kProfileChanges[] = {
+    {V(6, 2), [](KernelProfile& p) {
+       p.misaligned_spin_lock_refused = false;
+       p.spin_lock_refuses_wronly_prog = false;
+       p.spin_lock_wrong_map_type_errno = kEnotsupp;
+       p.spin_lock_freeze_refused = false;
+     }},
+    {V(6, 5), [](KernelProfile& p) { p.freeze_needs_write_permission = false; }},
+    {V(6, 6), [](KernelProfile& p) { p.sleepable_programs_refuse_spin_lock = true; }},
+    {V(6, 15), [](KernelProfile& p) { p.exec_mappings_refused = false; }},
+    {V(6, 19), [](KernelProfile& p) { p.lookup_read_permission_first = false; }},
+    {V(7, 0), [](KernelProfile& p) {
+       p.percpu_cpu_flags = false;
+       p.percpu_update_writes_padding = true;
+     }},
+    {V(7, 2), [](KernelProfile& p) { p.create_rdonly_wronly_checked_last = false; }},
+};
+
+// The last minor release of each major line, for naming the release just
+// before an X.0 boundary.
+int PreviousRelease(int version) {
+  int major = version / 1000, minor = version % 1000;
+  if (minor > 0) return V(major, minor - 1);
+  switch (major) {
+    case 7: return V(6, 19);
+    case 6: return V(5, 19);
+    case 5: return V(4, 20);
+    default: return V(major - 1, 0);
+  }
+}
+
+std::string VersionName(int version) {
+  return std::to_string(version / 1000) + "." + std::to_string(version % 1000);
+}
+
+// The distinct releases where something changed, oldest first.
+std::vector<int> Boundaries() {
+  std::vector<int> b;
+  for (const Change& c : kProfileChanges) b.push_back(c.since);
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  return b;
+}
+
+KernelProfile ProfileAt(int version) {
+  KernelProfile p;
+  for (const Change& c : kProfileChanges) {
+    if (version < c.since) c.before(p);
+  }
+  return p;
+}
+
+std::vector<KernelProfile> BuildProfiles() {
+  std::vector<int> b = Boundaries();
+  std::vector<KernelProfile> out;
+  // The oldest profile answers for every release before the first change,
+  // and is named by the last of them.
+  KernelProfile oldest = ProfileAt(PreviousRelease(b[0]));
+  oldest.name = VersionName(PreviousRelease(b[0]));
+  out.push_back(oldest);
+  for (size_t i = 0; i < b.size(); ++i) {
+    KernelProfile p = ProfileAt(b[i]);
+    if (i + 1 == b.size()) {
+      p.name = VersionName(b[i]) + "+";
+    } else {
+      int last = PreviousRelease(b[i + 1]);
+      p.name = last == b[i] ? VersionName(b[i])
+                            : VersionName(b[i]) + "-" + VersionName(last);
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+int ReleaseVersion(const std::string& release) {
   size_t i = 0;
   int major = 0, minor = 0;
   if (i >= release.size() || !isdigit(static_cast<unsigned char>(release[i]))) return -1;
@@ -23,42 +113,11 @@ int MajorMinor(const std::string& release) {
     minor = minor * 10 + (release[i++] - '0');
     if (minor > 999) return -1;
   }
-  return major * 1000 + minor;
+  return V(major, minor);
 }
 
-// Linux's ENOTSUPP (kernel-internal, not in the C library's errno.h).
-constexpr int kEnotsupp = 524;
-
-KernelProfile Profile(std::string name, bool before_6_2, bool before_6_5,
-                      bool before_6_6, bool before_6_15) {
-  KernelProfile p;
-  p.name = std::move(name);
-  p.exec_mappings_refused = !before_6_15;
-  p.freeze_needs_write_permission = !before_6_5;
-  p.misaligned_spin_lock_refused = !before_6_2;
-  p.spin_lock_refuses_wronly_prog = !before_6_2;
-  p.spin_lock_wrong_map_type_errno = before_6_2 ? kEnotsupp : EOPNOTSUPP;
-  p.spin_lock_freeze_refused = !before_6_2;
-  p.sleepable_programs_refuse_spin_lock = before_6_6;
-  return p;
-}
-
-}  // namespace
-
-// The boundaries are the releases of the cited changes (kernel_profile.h):
-// 6.2 (spin-lock fields in btf_record; struct metas at BTF load), 6.5
-// (freeze needs a writable fd), 6.6 (spin locks in sleepable programs),
-// 6.15 (noexec anon inodes). The matrix boots 6.1, 6.12 and the host's
-// 6.18; the profiles in between follow from the citations alone.
 const std::vector<KernelProfile>& AllKernelProfiles() {
-  static const std::vector<KernelProfile> kProfiles = {
-      //       name        <6.2   <6.5   <6.6   <6.15
-      Profile("6.1",       true,  true,  true,  true),
-      Profile("6.2-6.4",   false, true,  true,  true),
-      Profile("6.5",       false, false, true,  true),
-      Profile("6.6-6.14",  false, false, false, true),
-      Profile("6.15+",     false, false, false, false),
-  };
+  static const std::vector<KernelProfile> kProfiles = BuildProfiles();
   return kProfiles;
 }
 
@@ -66,17 +125,17 @@ std::optional<KernelProfile> KernelProfileByName(const std::string& name) {
   for (const KernelProfile& p : AllKernelProfiles()) {
     if (p.name == name) return p;
   }
+  if (ReleaseVersion(name) >= 0) return KernelProfileForRelease(name);
   return std::nullopt;
 }
 
 KernelProfile KernelProfileForRelease(const std::string& release) {
-  int version = MajorMinor(release);
+  int version = ReleaseVersion(release);
   const auto& all = AllKernelProfiles();
-  if (version < 0 || version >= 6015) return all[4];
-  if (version >= 6006) return all[3];
-  if (version >= 6005) return all[2];
-  if (version >= 6002) return all[1];
-  return all[0];
+  if (version < 0) return all.back();
+  std::vector<int> b = Boundaries();
+  size_t index = std::upper_bound(b.begin(), b.end(), version) - b.begin();
+  return all[index];
 }
 
 std::optional<KernelProfile> SelectKernelProfile(const std::string& release,
@@ -87,7 +146,8 @@ std::optional<KernelProfile> SelectKernelProfile(const std::string& release,
     if (!p && error) {
       std::string names;
       for (const auto& q : AllKernelProfiles()) names += (names.empty() ? "" : ", ") + q.name;
-      *error = std::string("unknown kernel profile '") + forced + "' (known: " + names + ")";
+      *error = std::string("unknown kernel profile '") + forced +
+               "' (known: " + names + ", or a release such as 7.1)";
     }
     return p;
   }

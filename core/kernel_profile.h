@@ -6,8 +6,11 @@
 // Invariant: every field is a behaviour observed to differ between releases
 // that the kernel matrix (ci/kernel-matrix.sh) boots, with the kernel change
 // that made the difference cited beside it, and a recorded case per release
-// in corpus/releases/. Two releases with equal profiles answer every op alike.
-// Profiles for releases the matrix does not boot (6.2-6.4, 6.5) follow from
+// in corpus/releases/. Each field changes at exactly one release (the table
+// kProfileChanges in kernel_profile.cc); the profiles are the intervals
+// between those releases, named by them ("6.6-6.14", "7.2+"). Two releases
+// with equal profiles answer every op alike. Profiles for releases the matrix
+// does not boot (Debian ships 5.10, 6.1, 6.12, 6.16-6.19, 7.0-7.3) follow from
 // the cited changes' releases alone.
 #ifndef AMC_CORE_KERNEL_PROFILE_H_
 #define AMC_CORE_KERNEL_PROFILE_H_
@@ -19,9 +22,11 @@
 
 namespace amc::core {
 
+// The defaults are the newest release's answers.
 struct KernelProfile {
-  // The releases it covers: "6.15+", a range "6.6-6.14", or "6.1" (which
-  // also answers for older releases).
+  // The releases it covers: a range "6.6-6.14", one release "6.5", the
+  // newest "7.2+", or the oldest, named by its last release ("6.1", which
+  // also answers for older ones).
   std::string name;
   // PROT_EXEC mappings of a map fd are refused with EPERM. Since v6.15 the
   // anonymous-inode filesystem that map fds live on is marked SB_I_NOEXEC
@@ -90,6 +95,49 @@ struct KernelProfile {
   // 6.1.192; the ops run (or meet the verifier's EACCES) on 6.12.117, 6.18.
   bool sleepable_programs_refuse_spin_lock = false;
 
+  // ---- 6.19 and later ----
+  // BPF_MAP_LOOKUP_ELEM checks the fd's read permission (EPERM) before the
+  // flags (EINVAL). Since 6.19 map_lookup_elem() gets the map and checks
+  // map_get_sys_perms() first, then validates attr->flags with the new
+  // bpf_map_check_op_flags() (the first patch of the BPF_F_CPU series,
+  // "bpf: Introduce internal bpf_map_check_op_flags helper function");
+  // before, `attr->flags & ~BPF_F_LOCK` was EINVAL before the fd was even
+  // looked up. Read in kernel/bpf/syscall.c of Debian's linux-source-6.12
+  // (6.12.118) against 7.2 (7.2.13) and 7.3 (7.3.4). Observed: EPERM on 6.19
+  // and 7.x guests, EINVAL on 6.18.
+  bool lookup_read_permission_first = true;
+
+  // ---- 7.0 and later: BPF_F_CPU / BPF_F_ALL_CPUS for per-CPU maps ----
+  // ("bpf: Introduce BPF_F_CPU and BPF_F_ALL_CPUS flags for percpu maps",
+  // kernel-patches/bpf series; read in Debian's linux-source-7.2 and 7.3:
+  // include/linux/bpf.h bpf_map_check_op_flags(), kernel/bpf/syscall.c
+  // bpf_map_value_size(), kernel/bpf/arraymap.c bpf_percpu_array_copy() and
+  // bpf_percpu_array_update()). Syscall lookups, updates and lookup/update
+  // batches of a PERCPU_ARRAY accept BPF_F_CPU (the CPU in the flags' upper
+  // 32 bits; one CPU's value_size bytes) and updates BPF_F_ALL_CPUS (one
+  // value_size buffer written to every CPU); a CPU that is not possible is
+  // ERANGE; upper bits without BPF_F_CPU, both flags, or either on an ARRAY
+  // are EINVAL. bpf_percpu_array_update() then accepts any (u32) flags up
+  // to BPF_F_ALL_CPUS without BPF_F_LOCK (BPF_NOEXIST|BPF_EXIST updates).
+  bool percpu_cpu_flags = true;
+  // A syscall update of a PERCPU_ARRAY writes each CPU's whole elem_size
+  // slot, padding included (copy_map_value_long). Since 7.0 (same series)
+  // bpf_percpu_array_update() copies value_size bytes (copy_map_value), so
+  // the padding keeps the zeroes percpu allocation gave it. Observed:
+  // corpus/regressions/percpu_padding.ops fails on 7.x guests.
+  bool percpu_update_writes_padding = false;
+
+  // ---- 7.2 and later ----
+  // BPF_F_RDONLY together with BPF_F_WRONLY at creation is EINVAL only after
+  // every other creation check: since 7.2 map_create() is split and
+  // bpf_get_file_flag() runs after map_create_alloc() (the type's checks,
+  // allocation, BTF), so an over-size or lock-refused spec answers E2BIG,
+  // ENOMEM, EACCES... first. Before, bpf_get_file_flag() ran right after
+  // CHECK_ATTR, before the NUMA and type checks. Read in kernel/bpf/syscall.c
+  // of linux-source-6.12 against 7.2 and 7.3. Observed: E2BIG on 7.2 and 7.3
+  // guests for an over-size BPF_F_RDONLY|BPF_F_WRONLY spec.
+  bool create_rdonly_wronly_checked_last = true;
+
   bool operator==(const KernelProfile& o) const {
     return exec_mappings_refused == o.exec_mappings_refused &&
            freeze_needs_write_permission == o.freeze_needs_write_permission &&
@@ -98,13 +146,22 @@ struct KernelProfile {
            spin_lock_wrong_map_type_errno == o.spin_lock_wrong_map_type_errno &&
            spin_lock_freeze_refused == o.spin_lock_freeze_refused &&
            sleepable_programs_refuse_spin_lock ==
-               o.sleepable_programs_refuse_spin_lock;
+               o.sleepable_programs_refuse_spin_lock &&
+           lookup_read_permission_first == o.lookup_read_permission_first &&
+           percpu_cpu_flags == o.percpu_cpu_flags &&
+           percpu_update_writes_padding == o.percpu_update_writes_padding &&
+           create_rdonly_wronly_checked_last ==
+               o.create_rdonly_wronly_checked_last;
   }
 };
 
 // Every profile, oldest first.
 const std::vector<KernelProfile>& AllKernelProfiles();
+// The profile named `name`, or, for a release ("7.1", "6.12.117+deb13"),
+// that release's profile; nullopt for anything else.
 std::optional<KernelProfile> KernelProfileByName(const std::string& name);
+// "M.m" of a release string, as major * 1000 + minor, or -1.
+int ReleaseVersion(const std::string& release);
 // The profile of a release string ("6.1.0-56-cloud-amd64", "6.18.44-x"),
 // by its major.minor; an unparsable release gets the newest profile.
 KernelProfile KernelProfileForRelease(const std::string& release);

@@ -62,8 +62,9 @@ TEST(KernelProfileTest, Releases615AndLaterRefuseExecutableMappings) {
   EXPECT_TRUE(KernelProfileForRelease("6.15.0").exec_mappings_refused);
   EXPECT_TRUE(KernelProfileForRelease("6.18.44-fc-v595").exec_mappings_refused);
   EXPECT_TRUE(KernelProfileForRelease("7.0.1").exec_mappings_refused);
-  EXPECT_EQ(KernelProfileForRelease("").name, "6.15+");
-  EXPECT_EQ(KernelProfileForRelease("garbage").name, "6.15+");
+  EXPECT_EQ(KernelProfileForRelease("6.18.44-fc-v595").name, "6.15-6.18");
+  EXPECT_EQ(KernelProfileForRelease("").name, "7.2+");
+  EXPECT_EQ(KernelProfileForRelease("garbage").name, "7.2+");
 }
 
 TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
@@ -74,9 +75,52 @@ TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
   EXPECT_FALSE(SelectKernelProfile("6.18.0", &error).has_value());
   EXPECT_EQ(error,
             "unknown kernel profile 'nonsense' (known: 6.1, 6.2-6.4, 6.5, "
-            "6.6-6.14, 6.15+)");
+            "6.6-6.14, 6.15-6.18, 6.19, 7.0-7.1, 7.2+, or a release such as "
+            "7.1)");
   unsetenv("AMC_KERNEL_PROFILE");
   EXPECT_EQ(SelectKernelProfile("6.12.1")->name, "6.6-6.14");
+}
+
+TEST(KernelProfileTest, LookupChecksReadPermissionFirstFrom619) {
+  EXPECT_FALSE(KernelProfileForRelease("6.18.44").lookup_read_permission_first);
+  EXPECT_TRUE(KernelProfileForRelease("6.19.14+deb13-cloud-amd64").lookup_read_permission_first);
+  EXPECT_EQ(KernelProfileForRelease("6.19.14+deb13-cloud-amd64").name, "6.19");
+  EXPECT_TRUE(KernelProfileForRelease("7.3.4+deb13-cloud-amd64").lookup_read_permission_first);
+}
+
+TEST(KernelProfileTest, PercpuCpuFlagsAndUnpaddedUpdatesFrom70) {
+  KernelProfile old = KernelProfileForRelease("6.19.14+deb13-cloud-amd64");
+  EXPECT_FALSE(old.percpu_cpu_flags);
+  EXPECT_TRUE(old.percpu_update_writes_padding);
+  for (const char* release : {"7.0.13+deb13-cloud-amd64", "7.1.13", "7.3.4"}) {
+    KernelProfile p = KernelProfileForRelease(release);
+    EXPECT_TRUE(p.percpu_cpu_flags) << release;
+    EXPECT_FALSE(p.percpu_update_writes_padding) << release;
+  }
+  EXPECT_EQ(KernelProfileForRelease("7.1.13").name, "7.0-7.1");
+}
+
+TEST(KernelProfileTest, RdonlyWronlyCreationCheckedLastFrom72) {
+  EXPECT_FALSE(KernelProfileForRelease("7.1.13").create_rdonly_wronly_checked_last);
+  EXPECT_TRUE(KernelProfileForRelease("7.2.13+deb14-cloud-amd64").create_rdonly_wronly_checked_last);
+  EXPECT_EQ(KernelProfileForRelease("7.3.4").name, "7.2+");
+}
+
+TEST(KernelProfileTest, EveryProfileIsItsOwnReleasesProfile) {
+  for (const KernelProfile& p : AllKernelProfiles()) {
+    std::string first = p.name.substr(0, p.name.find_first_of("-+"));
+    EXPECT_EQ(KernelProfileForRelease(first + ".3").name, p.name);
+    EXPECT_TRUE(KernelProfileByName(p.name).has_value());
+  }
+  EXPECT_EQ(KernelProfileByName("7.1")->name, "7.0-7.1");
+  EXPECT_EQ(KernelProfileByName("6.12.117+deb13")->name, "6.6-6.14");
+  EXPECT_FALSE(KernelProfileByName("7.x").has_value());
+}
+
+TEST(KernelProfileTest, TheNewestProfileIsTheDefaultProfile) {
+  KernelProfile newest = AllKernelProfiles().back();
+  newest.name = "";
+  EXPECT_TRUE(newest == KernelProfile{});
 }
 
 }  // namespace

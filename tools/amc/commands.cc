@@ -46,8 +46,9 @@ commands:
 or failed expectation, 2 bad usage or unreadable input.
 
 Every command also takes --kernel-profile NAME: the model (and the impl) then
-answer as that kernel profile (6.1, 6.2-6.4, 6.5, 6.6-6.14 or 6.15+) instead of
-the one of the running kernel's release or a case's recorded release.
+answer as that kernel profile (`amc info` lists them: 6.1, 6.2-6.4, ..., 7.2+),
+or as the profile of a release given instead of a name (--kernel-profile 7.1),
+instead of the one of the running kernel's release or a case's recorded release.
 )";
 
 constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...
@@ -493,6 +494,13 @@ int InfoCommand(int argc, char** argv) {
                 std::getenv("AMC_KERNEL_PROFILE")
                     ? " (chosen with --kernel-profile)"
                     : " (from the release)");
+  }
+  {
+    std::string names;
+    for (const auto& p : core::AllKernelProfiles()) {
+      names += (names.empty() ? "" : ", ") + p.name;
+    }
+    std::printf("kernel profiles known: %s\n", names.c_str());
   }
   std::printf("backends:\n");
   std::vector<std::vector<std::string>> rows;
