@@ -337,8 +337,12 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   // own checks.
   const bool token = flags & kFTokenFd;
   flags &= ~kFTokenFd;
-  // bpf_get_file_flag(): RDONLY and WRONLY together.
-  if ((flags & kFRdonly) && (flags & kFWronly)) return EINVAL;
+  // bpf_get_file_flag(): RDONLY and WRONLY together; since 7.2 checked
+  // after everything else (Options::create_rdonly_wronly_checked_last).
+  const bool rdonly_and_wronly = (flags & kFRdonly) && (flags & kFWronly);
+  if (rdonly_and_wronly && !options.create_rdonly_wronly_checked_last) {
+    return EINVAL;
+  }
   const bool numa = flags & kFNumaNode;
   if (numa && attr.numa_node >= options.numa_nodes) return EINVAL;
   // arraymap.c array_map_alloc_check().
@@ -383,6 +387,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     }
     if (percpu) return options.spin_lock_wrong_map_type_errno;
   }
+  if (rdonly_and_wronly) return EINVAL;
 
   std::unique_ptr<ArrayMap> map(new ArrayMap());
   map->attr_ = attr;
@@ -393,6 +398,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->exec_mappings_refused_ = options.exec_mappings_refused;
   map->freeze_needs_write_permission_ = options.freeze_needs_write_permission;
   map->spin_lock_freeze_refused_ = options.spin_lock_freeze_refused;
+  map->lookup_read_permission_first_ = options.lookup_read_permission_first;
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -719,8 +725,13 @@ bool SysWritable(bool can_write, const ArrayMap& map) {
 // Every check in the kernel's order (syscall.c map_lookup_elem).
 int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
                          uint64_t flags) {
-  if (flags & ~kFLock) return EINVAL;
+  // Before 6.19 the flags come before the read permission
+  // (Options::lookup_read_permission_first).
+  if (!fd.map_->lookup_read_permission_first_ && (flags & ~kFLock)) {
+    return EINVAL;
+  }
   if (!fd.can_read_) return EPERM;
+  if (flags & ~kFLock) return EINVAL;
   if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
   if (key >= fd.max_entries_) return ENOENT;
   // bpf_map_copy_value: copy_map_value_locked under BPF_F_LOCK.

@@ -323,6 +323,9 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.spin_lock_refuses_wronly_prog = profile_.spin_lock_refuses_wronly_prog;
   options.spin_lock_wrong_map_type_errno = profile_.spin_lock_wrong_map_type_errno;
   options.spin_lock_freeze_refused = profile_.spin_lock_freeze_refused;
+  options.lookup_read_permission_first = profile_.lookup_read_permission_first;
+  options.create_rdonly_wronly_checked_last =
+      profile_.create_rdonly_wronly_checked_last;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;
   // Every mapped access goes through core::MappingTable, which checks its

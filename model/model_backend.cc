@@ -299,9 +299,17 @@ class ModelMap : public core::MapInstance {
   // BPF_F_LOCK without a lock is EINVAL after it, before the key. Settled on
   // Linux 6.18: corpus/regressions/spin_lock_bpf_f_lock_syscall_flags.ops,
   // spin_lock_bpf_f_lock_wronly_fd.ops, spin_lock_bpf_f_lock_without_lock.ops.
+  // Since 6.19 the read permission comes first, then every flag check
+  // (bpf_map_check_op_flags; core/kernel_profile.h
+  // lookup_read_permission_first). Recorded on 6.19 and 7.x:
+  // corpus/releases/<series>/lookup_order_wronly_fd.ops.
   Result Do(const core::Lookup& op) {
-    if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
+    if (!profile_.lookup_read_permission_first &&
+        (op.flags & ~core::kBpfFLock)) {
+      return Result::Errno(EINVAL);
+    }
     if (!sys_can_read()) return Result::Errno(EPERM);
+    if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
     if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
       return Result::Errno(EINVAL);
     }
@@ -854,8 +862,13 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   // the map type's checks.
   const bool token = flags & core::kBpfFTokenFd;
   flags &= ~core::kBpfFTokenFd;
-  // bpf_get_file_flag(): RDONLY and WRONLY together.
-  if ((flags & core::kBpfFRdonly) && (flags & core::kBpfFWronly)) return EINVAL;
+  // bpf_get_file_flag(): RDONLY and WRONLY together. Before 7.2 map_create()
+  // asks it first; since 7.2 only after every other check (below).
+  const bool rdonly_and_wronly =
+      (flags & core::kBpfFRdonly) && (flags & core::kBpfFWronly);
+  if (rdonly_and_wronly && !params.profile.create_rdonly_wronly_checked_last) {
+    return EINVAL;
+  }
   // map_create(): the NUMA node must exist and be online.
   const bool numa = flags & core::kBpfFNumaNode;
   if (numa && spec.numa_node >= params.numa_nodes) return EINVAL;
@@ -915,6 +928,11 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
     }
     if (percpu) return params.profile.spin_lock_wrong_map_type_errno;
   }
+  // Since 7.2 map_create() runs bpf_get_file_flag() after map_create_alloc()
+  // (the type's checks, allocation and BTF): core/kernel_profile.h
+  // create_rdonly_wronly_checked_last. Recorded on 7.2:
+  // corpus/releases/7.2/create_rdonly_wronly_*.ops.
+  if (rdonly_and_wronly) return EINVAL;
   return 0;
 }
 

@@ -24,6 +24,13 @@ namespace {
 
 const core::Environment kEnv{2, 4096, ""};
 
+// The test plug-ins written in C (plugin/testing/minimal_plugin.c) follow
+// Linux 6.15-6.18's rules, so the model here, and the model exported as a
+// plug-in (whose child inherits this variable), answer as that profile
+// whatever the host runs.
+constexpr char kPluginsProfile[] = "6.15-6.18";
+const bool kProfilePinned = setenv("AMC_KERNEL_PROFILE", kPluginsProfile, 1) == 0;
+
 std::unique_ptr<PluginBackend> MustOpen(const std::string& path,
                                         PluginOptions options = {}) {
   std::string error;
@@ -42,6 +49,8 @@ std::string OpenError(const std::string& path) {
 model::ModelBackend Model() {
   model::Params p;
   p.env = kEnv;
+  EXPECT_TRUE(kProfilePinned);
+  p.profile = *core::KernelProfileByName(kPluginsProfile);
   return model::ModelBackend(p);
 }
 

@@ -171,6 +171,14 @@ struct Options {
   int spin_lock_wrong_map_type_errno = EOPNOTSUPP;
   // Freeze of a map with a lock is ENOTSUPP; when false it freezes.
   bool spin_lock_freeze_refused = true;
+  // A syscall-face Lookup checks the handle's read permission (EPERM)
+  // before its flags (EINVAL), as Linux does since 6.19; when false the
+  // flags come first.
+  bool lookup_read_permission_first = true;
+  // BPF_F_RDONLY with BPF_F_WRONLY is EINVAL after every other creation
+  // check (E2BIG, ENOMEM, EACCES...), as since Linux 7.2; when false it is
+  // the first check after the lock's BTF checks.
+  bool create_rdonly_wronly_checked_last = true;
   // BPF_F_MMAPABLE maps of at most 256 KiB take their memfd from a small
   // process-wide cache of zeroed ones, and give it back zeroed when
   // destroyed, instead of creating, sizing and mapping a new one each time
@@ -527,6 +535,7 @@ class ArrayMap {
   bool exec_mappings_refused_ = true;
   bool freeze_needs_write_permission_ = true;
   bool spin_lock_freeze_refused_ = true;
+  bool lookup_read_permission_first_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
   uint8_t* data_ = nullptr;
