@@ -94,6 +94,20 @@ inline uint64_t SyscallValueSize(const MapSpec& spec, const Environment& env) {
   return spec.value_size;
 }
 
+// The syscall value buffer size of one key for an op with element flags
+// `flags` (kernel: bpf_map_value_size(map, flags)). Since 7.0
+// (`percpu_cpu_flags`, core/kernel_profile.h), BPF_F_CPU or BPF_F_ALL_CPUS
+// make it value_size bytes, one CPU's value, for any map type (the flag
+// check refuses them on an ARRAY before any buffer is read); before, the
+// flags do not change it.
+inline uint64_t SyscallValueSize(const MapSpec& spec, const Environment& env,
+                                 uint64_t flags, bool percpu_cpu_flags) {
+  if (percpu_cpu_flags && (flags & (kBpfFCpu | kBpfFAllCpus))) {
+    return spec.value_size;
+  }
+  return SyscallValueSize(spec, env);
+}
+
 // Reads this machine's environment: /sys/devices/system/cpu/possible,
 // sysconf(_SC_PAGESIZE) and uname().release.
 Environment HostEnvironment();

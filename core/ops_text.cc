@@ -260,6 +260,31 @@ std::optional<uint64_t> ParseBits(std::string_view s,
   return value;
 }
 
+// Element flags: ParseBits over the names, where a part `CPU(n)` (n a 32-bit
+// number) stands for n << 32, the CPU of BPF_F_CPU.
+std::optional<uint64_t> ParseElemFlags(std::string_view s) {
+  uint64_t cpu_bits = 0;
+  std::string rest;
+  while (true) {
+    size_t bar = s.find('|');
+    std::string_view part = s.substr(0, bar);
+    if (part.size() > 5 && part.substr(0, 4) == "CPU(" && part.back() == ')') {
+      auto n = ParseU32(part.substr(4, part.size() - 5));
+      if (!n) return std::nullopt;
+      cpu_bits |= uint64_t{*n} << 32;
+    } else {
+      if (!rest.empty() || part.empty()) rest += '|';
+      rest += part;
+    }
+    if (bar == std::string_view::npos) break;
+    s.remove_prefix(bar + 1);
+  }
+  if (rest.empty()) return cpu_bits;
+  auto n = ParseBits(rest, kElemFlagNames, "BPF_ANY");
+  if (!n) return std::nullopt;
+  return *n | cpu_bits;
+}
+
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -414,7 +439,7 @@ class FieldParser {
   void operator()(const char* name, ElemFlagsField f) {
     Take(name, "flags such as BPF_ANY, BPF_NOEXIST, BPF_F_LOCK or a number",
          [&](const std::string& s) {
-           auto n = ParseBits(s, kElemFlagNames, "BPF_ANY");
+           auto n = ParseElemFlags(s);
            if (n) f.v = *n;
            return n.has_value();
          });
@@ -644,8 +669,14 @@ std::string PrintBytes(const std::vector<uint8_t>& bytes) {
   return out;
 }
 
+// The low 32 bits by name (unnamed bits in hex), then the upper 32 bits,
+// where BPF_F_CPU carries its CPU, as CPU(n) in decimal.
 std::string PrintElemFlags(uint64_t flags) {
-  return PrintBits(flags, kElemFlagNames, "BPF_ANY");
+  const uint32_t cpu = static_cast<uint32_t>(flags >> 32);
+  const uint64_t low = flags & UINT32_MAX;
+  if (cpu == 0) return PrintBits(low, kElemFlagNames, "BPF_ANY");
+  std::string out = low == 0 ? "" : PrintBits(low, kElemFlagNames, "BPF_ANY") + "|";
+  return out + "CPU(" + std::to_string(cpu) + ")";
 }
 
 std::string PrintMapFlags(uint32_t flags) {

@@ -9,7 +9,13 @@
 //   prog_lookup cpu=0 key=9 -> ok null
 //
 // Numbers are decimal or 0x-hex. Flags are names joined by '|' (numbers
-// allowed: BPF_F_LOCK|0x100000000). Bytes are hex, in '+'-joined segments
+// allowed: BPF_F_LOCK|0x10). The upper 32 bits of element flags, where
+// BPF_F_CPU carries a CPU number, are written `CPU(n)` (n decimal):
+// `lookup key=0 flags=BPF_F_CPU|CPU(3)` asks for CPU 3's value, and
+// `flags=CPU(1)` is 1 << 32 without BPF_F_CPU. Any 64-bit pattern prints
+// this way (the low bits by name, unnamed ones in hex, then CPU(n)); older
+// files with the upper bits as a number (0x100000000) parse unchanged.
+// Bytes are hex, in '+'-joined segments
 // where `ab*16` repeats a byte; `-` is empty. Optional keys are a number or
 // `null`. Fields left out take their default (0, empty, null); the optional
 // `-> RESULT` is the expected result: `ok` or an errno name, then the

@@ -177,10 +177,63 @@ TEST(OpsTextTest, FlagsPrintByName) {
   EXPECT_EQ(PrintElemFlags(0), "BPF_ANY");
   EXPECT_EQ(PrintElemFlags(3), "BPF_NOEXIST|BPF_EXIST");
   EXPECT_EQ(PrintElemFlags(kBpfFLock | (uint64_t{1} << 40)),
-            "BPF_F_LOCK|0x10000000000");
+            "BPF_F_LOCK|CPU(256)");
   EXPECT_EQ(PrintMapFlags(kBpfFMmapable | kBpfFRdonly),
             "BPF_F_RDONLY|BPF_F_MMAPABLE");
   EXPECT_EQ(PrintMapFlags(0), "0");
+}
+
+TEST(OpsTextTest, CpuOfBpfFCpuPrintsAsCpuInTheUpperBits) {
+  EXPECT_EQ(PrintElemFlags(kBpfFCpu | (uint64_t{3} << 32)), "BPF_F_CPU|CPU(3)");
+  EXPECT_EQ(PrintElemFlags(uint64_t{1} << 32), "CPU(1)");
+  EXPECT_EQ(PrintElemFlags(kBpfFAllCpus), "BPF_F_ALL_CPUS");
+  EXPECT_EQ(PrintElemFlags(UINT64_MAX),
+            "BPF_NOEXIST|BPF_EXIST|BPF_F_LOCK|BPF_F_CPU|BPF_F_ALL_CPUS|"
+            "0xffffffe0|CPU(4294967295)");
+  EXPECT_EQ(PrintOp(Lookup{0, kBpfFCpu | (uint64_t{2} << 32)}),
+            "lookup key=0 flags=BPF_F_CPU|CPU(2)");
+}
+
+TEST(OpsTextTest, ElemFlagsRoundTripForEveryBitPattern) {
+  std::vector<uint64_t> patterns = {0, 1, 3, 8, 16, 24, 0xffffffff,
+                                    uint64_t{1} << 32, UINT64_MAX,
+                                    kBpfFCpu | (uint64_t{0xffffffff} << 32)};
+  uint64_t x = 0x9e3779b97f4a7c15;
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    patterns.push_back(x);
+    patterns.push_back(x & 0xffffffff0000001f);
+  }
+  for (uint64_t flags : patterns) {
+    Sequence seq;
+    seq.steps.push_back({Update{1, {1, 2}, flags}, std::nullopt});
+    seq.steps.push_back({Lookup{1, flags}, std::nullopt});
+    seq.steps.push_back({LookupBatch{std::nullopt, 2, flags, flags}, std::nullopt});
+    seq.steps.push_back({UpdateBatch{{0}, {1}, flags, flags}, std::nullopt});
+    auto parsed = ParseOps(PrintOps(seq), "x.ops");
+    ASSERT_TRUE(std::holds_alternative<Sequence>(parsed)) << PrintElemFlags(flags);
+    EXPECT_EQ(std::get<Sequence>(parsed), seq) << PrintElemFlags(flags);
+  }
+}
+
+TEST(OpsTextTest, CpuFlagsParseFromNamesNumbersAndOldFiles) {
+  auto flags_of = [](const std::string& line) -> std::optional<uint64_t> {
+    auto parsed = ParseOps("map\n" + line + "\n", "x.ops");
+    if (!std::holds_alternative<Sequence>(parsed)) return std::nullopt;
+    return std::get<Lookup>(std::get<Sequence>(parsed).steps[0].op).flags;
+  };
+  EXPECT_EQ(flags_of("lookup flags=BPF_F_CPU|CPU(5)"),
+            kBpfFCpu | (uint64_t{5} << 32));
+  EXPECT_EQ(flags_of("lookup flags=CPU(0x10)|BPF_F_LOCK"),
+            kBpfFLock | (uint64_t{16} << 32));
+  EXPECT_EQ(flags_of("lookup flags=BPF_F_LOCK|0x100000000"),
+            kBpfFLock | (uint64_t{1} << 32));
+  EXPECT_EQ(flags_of("lookup flags=CPU(4294967295)"), uint64_t{0xffffffff} << 32);
+  EXPECT_EQ(flags_of("lookup flags=CPU(4294967296)"), std::nullopt);
+  EXPECT_EQ(flags_of("lookup flags=CPU()"), std::nullopt);
+  EXPECT_EQ(flags_of("lookup flags=CPU(1)|"), std::nullopt);
+  EXPECT_EQ(flags_of("lookup flags=|CPU(1)"), std::nullopt);
+  EXPECT_EQ(flags_of("lookup flags=BPF_F_CPU||CPU(1)"), std::nullopt);
 }
 
 }  // namespace

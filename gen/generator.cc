@@ -102,36 +102,74 @@ std::optional<uint32_t> GenOptionalKey(C& c, uint32_t max_entries) {
   return GenKey(c, max_entries);
 }
 
+// The per-CPU flags of Linux 7.0 (core/kernel_profile.h percpu_cpu_flags):
+// BPF_F_CPU, BPF_F_ALL_CPUS, both, or the upper bits alone, with a CPU
+// below, at or past `cpus` (possible CPUs) or anywhere in 32 bits, and
+// BPF_NOEXIST / BPF_EXIST / both / BPF_F_LOCK now and then.
+template <class C>
+uint64_t GenCpuFlags(C& c, uint32_t cpus) {
+  uint64_t cpu;
+  uint64_t roll = c.Range(0, 9);
+  if (roll < 5) {
+    cpu = c.Range(0, cpus - 1);
+  } else if (roll < 7) {
+    cpu = cpus;
+  } else if (roll < 8) {
+    cpu = uint64_t{cpus} + 1;
+  } else {
+    cpu = c.Range(0, UINT32_MAX);
+  }
+  uint64_t flags;
+  roll = c.Range(0, 9);
+  if (roll < 5) {
+    flags = core::kBpfFCpu | (cpu << 32);
+  } else if (roll < 7) {
+    flags = core::kBpfFAllCpus;
+  } else if (roll < 8) {
+    flags = core::kBpfFAllCpus | (cpu << 32);
+  } else if (roll < 9) {
+    flags = core::kBpfFCpu | core::kBpfFAllCpus | (cpu << 32);
+  } else {
+    flags = cpu << 32;
+  }
+  roll = c.Range(0, 9);
+  if (roll == 6) flags |= core::kBpfNoexist;
+  if (roll == 7) flags |= core::kBpfExist;
+  if (roll == 8) flags |= core::kBpfNoexist | core::kBpfExist;
+  if (roll == 9) flags |= core::kBpfFLock;
+  return flags;
+}
+
 // Update flags: mostly BPF_ANY / BPF_NOEXIST / BPF_EXIST, rarely anything.
 template <class C>
-uint64_t GenUpdateFlags(C& c) {
+uint64_t GenUpdateFlags(C& c, uint32_t cpus) {
   uint64_t roll = c.Range(0, 99);
   if (roll < 50) return core::kBpfAny;
   if (roll < 65) return core::kBpfNoexist;
   if (roll < 80) return core::kBpfExist;
   if (roll < 84) return 3;
   if (roll < 88) return core::kBpfFLock | c.Range(0, 2);
-  if (roll < 91) return core::kBpfFCpu | (c.Range(0, 3) << 32);
-  if (roll < 94) return core::kBpfFAllCpus;
+  if (roll < 94) return GenCpuFlags(c, cpus);
   if (roll < 97) return uint64_t{1} << c.Range(0, 63);
   return c.Range(0, UINT64_MAX);
 }
 
 // Lookup / elem flags: mostly 0.
 template <class C>
-uint64_t GenReadFlags(C& c) {
+uint64_t GenReadFlags(C& c, uint32_t cpus) {
   if (c.Percent(80)) return 0;
-  return GenUpdateFlags(c);
+  return GenUpdateFlags(c, cpus);
 }
 
 // For a map with a bpf_spin_lock, BPF_F_LOCK often (alone, with BPF_EXIST /
 // BPF_NOEXIST, rarely with another bit), else the usual flags. Maps without
 // a lock draw exactly as before.
 template <class C>
-uint64_t GenLockAwareFlags(C& c, const MapSpec& spec, bool update) {
-  if (!spec.spin_lock_offset) return update ? GenUpdateFlags(c) : GenReadFlags(c);
+uint64_t GenLockAwareFlags(C& c, const MapSpec& spec, bool update,
+                           uint32_t cpus) {
+  if (!spec.spin_lock_offset) return update ? GenUpdateFlags(c, cpus) : GenReadFlags(c, cpus);
   uint64_t roll = c.Range(0, 99);
-  if (roll < 50) return update ? GenUpdateFlags(c) : GenReadFlags(c);
+  if (roll < 50) return update ? GenUpdateFlags(c, cpus) : GenReadFlags(c, cpus);
   if (roll < 80) return core::kBpfFLock;
   if (roll < 88) return core::kBpfFLock | core::kBpfExist;
   if (roll < 94) return core::kBpfFLock | core::kBpfNoexist;
@@ -358,38 +396,47 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
                     size_t kind, core::Op* op) {
   using K = core::OpKind;
   const uint32_t n = spec.max_entries;
+  const uint32_t cpus = std::max<uint32_t>(o.env.possible_cpus, 1);
   const uint64_t vsize = core::SyscallValueSize(spec, o.env);
+  // The buffer an op with these flags passes (value_size with BPF_F_CPU /
+  // BPF_F_ALL_CPUS): values are drawn for the whole buffer, then cut to it,
+  // so that the draws, and so every decoding, do not depend on the flags.
+  auto fit = [&](uint64_t flags) {
+    return std::min<uint64_t>(core::SyscallValueSize(spec, o.env, flags, true),
+                              uint64_t{1} << 16);
+  };
   // Value buffers are bounded for sequences whose spec cannot be created
   // anyway (value_size > INT_MAX): nothing reads them.
   const uint64_t buffer = std::min<uint64_t>(vsize, uint64_t{1} << 16);
   const uint64_t prog_value = std::min<uint64_t>(spec.value_size, uint64_t{1} << 16);
   switch (static_cast<K>(kind)) {
     case K::kLookup:
-      *op = core::Lookup{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
+      *op = core::Lookup{GenKey(c, n), GenLockAwareFlags(c, spec, false, cpus)};
       return;
     case K::kUpdate: {
       auto& u = Reuse<core::Update>(op);
       u.key = GenKey(c, n);
       GenBytesInto(c, buffer, &u.value);
-      u.flags = GenLockAwareFlags(c, spec, true);
+      u.flags = GenLockAwareFlags(c, spec, true, cpus);
+      if (u.value.size() > fit(u.flags)) u.value.resize(fit(u.flags));
       return;
     }
     case K::kDelete:
       *op = core::Delete{GenKey(c, n)};
       return;
     case K::kLookupAndDelete:
-      *op = core::LookupAndDelete{GenKey(c, n), GenLockAwareFlags(c, spec, false)};
+      *op = core::LookupAndDelete{GenKey(c, n), GenLockAwareFlags(c, spec, false, cpus)};
       return;
     case K::kGetNextKey:
       *op = core::GetNextKey{GenOptionalKey(c, n)};
       return;
     case K::kLookupBatch:
       *op = core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
-                              GenLockAwareFlags(c, spec, false), c.Percent(95) ? 0 : GenUpdateFlags(c)};
+                              GenLockAwareFlags(c, spec, false, cpus), c.Percent(95) ? 0 : GenUpdateFlags(c, cpus)};
       return;
     case K::kLookupAndDeleteBatch:
       *op = core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
-                                       GenLockAwareFlags(c, spec, false), 0};
+                                       GenLockAwareFlags(c, spec, false, cpus), 0};
       return;
     case K::kUpdateBatch: {
       auto& b = Reuse<core::UpdateBatch>(op);
@@ -405,8 +452,11 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       } else {
         b.values.clear();
       }
-      b.elem_flags = GenLockAwareFlags(c, spec, false);
-      b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c);
+      b.elem_flags = GenLockAwareFlags(c, spec, false, cpus);
+      b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c, cpus);
+      if (b.values.size() > fit(b.elem_flags) * count) {
+        b.values.resize(fit(b.elem_flags) * count);
+      }
       return;
     }
     case K::kDeleteBatch: {
@@ -415,7 +465,7 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       b.keys.clear();
       b.keys.reserve(count);
       for (uint32_t i = 0; i < count; ++i) b.keys.push_back(GenKey(c, n));
-      b.elem_flags = GenReadFlags(c);
+      b.elem_flags = GenReadFlags(c, cpus);
       return;
     }
     case K::kFreeze:
@@ -449,7 +499,7 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       u.cpu = GenCpu(c, o);
       u.key = GenKey(c, n);
       GenBytesInto(c, prog_value, &u.value);
-      u.flags = GenLockAwareFlags(c, spec, true);
+      u.flags = GenLockAwareFlags(c, spec, true, cpus);
       return;
     }
     case K::kProgDelete:

@@ -399,6 +399,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->freeze_needs_write_permission_ = options.freeze_needs_write_permission;
   map->spin_lock_freeze_refused_ = options.spin_lock_freeze_refused;
   map->lookup_read_permission_first_ = options.lookup_read_permission_first;
+  map->percpu_cpu_flags_ = options.percpu_cpu_flags;
+  map->percpu_update_writes_padding_ = options.percpu_update_writes_padding;
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -538,6 +540,24 @@ void ArrayMap::CopyValue(uint32_t key, void* out) const {
   if (attr_.spin_lock_offset >= 0) {
     std::memset(dst + attr_.spin_lock_offset, 0, kSpinLockSize);
   }
+}
+
+void ArrayMap::CopyValueOnCpu(uint32_t key, uint32_t cpu, void* out) const {
+  // bpf_percpu_array_copy under BPF_F_CPU: copy_map_value of one CPU's slot.
+  ReadValue(data_ + cpu * cpu_stride_ + key * elem_size_,
+            static_cast<uint8_t*>(out), attr_.value_size);
+}
+
+int ArrayMap::CheckOpFlags(uint64_t flags, uint64_t allowed) const {
+  if (static_cast<uint32_t>(flags) & ~allowed) return EINVAL;
+  if ((flags & kFLock) && attr_.spin_lock_offset < 0) return EINVAL;
+  if (!(flags & kFCpu) && (flags >> 32)) return EINVAL;
+  if (flags & (kFCpu | kFAllCpus)) {
+    if (!percpu()) return EINVAL;
+    if ((flags & kFCpu) && (flags & kFAllCpus)) return EINVAL;
+    if ((flags & kFCpu) && (flags >> 32) >= cpus_) return ERANGE;
+  }
+  return 0;
 }
 
 namespace {
@@ -722,18 +742,29 @@ bool SysWritable(bool can_write, const ArrayMap& map) {
 }
 }  // namespace
 
-// Every check in the kernel's order (syscall.c map_lookup_elem).
+// Every check in the kernel's order (syscall.c map_lookup_elem). Since 6.19
+// the read permission comes first; since 7.0 (Options::percpu_cpu_flags)
+// the flags are checked by bpf_map_check_op_flags(BPF_F_LOCK | BPF_F_CPU).
 int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
                          uint64_t flags) {
   // Before 6.19 the flags come before the read permission
-  // (Options::lookup_read_permission_first).
+  // (Options::lookup_read_permission_first): any bit but BPF_F_LOCK.
+  const bool cpu_flags = fd.map_->percpu_cpu_flags_;
   if (!fd.map_->lookup_read_permission_first_ && (flags & ~kFLock)) {
     return EINVAL;
   }
   if (!fd.can_read_) return EPERM;
-  if (flags & ~kFLock) return EINVAL;
-  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  if (cpu_flags) {
+    if (int err = fd.map_->CheckOpFlags(flags, kFLock | kFCpu)) return err;
+  } else {
+    if (flags & ~kFLock) return EINVAL;
+    if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  }
   if (key >= fd.max_entries_) return ENOENT;
+  if (cpu_flags && (flags & kFCpu)) {
+    fd.map_->CopyValueOnCpu(key, static_cast<uint32_t>(flags >> 32), value);
+    return 0;
+  }
   // bpf_map_copy_value: copy_map_value_locked under BPF_F_LOCK.
   if (flags & kFLock) {
     fd.map_->CopyValueLocked(key, value);
@@ -749,7 +780,12 @@ int MapFd::UpdateChecked(MapFd fd, uint32_t key, const void* value,
   // Relaxed: the frozen bit publishes nothing; coherence of the one state
   // word already makes every update that happens after Freeze() see it.
   if (!fd.can_write_ || fd.map_->frozen()) return EPERM;
-  if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
+  if (fd.map_->percpu_cpu_flags_) {
+    // bpf_map_check_op_flags(flags, ~0).
+    if (int err = fd.map_->CheckOpFlags(flags, ~uint64_t{0})) return err;
+  } else if ((flags & kFLock) && !fd.has_lock_) {
+    return EINVAL;
+  }
   return fd.UpdateValue(key, static_cast<const uint8_t*>(value), flags);
 }
 
@@ -782,8 +818,12 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
                        uint32_t* keys, void* values, uint32_t* count,
                        uint64_t elem_flags, uint64_t /*flags*/) const {
   if (!can_read_) return EPERM;
-  if (elem_flags & ~kFLock) return EINVAL;
-  if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  if (map_->percpu_cpu_flags_) {
+    if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu)) return err;
+  } else {
+    if (elem_flags & ~kFLock) return EINVAL;
+    if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  }
   const uint32_t max = *count;
   if (max == 0) return 0;
   // The walk get-next-key would make, in closed form: from the key after
@@ -801,7 +841,13 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
   const uint32_t n = std::min(max, entries - start);
   for (uint32_t i = 0; i < n; ++i) keys[i] = start + i;
   auto* out = static_cast<uint8_t*>(values);
-  if (elem_flags & kFLock) {
+  if (map_->percpu_cpu_flags_ && (elem_flags & kFCpu)) {
+    const uint32_t cpu = static_cast<uint32_t>(elem_flags >> 32);
+    const uint64_t stride = map_->attr_.value_size;
+    for (uint32_t i = 0; i < n; ++i) {
+      map_->CopyValueOnCpu(start + i, cpu, out + i * stride);
+    }
+  } else if (elem_flags & kFLock) {
     // Each element under its own lock, as the kernel.
     const uint64_t stride = map_->value_buffer_size();
     for (uint32_t i = 0; i < n; ++i) {
@@ -819,10 +865,15 @@ int MapFd::UpdateBatch(const uint32_t* keys, const void* values,
                        uint32_t* count, uint64_t elem_flags,
                        uint64_t /*flags*/) const {
   if (!SysWritable(can_write_, *map_)) return EPERM;
-  if (elem_flags & ~kFLock) return EINVAL;
-  if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  if (map_->percpu_cpu_flags_) {
+    int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu | kFAllCpus);
+    if (err) return err;
+  } else {
+    if (elem_flags & ~kFLock) return EINVAL;
+    if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  }
   const uint32_t n = *count;
-  const uint64_t stride = map_->value_buffer_size();
+  const uint64_t stride = map_->value_buffer_size(elem_flags);
   const auto* in = static_cast<const uint8_t*>(values);
   uint32_t applied = 0;
   int err = 0;

@@ -261,8 +261,108 @@ TEST(ArrayMapSyscallTest, WholeWordValuesOfEverySizeRoundTripExactly) {
   }
 }
 
-TEST(ArrayMapSyscallTest, PercpuUpdateWritesEveryCpuSlotWithPadding) {
-  auto map = Make(MapType::kPercpuArray, 4, 3, 0, 3);
+std::unique_ptr<ArrayMap> MakePercpu(uint32_t value_size, uint32_t max_entries,
+                                     uint32_t cpus, bool cpu_flags) {
+  MapAttr attr;
+  attr.type = MapType::kPercpuArray;
+  attr.value_size = value_size;
+  attr.max_entries = max_entries;
+  Options options;
+  options.possible_cpus = cpus;
+  options.percpu_cpu_flags = cpu_flags;
+  options.percpu_update_writes_padding = !cpu_flags;
+  std::unique_ptr<ArrayMap> map;
+  EXPECT_EQ(ArrayMap::Create(attr, options, &map), 0);
+  return map;
+}
+
+constexpr uint64_t Cpu(uint64_t cpu) { return kFCpu | (cpu << 32); }
+
+TEST(ArrayMapSyscallTest, PercpuUpdateLeavesPaddingAloneSince70) {
+  auto map = MakePercpu(3, 3, 2, true);
+  auto buf = Pattern(8 * 2, 1);
+  EXPECT_EQ(map->fd().Update(2, buf.data()), 0);
+  std::vector<uint8_t> out(16);
+  EXPECT_EQ(map->fd().Lookup(2, out.data()), 0);
+  std::vector<uint8_t> expect(16, 0);
+  std::memcpy(expect.data(), buf.data(), 3);
+  std::memcpy(expect.data() + 8, buf.data() + 8, 3);
+  EXPECT_EQ(out, expect);
+}
+
+TEST(ArrayMapSyscallTest, CpuFlagsReadAndWriteOneCpuOrAllSince70) {
+  auto map = MakePercpu(4, 2, 3, true);
+  EXPECT_EQ(map->value_buffer_size(Cpu(1)), 4u);
+  EXPECT_EQ(map->value_buffer_size(kFAllCpus), 4u);
+  EXPECT_EQ(map->value_buffer_size(0), 24u);
+  const uint8_t one[4] = {1, 2, 3, 4}, all[4] = {7, 7, 7, 7};
+  EXPECT_EQ(map->fd().Update(0, one, Cpu(2)), 0);
+  uint8_t out[4] = {};
+  EXPECT_EQ(map->fd().Lookup(0, out, Cpu(2)), 0);
+  EXPECT_EQ(std::memcmp(out, one, 4), 0);
+  EXPECT_EQ(map->fd().Lookup(0, out, Cpu(1)), 0);
+  EXPECT_EQ(out[0], 0);
+  // (u32)flags past BPF_F_ALL_CPUS is EINVAL in bpf_percpu_array_update.
+  EXPECT_EQ(map->fd().Update(1, all, kFAllCpus | kExist), EINVAL);
+  EXPECT_EQ(map->fd().Update(1, all, kFAllCpus), 0);
+  for (uint32_t cpu = 0; cpu < 3; ++cpu) {
+    EXPECT_EQ(std::memcmp(map->LookupOnCpu(1, cpu), all, 4), 0);
+  }
+  uint32_t keys[2], out_batch = 0, count = 2;
+  uint8_t values[8] = {};
+  EXPECT_EQ(map->fd().LookupBatch(nullptr, &out_batch, keys, values, &count,
+                                  Cpu(2)),
+            0);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(std::memcmp(values, one, 4), 0);
+  EXPECT_EQ(std::memcmp(values + 4, all, 4), 0);
+  const uint32_t batch_keys[2] = {0, 1};
+  const uint8_t batch_values[8] = {5, 5, 5, 5, 6, 6, 6, 6};
+  count = 2;
+  EXPECT_EQ(map->fd().UpdateBatch(batch_keys, batch_values, &count, Cpu(0)), 0);
+  EXPECT_EQ(count, 2u);
+  EXPECT_EQ(static_cast<uint8_t*>(map->LookupOnCpu(1, 0))[0], 6);
+}
+
+TEST(ArrayMapSyscallTest, CpuFlagChecksFollowTheKernelOrderSince70) {
+  auto map = MakePercpu(4, 2, 2, true);
+  auto array = Make(MapType::kArray, 4, 2);
+  uint8_t v[16] = {};
+  EXPECT_EQ(map->fd().Lookup(0, v, Cpu(2)), ERANGE);
+  EXPECT_EQ(map->fd().Lookup(0, v, uint64_t{1} << 32), EINVAL);
+  EXPECT_EQ(map->fd().Lookup(0, v, kFAllCpus), EINVAL);
+  EXPECT_EQ(map->fd().Lookup(2, v, Cpu(1)), ENOENT);
+  EXPECT_EQ(map->OpenFd(false, true).Lookup(0, v, Cpu(9)), EPERM);
+  EXPECT_EQ(map->fd().Update(0, v, Cpu(0) | kFAllCpus), EINVAL);
+  EXPECT_EQ(map->fd().Update(5, v, Cpu(7)), ERANGE);
+  EXPECT_EQ(map->fd().Update(5, v, Cpu(1)), E2BIG);
+  EXPECT_EQ(map->fd().Update(0, v, Cpu(1) | kNoexist), 0);
+  EXPECT_EQ(map->fd().Update(0, v, kNoexist | kExist), 0);
+  EXPECT_EQ(map->fd().Update(0, v, kNoexist), EEXIST);
+  EXPECT_EQ(map->fd().Update(0, v, kFLock), EINVAL);
+  EXPECT_EQ(map->fd().Update(0, v, 0x20), EINVAL);
+  EXPECT_EQ(array->fd().Lookup(0, v, Cpu(0)), EINVAL);
+  EXPECT_EQ(array->fd().Update(0, v, kFAllCpus), EINVAL);
+  uint32_t keys[2], out_batch = 0, count = 2;
+  EXPECT_EQ(map->fd().LookupBatch(nullptr, &out_batch, keys, v, &count,
+                                  kFAllCpus),
+            EINVAL);
+  const uint32_t batch_keys[1] = {0};
+  count = 1;
+  EXPECT_EQ(map->fd().UpdateBatch(batch_keys, v, &count, kExist), EINVAL);
+}
+
+TEST(ArrayMapSyscallTest, CpuFlagsAreEinvalBefore70) {
+  auto map = MakePercpu(4, 2, 2, false);
+  uint8_t v[16] = {};
+  EXPECT_EQ(map->value_buffer_size(Cpu(1)), 16u);
+  EXPECT_EQ(map->fd().Lookup(0, v, Cpu(1)), EINVAL);
+  EXPECT_EQ(map->fd().Update(0, v, Cpu(1)), EINVAL);
+  EXPECT_EQ(map->fd().Update(0, v, kNoexist | kExist), EINVAL);
+}
+
+TEST(ArrayMapSyscallTest, PercpuUpdateWritesEveryCpuSlotWithPaddingBefore70) {
+  auto map = MakePercpu(3, 3, 3, false);
   auto buf = Pattern(8 * 3, 1);
   EXPECT_EQ(map->fd().Update(2, buf.data()), 0);
   for (uint32_t cpu = 0; cpu < 3; ++cpu) {

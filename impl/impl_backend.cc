@@ -52,13 +52,18 @@ class ImplMap : public core::MapInstance {
   }
 
  private:
-  uint64_t BufferSize() const { return map_->value_buffer_size(); }
+  // The syscall buffer per key for element flags `flags` (BPF_F_CPU /
+  // BPF_F_ALL_CPUS make it value_size on 7.0+; the library's own answer, so
+  // it never reads or writes past what is given).
+  uint64_t BufferSize(uint64_t flags = 0) const {
+    return map_->value_buffer_size(flags);
+  }
 
   // ---- syscall face ----
 
   Result Do(const core::Lookup& op) {
     Result r;
-    Bytes value = buffers_.TakeBytes(BufferSize());
+    Bytes value = buffers_.TakeBytes(BufferSize(op.flags));
     r.err = fd_.Lookup(op.key, value.data(), op.flags);
     if (r.err == 0) {
       r.value = std::move(value);
@@ -68,7 +73,7 @@ class ImplMap : public core::MapInstance {
     return r;
   }
   Result Do(const core::Update& op) {
-    FittedBytes value(op.value, BufferSize());
+    FittedBytes value(op.value, BufferSize(op.flags));
     return Result::Errno(fd_.Update(op.key, value.data(), op.flags));
   }
   Result Do(const core::Delete& op) { return Result::Errno(fd_.Delete(op.key)); }
@@ -96,7 +101,7 @@ class ImplMap : public core::MapInstance {
     const uint32_t room = static_cast<uint32_t>(
         std::min<uint64_t>(op.count, uint64_t{spec_.max_entries} + 1));
     std::vector<uint32_t> keys(room);
-    Bytes values = buffers_.TakeBytes(room * BufferSize());
+    Bytes values = buffers_.TakeBytes(room * BufferSize(op.elem_flags));
     uint32_t walk_count = room;
     r.err = fd_.LookupBatch(op.in_batch ? &in : nullptr, &out_batch,
                             keys.data(), values.data(), &walk_count,
@@ -110,7 +115,7 @@ class ImplMap : public core::MapInstance {
     }
     r.count = walk_count;
     keys.resize(walk_count);
-    values.resize(walk_count * BufferSize());
+    values.resize(walk_count * BufferSize(op.elem_flags));
     r.keys = std::move(keys);
     r.value = std::move(values);
     if (walk_count > 0) r.out_batch = out_batch;
@@ -127,7 +132,7 @@ class ImplMap : public core::MapInstance {
   Result Do(const core::UpdateBatch& op) {
     Result r;
     uint32_t count = static_cast<uint32_t>(op.keys.size());
-    FittedBytes values(op.values, BufferSize() * count);
+    FittedBytes values(op.values, BufferSize(op.elem_flags) * count);
     r.err = fd_.UpdateBatch(op.keys.data(), values.data(), &count,
                             op.elem_flags, op.flags);
     r.count = count;
@@ -326,6 +331,8 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.lookup_read_permission_first = profile_.lookup_read_permission_first;
   options.create_rdonly_wronly_checked_last =
       profile_.create_rdonly_wronly_checked_last;
+  options.percpu_cpu_flags = profile_.percpu_cpu_flags;
+  options.percpu_update_writes_padding = profile_.percpu_update_writes_padding;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;
   // Every mapped access goes through core::MappingTable, which checks its

@@ -206,7 +206,14 @@ class ModelMap : public core::MapInstance {
   // bpf_map_copy_value): ARRAY copies value_size bytes (copy_map_value);
   // PERCPU copies elem_size bytes per possible CPU, padding included
   // (arraymap.c: bpf_percpu_array_copy, copy_map_value_long).
-  void CopyOut(uint32_t key, uint8_t* out) const {
+  // Since 7.0, BPF_F_CPU in `flags` copies that CPU's value_size bytes
+  // alone (bpf_percpu_array_copy: copy_map_value of per_cpu_ptr(cpu)).
+  // Settled on 7.0 and 7.3: corpus/releases/7.0/percpu_cpu_flags_*.ops.
+  void CopyOut(uint32_t key, uint8_t* out, uint64_t flags = 0) const {
+    if (percpu() && CpuFlag(flags)) {
+      data_.Read(SlotOffset(key, FlagCpu(flags)), out, spec_.value_size);
+      return;
+    }
     if (percpu()) {
       for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
         data_.Read(SlotOffset(key, cpu), out + cpu * elem_size_, elem_size_);
@@ -231,14 +238,64 @@ class ModelMap : public core::MapInstance {
 
   // CopyOut for keys first .. first + count - 1 in turn, their buffers back
   // to back.
-  void CopyOutRange(uint32_t first, uint32_t count, uint8_t* out) const {
+  void CopyOutRange(uint32_t first, uint32_t count, uint8_t* out,
+                    uint64_t flags = 0) const {
     const uint8_t* dense = data_.Dense(SlotOffset(spec_.max_entries, cpus_ - 1));
-    if (dense != nullptr && !has_spin_lock()) {
+    if (dense != nullptr && !has_spin_lock() && !CpuFlag(flags)) {
       GatherValues(dense, first, count, out);
       return;
     }
-    const uint64_t per_key = core::SyscallValueSize(spec_, env_);
-    for (uint32_t i = 0; i < count; ++i) CopyOut(first + i, out + per_key * i);
+    const uint64_t per_key = ValueSize(flags);
+    for (uint32_t i = 0; i < count; ++i) {
+      CopyOut(first + i, out + per_key * i, flags);
+    }
+  }
+
+  // ---- BPF_F_CPU / BPF_F_ALL_CPUS (7.0+, core/kernel_profile.h
+  // percpu_cpu_flags) ----
+
+  // The syscall value buffer of one key for element flags `flags`
+  // (syscall.c bpf_map_value_size()).
+  uint64_t ValueSize(uint64_t flags) const {
+    return core::SyscallValueSize(spec_, env_, flags, profile_.percpu_cpu_flags);
+  }
+  // BPF_F_CPU as the kernel acts on it (only after the flag check passed).
+  bool CpuFlag(uint64_t flags) const {
+    return profile_.percpu_cpu_flags && (flags & core::kBpfFCpu);
+  }
+  static uint32_t FlagCpu(uint64_t flags) {
+    return static_cast<uint32_t>(flags >> 32);
+  }
+  // include/linux/bpf.h bpf_map_check_op_flags(), 7.0+: bits of the low
+  // 32 outside `allowed` are EINVAL, then BPF_F_LOCK without a lock, then
+  // upper bits without BPF_F_CPU; BPF_F_CPU / BPF_F_ALL_CPUS on a map that
+  // is not per-CPU, or both at once, are EINVAL; a CPU that is not possible
+  // (cpu >= nr_cpu_ids || !cpu_possible) is ERANGE. Settled on 7.0 and 7.3:
+  // corpus/releases/7.0/percpu_cpu_flags_checks.ops (and 7.3/).
+  int CheckOpFlags(uint64_t flags, uint64_t allowed) const {
+    if (static_cast<uint32_t>(flags) & ~allowed) return EINVAL;
+    if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
+    if (!(flags & core::kBpfFCpu) && (flags >> 32)) return EINVAL;
+    if (flags & (core::kBpfFCpu | core::kBpfFAllCpus)) {
+      if (!percpu()) return EINVAL;
+      if ((flags & core::kBpfFCpu) && (flags & core::kBpfFAllCpus)) return EINVAL;
+      if ((flags & core::kBpfFCpu) && FlagCpu(flags) >= env_.possible_cpus) {
+        return ERANGE;
+      }
+    }
+    return 0;
+  }
+  // The element-flag check of lookups and lookup batches after the fd's
+  // permission: 7.0+ bpf_map_check_op_flags(BPF_F_LOCK | BPF_F_CPU);
+  // before, bits other than BPF_F_LOCK (the whole 64-bit word), then
+  // BPF_F_LOCK without a lock.
+  int LookupFlagsCheck(uint64_t flags) const {
+    if (profile_.percpu_cpu_flags) {
+      return CheckOpFlags(flags, core::kBpfFLock | core::kBpfFCpu);
+    }
+    if (flags & ~core::kBpfFLock) return EINVAL;
+    if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
+    return 0;
   }
 
   // What CopyOutRange writes, from a store that is one array `store` (no
@@ -302,22 +359,20 @@ class ModelMap : public core::MapInstance {
   // Since 6.19 the read permission comes first, then every flag check
   // (bpf_map_check_op_flags; core/kernel_profile.h
   // lookup_read_permission_first). Recorded on 6.19 and 7.x:
-  // corpus/releases/<series>/lookup_order_wronly_fd.ops.
+  // corpus/releases/<series>/lookup_order_wronly_fd.ops. Since 7.0 the flag
+  // check is LookupFlagsCheck's, and BPF_F_CPU reads one CPU's value.
   Result Do(const core::Lookup& op) {
     if (!profile_.lookup_read_permission_first &&
         (op.flags & ~core::kBpfFLock)) {
       return Result::Errno(EINVAL);
     }
     if (!sys_can_read()) return Result::Errno(EPERM);
-    if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
-    if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
-      return Result::Errno(EINVAL);
-    }
+    if (int err = LookupFlagsCheck(op.flags)) return Result::Errno(err);
     // arraymap.c array_map_lookup_elem / bpf_percpu_array_copy.
     if (op.key >= spec_.max_entries) return Result::Errno(ENOENT);
     Result r;
-    r.value = buffers_.TakeBytes(core::SyscallValueSize(spec_, env_));
-    CopyOut(op.key, r.value->data());
+    r.value = buffers_.TakeBytes(ValueSize(op.flags));
+    CopyOut(op.key, r.value->data(), op.flags);
     return r;
   }
 
@@ -326,12 +381,17 @@ class ModelMap : public core::MapInstance {
   // EINVAL before the map's own checks (even for a key past the end); with a
   // lock, array_map_update_elem copies under it (copy_map_value_locked).
   // Settled on Linux 6.18: corpus/regressions/spin_lock_bpf_f_lock_*.ops.
+  // Since 7.0 the flag check after the permission is
+  // bpf_map_check_op_flags(~0) (every low bit allowed; BPF_F_CPU's CPU
+  // checked), and BPF_F_CPU / BPF_F_ALL_CPUS buffers are value_size bytes.
   Result Do(const core::Update& op) {
     if (!sys_can_write()) return Result::Errno(EPERM);
-    if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
+    if (profile_.percpu_cpu_flags) {
+      if (int err = CheckOpFlags(op.flags, ~uint64_t{0})) return Result::Errno(err);
+    } else if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
       return Result::Errno(EINVAL);
     }
-    FittedBytes value(op.value, core::SyscallValueSize(spec_, env_));
+    FittedBytes value(op.value, ValueSize(op.flags));
     return Result::Errno(UpdateValue(op.key, value.data(), op.flags));
   }
 
@@ -343,14 +403,39 @@ class ModelMap : public core::MapInstance {
       WriteValue(SlotOffset(key, 0), value);
       return 0;
     }
-    // arraymap.c bpf_percpu_array_update(): compares the whole flags word.
-    if (flags > core::kBpfExist) return EINVAL;
+    // arraymap.c bpf_percpu_array_update(): before 7.0 compares the whole
+    // flags word with BPF_EXIST; since 7.0 BPF_F_LOCK or (u32)flags past
+    // BPF_F_ALL_CPUS are EINVAL, so BPF_NOEXIST|BPF_EXIST and BPF_NOEXIST
+    // with BPF_F_CPU update, and only flags == BPF_NOEXIST is EEXIST.
+    // Settled on 7.0 and 7.3: corpus/releases/7.0/percpu_cpu_flags_update.ops.
+    if (profile_.percpu_cpu_flags) {
+      if ((flags & core::kBpfFLock) ||
+          static_cast<uint32_t>(flags) > core::kBpfFAllCpus) {
+        return EINVAL;
+      }
+    } else if (flags > core::kBpfExist) {
+      return EINVAL;
+    }
     if (key >= spec_.max_entries) return E2BIG;
     if (flags == core::kBpfNoexist) return EEXIST;
-    // Every possible CPU's slot, elem_size bytes each, padding included
-    // (copy_map_value_long).
+    // BPF_F_CPU: that CPU's slot alone, value_size bytes (copy_map_value).
+    if (CpuFlag(flags)) {
+      data_.Write(SlotOffset(key, FlagCpu(flags)), value, spec_.value_size);
+      return 0;
+    }
+    // Every possible CPU's slot: before 7.0 elem_size bytes each, padding
+    // included (copy_map_value_long); since 7.0 value_size bytes
+    // (copy_map_value), so the padding keeps its zeroes
+    // (percpu_update_writes_padding; corpus/regressions/percpu_padding.ops
+    // on 6.18, corpus/releases/7.0/percpu_padding.ops). BPF_F_ALL_CPUS
+    // writes the one value_size buffer to each.
+    const bool all = profile_.percpu_cpu_flags && (flags & core::kBpfFAllCpus);
+    const uint64_t length =
+        profile_.percpu_update_writes_padding && !all ? elem_size_
+                                                      : spec_.value_size;
     for (uint32_t cpu = 0; cpu < cpus_; ++cpu) {
-      data_.Write(SlotOffset(key, cpu), value + cpu * elem_size_, elem_size_);
+      data_.Write(SlotOffset(key, cpu), all ? value : value + cpu * elem_size_,
+                  length);
     }
     return 0;
   }
@@ -409,15 +494,15 @@ class ModelMap : public core::MapInstance {
   // elem_flags (locked copies under BPF_F_LOCK). Walks with get-next-key from
   // in_batch (exclusive), copies up to count elements; count 0 returns at
   // once; out_batch is written only when something was copied.
+  // Since 7.0 the check is bpf_map_check_op_flags(BPF_F_LOCK | BPF_F_CPU)
+  // and BPF_F_CPU copies one CPU's value_size bytes per key (settled on 7.0
+  // and 7.3: corpus/releases/7.0/percpu_cpu_flags_batches.ops).
   Result LookupBatchWalk(std::optional<uint32_t> in_batch, uint32_t count,
                          uint64_t elem_flags) {
     Result r;
     r.count = count;
-    if (elem_flags & ~core::kBpfFLock) return Errno(r, EINVAL);
-    if ((elem_flags & core::kBpfFLock) && !has_spin_lock()) {
-      return Errno(r, EINVAL);
-    }
-    uint64_t value_size = core::SyscallValueSize(spec_, env_);
+    if (int err = LookupFlagsCheck(elem_flags)) return Errno(r, err);
+    uint64_t value_size = ValueSize(elem_flags);
     r.keys.emplace();
     r.value.emplace();
     if (count == 0) return r;
@@ -444,7 +529,9 @@ class ModelMap : public core::MapInstance {
     // values are CopyOutRange's from the first.
     r.keys->resize(copied);
     r.value = buffers_.TakeBytes(uint64_t{copied} * value_size);
-    if (copied > 0) CopyOutRange((*r.keys)[0], copied, r.value->data());
+    if (copied > 0) {
+      CopyOutRange((*r.keys)[0], copied, r.value->data(), elem_flags);
+    }
     r.err = err;
     r.count = copied;
     if (copied > 0) r.out_batch = *prev;
@@ -482,16 +569,26 @@ class ModelMap : public core::MapInstance {
   // elem_flags; stops at the first failure; count says how many were
   // applied. Settled on Linux 6.18:
   // corpus/regressions/spin_lock_bpf_f_lock_batches.ops.
+  // Since 7.0 the check is bpf_map_check_op_flags(BPF_F_LOCK | BPF_F_CPU |
+  // BPF_F_ALL_CPUS) (BPF_NOEXIST / BPF_EXIST still EINVAL), with
+  // value_size-byte buffers for either CPU flag (settled on 7.0 and 7.3:
+  // corpus/releases/7.0/percpu_cpu_flags_batches.ops).
   Result Do(const core::UpdateBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
     int err = BatchPermissions(false, true);
     if (err) return BatchErrno(count, err);
-    if (op.elem_flags & ~core::kBpfFLock) return BatchErrno(count, EINVAL);
-    if ((op.elem_flags & core::kBpfFLock) && !has_spin_lock()) {
-      return BatchErrno(count, EINVAL);
+    if (profile_.percpu_cpu_flags) {
+      err = CheckOpFlags(op.elem_flags, core::kBpfFLock | core::kBpfFCpu |
+                                            core::kBpfFAllCpus);
+      if (err) return BatchErrno(count, err);
+    } else {
+      if (op.elem_flags & ~core::kBpfFLock) return BatchErrno(count, EINVAL);
+      if ((op.elem_flags & core::kBpfFLock) && !has_spin_lock()) {
+        return BatchErrno(count, EINVAL);
+      }
     }
     if (count == 0) return BatchErrno(0, 0);
-    uint64_t value_size = core::SyscallValueSize(spec_, env_);
+    uint64_t value_size = ValueSize(op.elem_flags);
     FittedBytes values(op.values, value_size * count);
     uint32_t applied = 0;
     for (; applied < count; ++applied) {

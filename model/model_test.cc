@@ -14,8 +14,14 @@ Params TwoCpus() {
   return p;
 }
 
-TEST(ModelTest, PercpuSyscallUpdateWritesEveryCpuIncludingPadding) {
-  ModelBackend model(TwoCpus());
+Params TwoCpusOn(const char* release) {
+  Params p = TwoCpus();
+  p.profile = *core::KernelProfileByName(release);
+  return p;
+}
+
+TEST(ModelTest, PercpuSyscallUpdateWritesEveryCpuIncludingPaddingBefore70) {
+  ModelBackend model(TwoCpusOn("6.18"));
   MapSpec spec{MapType::kPercpuArray, 4, 3, 2, 0, 0, std::nullopt};
   auto created = model.Create(spec);
   ASSERT_EQ(created.err, 0);
@@ -114,6 +120,70 @@ TEST(ModelTest, MmapWritesShowInLookupsAndPaddingInState) {
   EXPECT_EQ(state.mmap_data->at(13), 6);
   EXPECT_EQ(m->Execute(core::MmapRead{0, 4090, 7}).err, EFAULT);
   EXPECT_EQ(m->Execute(core::MmapRead{1, 0, 1}).err, EBADF);
+}
+
+TEST(ModelTest, PercpuSyscallUpdateLeavesPaddingZeroSince70) {
+  ModelBackend model(TwoCpusOn("7.0"));
+  MapSpec spec{MapType::kPercpuArray, 4, 3, 2, 0, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  std::vector<uint8_t> buf = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  EXPECT_EQ(m->Execute(core::Update{1, buf, 0}).err, 0);
+  EXPECT_EQ(*m->Execute(core::Lookup{1, 0}).value,
+            (std::vector<uint8_t>{1, 2, 3, 0, 0, 0, 0, 0, 9, 10, 11, 0, 0, 0, 0, 0}));
+}
+
+constexpr uint64_t Cpu(uint64_t cpu) { return core::kBpfFCpu | (cpu << 32); }
+
+TEST(ModelTest, CpuFlagReadsAndWritesOneCpusValueSince70) {
+  ModelBackend model(TwoCpusOn("7.0"));
+  MapSpec spec{MapType::kPercpuArray, 4, 4, 2, 0, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  EXPECT_EQ(m->Execute(core::Update{0, {1, 2, 3, 4}, Cpu(1)}).err, 0);
+  EXPECT_EQ(*m->Execute(core::Lookup{0, Cpu(1)}).value,
+            (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(*m->Execute(core::Lookup{0, Cpu(0)}).value,
+            (std::vector<uint8_t>{0, 0, 0, 0}));
+  EXPECT_EQ(m->Execute(core::Update{1, {9, 9, 9, 9}, core::kBpfFAllCpus}).err, 0);
+  EXPECT_EQ(*m->Execute(core::Lookup{1, 0}).value,
+            (std::vector<uint8_t>{9, 9, 9, 9, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0}));
+}
+
+TEST(ModelTest, CpuFlagChecksFollowBpfMapCheckOpFlagsSince70) {
+  ModelBackend model(TwoCpusOn("7.0"));
+  auto pcpu = model.Create({MapType::kPercpuArray, 4, 4, 2, 0, 0, std::nullopt}).map;
+  auto array = model.Create({MapType::kArray, 4, 4, 2, 0, 0, std::nullopt}).map;
+  EXPECT_EQ(pcpu->Execute(core::Lookup{0, Cpu(2)}).err, ERANGE);
+  EXPECT_EQ(pcpu->Execute(core::Lookup{0, uint64_t{1} << 32}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Lookup{0, core::kBpfFAllCpus}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Lookup{5, Cpu(1)}).err, ENOENT);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, Cpu(0) | core::kBpfFAllCpus}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, Cpu(9) | core::kBpfNoexist}).err, ERANGE);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, Cpu(1) | core::kBpfNoexist}).err, 0);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, core::kBpfNoexist | core::kBpfExist}).err, 0);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, core::kBpfNoexist}).err, EEXIST);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, 0x20}).err, EINVAL);
+  EXPECT_EQ(array->Execute(core::Lookup{0, Cpu(0)}).err, EINVAL);
+  EXPECT_EQ(array->Execute(core::Update{0, {}, core::kBpfFAllCpus}).err, EINVAL);
+  EXPECT_EQ(array->Execute(core::Update{0, {}, core::kBpfNoexist | core::kBpfExist}).err,
+            EINVAL);
+  core::Result batch = pcpu->Execute(core::LookupBatch{std::nullopt, 2, Cpu(1), 0});
+  EXPECT_EQ(batch.err, 0);
+  EXPECT_EQ(batch.value->size(), 8u);
+  EXPECT_EQ(pcpu->Execute(core::LookupBatch{std::nullopt, 2, core::kBpfFAllCpus, 0}).err,
+            EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::UpdateBatch{{0, 1}, {}, core::kBpfFAllCpus, 0}).err, 0);
+  EXPECT_EQ(pcpu->Execute(core::UpdateBatch{{0}, {}, core::kBpfExist, 0}).err, EINVAL);
+}
+
+TEST(ModelTest, CpuFlagsAreEinvalBefore70) {
+  ModelBackend model(TwoCpusOn("6.18"));
+  auto pcpu = model.Create({MapType::kPercpuArray, 4, 4, 2, 0, 0, std::nullopt}).map;
+  EXPECT_EQ(pcpu->Execute(core::Lookup{0, Cpu(1)}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, Cpu(1)}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, core::kBpfFAllCpus}).err, EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::Update{0, {}, core::kBpfNoexist | core::kBpfExist}).err,
+            EINVAL);
+  EXPECT_EQ(pcpu->Execute(core::LookupBatch{std::nullopt, 2, Cpu(0), 0}).err, EINVAL);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/kernel_profile.h"
 #include "core/mapping_table.h"
 #include "oracle_kernel/array_ops_bpf.h"  // kArrayOpsBpf, generated
 
@@ -305,8 +306,32 @@ long RawMmap(uint64_t length, uint32_t prot, bool shared, int fd,
                  shared ? MAP_SHARED : MAP_PRIVATE, fd, offset);
 }
 
+// Whether the running kernel takes BPF_F_CPU / BPF_F_ALL_CPUS (7.0+), by
+// its release: then those flags make a per-key buffer value_size bytes
+// (bpf_map_value_size). The kernel is the authority, so this is the
+// release's own profile, never a forced one.
+bool RunningKernelHasCpuFlags() {
+  static const bool has = core::KernelProfileForRelease(
+                              core::HostEnvironment().kernel_release)
+                              .percpu_cpu_flags;
+  return has;
+}
+
+// The per-key value buffer the kernel reads or writes for element flags
+// `flags`, and (Room) what is allocated per key: never less than the whole
+// per-CPU buffer, so that a wrong guess of the release's rule shows as a
+// divergence, never as a kernel write past the buffer.
+uint64_t KeyValueSize(const MapSpec& spec, const core::Environment& env,
+                      uint64_t flags) {
+  return core::SyscallValueSize(spec, env, flags, RunningKernelHasCpuFlags());
+}
+uint64_t KeyRoom(const MapSpec& spec, const core::Environment& env) {
+  return core::SyscallValueSize(spec, env);
+}
+
 // BPF_MAP_LOOKUP_BATCH-style call with buffers sized for at most `count`
-// elements (never more than max_entries can be copied).
+// elements (never more than max_entries can be copied); values are packed
+// KeyValueSize(elem_flags) apart.
 struct BatchBuffers {
   std::vector<uint32_t> keys;
   Bytes values;
@@ -317,11 +342,11 @@ Result BatchLookupLike(int cmd, int fd, const MapSpec& spec,
                        const core::Environment& env,
                        std::optional<uint32_t> in_batch, uint32_t count,
                        uint64_t elem_flags, uint64_t flags) {
-  uint64_t vs = core::SyscallValueSize(spec, env);
+  uint64_t vs = KeyValueSize(spec, env, elem_flags);
   uint64_t room = std::min<uint64_t>(count, spec.max_entries);
   BatchBuffers b;
   b.keys.assign(std::max<uint64_t>(room, 1), 0);
-  b.values.assign(std::max<uint64_t>(room, 1) * vs, 0);
+  b.values.assign(std::max<uint64_t>(room, 1) * KeyRoom(spec, env), 0);
   uint32_t in = in_batch.value_or(0);
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
@@ -503,14 +528,17 @@ class KernelMap : public core::MapInstance {
  private:
   const MapSpec& spec() const { return h_->spec; }
   int fd() const { return h_->fd.get(); }
-  uint64_t ValueSize() const { return core::SyscallValueSize(spec(), env_); }
+  uint64_t ValueSize(uint64_t flags) const {
+    return KeyValueSize(spec(), env_, flags);
+  }
+  uint64_t Room() const { return KeyRoom(spec(), env_); }
 
   // ---- syscall side ----
 
   // BPF_MAP_LOOKUP_ELEM or BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value on
   // success.
   Result CopyValueOut(int cmd, uint32_t key, uint64_t flags) {
-    Bytes value(ValueSize(), 0);
+    Bytes value(Room(), 0);
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
     attr.map_fd = fd();
@@ -519,7 +547,12 @@ class KernelMap : public core::MapInstance {
     attr.flags = flags;
     Result r;
     r.err = BpfErr(cmd, &attr);
-    if (r.err == 0) r.value = std::move(value);
+    if (r.err == 0) {
+      // BPF_MAP_LOOKUP_AND_DELETE_ELEM keeps the per-CPU size (7.x checks
+      // its flags against BPF_F_LOCK alone).
+      value.resize(cmd == BPF_MAP_LOOKUP_ELEM ? ValueSize(flags) : Room());
+      r.value = std::move(value);
+    }
     return r;
   }
 
@@ -528,7 +561,8 @@ class KernelMap : public core::MapInstance {
   }
 
   Result Do(const core::Update& op) {
-    Bytes value = core::FitBuffer(op.value, ValueSize());
+    Bytes value = core::FitBuffer(op.value, ValueSize(op.flags));
+    value.resize(std::max<uint64_t>(value.size(), Room()), 0);
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
     attr.map_fd = fd();
@@ -575,7 +609,8 @@ class KernelMap : public core::MapInstance {
 
   Result Do(const core::UpdateBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
-    Bytes values = core::FitBuffer(op.values, ValueSize() * count);
+    Bytes values = core::FitBuffer(op.values, ValueSize(op.elem_flags) * count);
+    values.resize(std::max<uint64_t>(values.size(), Room() * count), 0);
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
     attr.batch.keys = Ptr(op.keys.data());

@@ -137,6 +137,14 @@ typedef struct amc_map amc_map;
  *                ARRAY: value_size bytes;
  *                PERCPU_ARRAY: elem_size * possible_cpus bytes, CPU 0's slot
  *                first, each slot elem_size bytes (padding included).
+ *   VBUF(f)    = the buffer of an op with element flags f: value_size
+ *                bytes (one CPU's value) when f holds BPF_F_CPU (8) or
+ *                BPF_F_ALL_CPUS (16), else VBUF. Linux 7.0+ takes these
+ *                flags on a PERCPU_ARRAY (BPF_F_CPU's CPU in f's upper 32
+ *                bits); older releases, and ARRAY maps, refuse them with
+ *                EINVAL before touching the buffer. Applies to lookup,
+ *                update and the batches (elem_flags), not to
+ *                lookup_and_delete, which keeps VBUF.
  *   REGION     = the mmap-able data of a BPF_F_MMAPABLE ARRAY:
  *                round_up(max_entries * elem_size, page_size) bytes, element
  *                i at i * elem_size. */
@@ -194,9 +202,9 @@ typedef struct amc_plugin {
   /* ---- syscall side. `fd` modes follow BPF_F_RDONLY / BPF_F_WRONLY of the
    * spec; BPF_MAP_FREEZE removes write permission from the syscall side. */
 
-  /* BPF_MAP_LOOKUP_ELEM. On 0, write VBUF bytes to `value`. */
+  /* BPF_MAP_LOOKUP_ELEM. On 0, write VBUF(flags) bytes to `value`. */
   int32_t (*lookup)(amc_map *map, uint32_t key, uint64_t flags, uint8_t *value);
-  /* BPF_MAP_UPDATE_ELEM. `value` holds VBUF bytes. */
+  /* BPF_MAP_UPDATE_ELEM. `value` holds VBUF(flags) bytes. */
   int32_t (*update)(amc_map *map, uint32_t key, const uint8_t *value,
                     uint64_t flags);
   /* BPF_MAP_DELETE_ELEM. */
@@ -214,7 +222,8 @@ typedef struct amc_plugin {
    *             unchanged when failing before the walk (flag or permission
    *             checks).
    *   keys:     room for min(*count, max_entries) keys.
-   *   values:   room for min(*count, max_entries) * VBUF bytes, packed.
+   *   values:   room for min(*count, max_entries) * VBUF(elem_flags) bytes,
+   *             packed.
    *   out_batch: set to the position to continue from (the last key
    *             copied) when at least one element was copied.
    * amc reports keys/values when the call returns 0 or ENOENT (the walk
@@ -226,8 +235,8 @@ typedef struct amc_plugin {
                                      uint32_t *out_batch, uint32_t *keys,
                                      uint8_t *values, uint32_t *count,
                                      uint64_t elem_flags, uint64_t flags);
-  /* BPF_MAP_UPDATE_BATCH: `keys` has *count keys, `values` *count * VBUF
-   * bytes. *count out: how many elements were applied (in order, stopping
+  /* BPF_MAP_UPDATE_BATCH: `keys` has *count keys, `values` *count *
+   * VBUF(elem_flags) bytes. *count out: how many elements were applied (in order, stopping
    * at the first failure, whose errno is returned). */
   int32_t (*update_batch)(amc_map *map, const uint32_t *keys,
                           const uint8_t *values, uint32_t *count,

@@ -117,16 +117,23 @@ class DirectMap : public core::MapInstance {
 
  private:
   // ---- syscall side ----
+  // VBUF for element flags `flags` (amc_plugin.h): value_size with BPF_F_CPU
+  // or BPF_F_ALL_CPUS, as Linux 7.0+ sizes it; releases before refuse those
+  // flags before touching a buffer, so one rule serves every release.
+  uint64_t Vbuf(uint64_t flags) const {
+    return core::SyscallValueSize(spec_, env_, flags, true);
+  }
   Result Do(const core::Lookup& op) {
-    GuardedBuffer value(vbuf_);
+    const uint64_t vbuf = Vbuf(op.flags);
+    GuardedBuffer value(vbuf);
     int32_t err = t_->lookup(map_, op.key, op.flags, value.data());
     if (!value.intact()) return Overrun();
     Result r = Result::Errno(err);
-    if (err == 0) r.value = value.Take(vbuf_);
+    if (err == 0) r.value = value.Take(vbuf);
     return r;
   }
   Result Do(const core::Update& op) {
-    std::vector<uint8_t> value = core::FitBuffer(op.value, vbuf_);
+    std::vector<uint8_t> value = core::FitBuffer(op.value, Vbuf(op.flags));
     return Result::Errno(t_->update(map_, op.key, value.data(), op.flags));
   }
   Result Do(const core::Delete& op) {
@@ -151,8 +158,9 @@ class DirectMap : public core::MapInstance {
   template <typename BatchOp, typename Fn>
   Result LookupBatchLike(const BatchOp& op, Fn fn) {
     uint64_t room = std::min<uint64_t>(op.count, spec_.max_entries);
+    const uint64_t vbuf = Vbuf(op.elem_flags);
     GuardedKeys keys(room);
-    GuardedBuffer values(room * vbuf_);
+    GuardedBuffer values(room * vbuf);
     uint32_t in = op.in_batch.value_or(0);
     uint32_t out_batch = 0;
     uint32_t count = op.count;
@@ -164,7 +172,7 @@ class DirectMap : public core::MapInstance {
     if (err == 0 || err == ENOENT) {
       uint64_t n = std::min<uint64_t>(count, room);
       r.keys = keys.Take(n);
-      r.value = values.Take(n * vbuf_);
+      r.value = values.Take(n * vbuf);
       if (count > 0) r.out_batch = out_batch;
     }
     return r;
@@ -178,7 +186,7 @@ class DirectMap : public core::MapInstance {
   Result Do(const core::UpdateBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
     std::vector<uint8_t> values =
-        core::FitBuffer(op.values, vbuf_ * op.keys.size());
+        core::FitBuffer(op.values, Vbuf(op.elem_flags) * op.keys.size());
     int32_t err = t_->update_batch(map_, op.keys.data(), values.data(), &count,
                                    op.elem_flags, op.flags);
     Result r = Result::Errno(err);

@@ -80,13 +80,18 @@ void ReadState(amc_map* m, uint8_t* values, uint8_t* mmap_data) {
   }
 }
 
+// VBUF for element flags (amc_plugin.h): value_size with BPF_F_CPU or
+// BPF_F_ALL_CPUS.
+uint64_t Vbuf(const amc_map* m, uint64_t flags) {
+  return core::SyscallValueSize(m->spec, m->env, flags, true);
+}
 int32_t Lookup(amc_map* m, uint32_t key, uint64_t flags, uint8_t* value) {
   Result r = m->map->Execute(core::Lookup{key, flags});
-  CopyOut(r.value, value, m->vbuf);
+  CopyOut(r.value, value, Vbuf(m, flags));
   return r.err;
 }
 int32_t Update(amc_map* m, uint32_t key, const uint8_t* value, uint64_t flags) {
-  return m->map->Execute(core::Update{key, In(value, m->vbuf), flags}).err;
+  return m->map->Execute(core::Update{key, In(value, Vbuf(m, flags)), flags}).err;
 }
 int32_t DeleteElem(amc_map* m, uint32_t key) {
   return m->map->Execute(core::Delete{key}).err;
@@ -120,7 +125,7 @@ int32_t LookupBatchLike(amc_map* m, const uint32_t* in_batch,
     uint64_t n = std::min<uint64_t>(r.keys->size(), room);
     if (n) std::memcpy(keys, r.keys->data(), n * 4);
   }
-  CopyOut(r.value, values, room * m->vbuf);
+  CopyOut(r.value, values, room * Vbuf(m, elem_flags));
   if (r.out_batch) *out_batch = *r.out_batch;
   return r.err;
 }
@@ -128,7 +133,7 @@ int32_t UpdateBatch(amc_map* m, const uint32_t* keys, const uint8_t* values,
                     uint32_t* count, uint64_t elem_flags, uint64_t flags) {
   core::UpdateBatch op;
   op.keys.assign(keys, keys + *count);
-  op.values = In(values, m->vbuf * *count);
+  op.values = In(values, Vbuf(m, elem_flags) * *count);
   op.elem_flags = elem_flags;
   op.flags = flags;
   Result r = m->map->Execute(op);

@@ -111,6 +111,10 @@ inline constexpr uint64_t kAny = 0;
 inline constexpr uint64_t kNoexist = 1;
 inline constexpr uint64_t kExist = 2;
 inline constexpr uint64_t kFLock = 4;
+// Per-CPU maps, Linux 7.0+ (Options::percpu_cpu_flags): BPF_F_CPU takes the
+// CPU from the flags' upper 32 bits; BPF_F_ALL_CPUS writes one value to all.
+inline constexpr uint64_t kFCpu = 8;
+inline constexpr uint64_t kFAllCpus = 16;
 // The kernel-internal ENOTSUPP, which reaches user space from bpf(2).
 inline constexpr int kEnotsupp = 524;
 // mmap protections and flags as in <sys/mman.h>.
@@ -179,6 +183,16 @@ struct Options {
   // check (E2BIG, ENOMEM, EACCES...), as since Linux 7.2; when false it is
   // the first check after the lock's BTF checks.
   bool create_rdonly_wronly_checked_last = true;
+  // Linux 7.0+ (the defaults): syscall lookups, updates and batches of a
+  // PERCPU_ARRAY take BPF_F_CPU (one CPU's value_size bytes; the CPU in the
+  // flags' upper 32 bits, ERANGE past possible_cpus) and updates
+  // BPF_F_ALL_CPUS (one value_size buffer for every CPU), and the checks
+  // follow include/linux/bpf.h bpf_map_check_op_flags(); false: both are
+  // EINVAL, as before 7.0.
+  bool percpu_cpu_flags = true;
+  // A PERCPU_ARRAY syscall update writes each CPU's padding from the buffer
+  // (before 7.0); false (7.0+): value_size bytes per CPU, padding untouched.
+  bool percpu_update_writes_padding = false;
   // BPF_F_MMAPABLE maps of at most 256 KiB take their memfd from a small
   // process-wide cache of zeroed ones, and give it back zeroed when
   // destroyed, instead of creating, sizing and mapping a new one each time
@@ -285,15 +299,18 @@ class MapFd {
   bool can_write() const { return can_write_; }
   ArrayMap* map() const { return map_; }
 
-  // BPF_MAP_LOOKUP_ELEM: writes value_buffer_size() bytes to `value`.
+  // BPF_MAP_LOOKUP_ELEM: writes value_buffer_size(flags) bytes to `value`
+  // (with BPF_F_CPU on a 7.0+ PERCPU map: that CPU's value_size bytes).
   // Wait-free. Each word is a snapshot of that word at some instant during
   // the call; words of a wider value may come from different updates.
   // With BPF_F_LOCK (maps with a spin lock only): the copy is made under the
   // element's lock, so it is one whole value among the locked writes;
   // blocking while another thread holds the lock.
   int Lookup(uint32_t key, void* value, uint64_t flags = 0) const;
-  // BPF_MAP_UPDATE_ELEM: reads value_buffer_size() bytes from `value`
-  // (PERCPU: every possible CPU's slot, padding included). Wait-free when
+  // BPF_MAP_UPDATE_ELEM: reads value_buffer_size(flags) bytes from `value`
+  // (PERCPU: every possible CPU's slot, its padding too unless
+  // Options::percpu_update_writes_padding is false; one CPU's or all CPUs'
+  // value_size bytes with BPF_F_CPU / BPF_F_ALL_CPUS). Wait-free when
   // value_size % 8 == 0 and there is no spin lock word, else lock-free.
   // With BPF_F_LOCK the copy is made under the element's lock (blocking).
   // An update racing with Freeze may still land (as in the kernel).
@@ -307,7 +324,7 @@ class MapFd {
   int GetNextKey(const uint32_t* key, uint32_t* next_key) const;
   // BPF_MAP_LOOKUP_BATCH (generic_map_lookup_batch): from in_batch
   // (exclusive; nullptr = start) copies up to *count keys and values
-  // (value_buffer_size() apart); *count becomes the number copied and
+  // (value_buffer_size(elem_flags) apart); *count becomes the number copied and
   // *out_batch the last key copied (only written when one was). ENOENT when
   // the walk reached the end. *count is left alone on errors found before
   // the walk. Wait-free; no snapshot across elements. With elem_flags
@@ -398,6 +415,14 @@ class ArrayMap {
   uint64_t value_buffer_size() const {
     return percpu() ? elem_size_ * cpus_ : attr_.value_size;
   }
+  // The buffer per key of an op with element flags `flags`: value_size with
+  // BPF_F_CPU or BPF_F_ALL_CPUS under Options::percpu_cpu_flags
+  // (bpf_map_value_size), else value_buffer_size().
+  uint64_t value_buffer_size(uint64_t flags) const {
+    return percpu_cpu_flags_ && (flags & (kFCpu | kFAllCpus))
+               ? attr_.value_size
+               : value_buffer_size();
+  }
   // The mappable region: PAGE_ALIGN(max_entries * elem_size), 0 unless
   // BPF_F_MMAPABLE (and 0 for a map with a spin lock, which cannot be
   // mapped).
@@ -419,6 +444,9 @@ class ArrayMap {
   // buffers back to back (count * value_buffer_size() bytes): what a batch
   // lookup of those keys copies. Keys must be < max_entries. Wait-free.
   void CopyValues(uint32_t first, uint32_t count, void* out) const;
+  // BPF_F_CPU's copy: value_size bytes of CPU `cpu`'s slot of `key`
+  // (cpu < possible_cpus, key < max_entries). Wait-free.
+  void CopyValueOnCpu(uint32_t key, uint32_t cpu, void* out) const;
 
   // ---- the helper face ----
   // The calling thread's CPU, folded onto [0, possible_cpus). Wait-free.
@@ -522,6 +550,8 @@ class ArrayMap {
   // ARRAY element under its spin lock.
   void WriteValueLocked(uint8_t* slot, const uint8_t* value) const;
   void CopyValueLocked(uint32_t key, void* out) const;
+  // include/linux/bpf.h bpf_map_check_op_flags() (Options::percpu_cpu_flags).
+  int CheckOpFlags(uint64_t flags, uint64_t allowed) const;
 
   static constexpr uint64_t kFrozenBit = uint64_t{1} << 63;
 
@@ -536,6 +566,8 @@ class ArrayMap {
   bool freeze_needs_write_permission_ = true;
   bool spin_lock_freeze_refused_ = true;
   bool lookup_read_permission_first_ = true;
+  bool percpu_cpu_flags_ = true;              // Options::percpu_cpu_flags
+  bool percpu_update_writes_padding_ = false;  // Options::percpu_update_...
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
   uint8_t* data_ = nullptr;
@@ -654,13 +686,33 @@ inline int MapFd::UpdateValue(uint32_t key, const uint8_t* value,
     m.WriteValue(m.data_ + key * m.elem_size_, value);
     return 0;
   }
-  // arraymap.c bpf_percpu_array_update compares the whole flags word.
-  if (flags > kExist) return EINVAL;
+  // arraymap.c bpf_percpu_array_update: before 7.0 the whole flags word
+  // above BPF_EXIST is EINVAL; since 7.0 BPF_F_LOCK or (u32)flags above
+  // BPF_F_ALL_CPUS (BPF_NOEXIST|BPF_EXIST updates), and only flags ==
+  // BPF_NOEXIST exactly is EEXIST.
+  if (m.percpu_cpu_flags_) {
+    if ((flags & kFLock) || static_cast<uint32_t>(flags) > kFAllCpus) {
+      return EINVAL;
+    }
+  } else if (flags > kExist) {
+    return EINVAL;
+  }
   if (key >= m.attr_.max_entries) return E2BIG;
   if (flags == kNoexist) return EEXIST;
+  uint8_t* const slot = m.data_ + key * m.elem_size_;
+  if (m.percpu_cpu_flags_ && (flags & kFCpu)) {
+    AtomicStoreBytes(slot + (flags >> 32) * m.cpu_stride_, value,
+                     m.attr_.value_size);
+    return 0;
+  }
+  const bool all = m.percpu_cpu_flags_ && (flags & kFAllCpus);
+  // copy_map_value_long (the padding too) before 7.0, copy_map_value after.
+  const uint64_t length = m.percpu_update_writes_padding_ && !all
+                              ? m.elem_size_
+                              : m.attr_.value_size;
   for (uint32_t cpu = 0; cpu < m.cpus_; ++cpu) {
-    AtomicStoreBytes(m.data_ + cpu * m.cpu_stride_ + key * m.elem_size_,
-                     value + cpu * m.elem_size_, m.elem_size_);
+    AtomicStoreBytes(slot + cpu * m.cpu_stride_,
+                     all ? value : value + cpu * m.elem_size_, length);
   }
   return 0;
 }
