@@ -323,6 +323,11 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.spin_lock_refuses_wronly_prog = profile_.spin_lock_refuses_wronly_prog;
   options.spin_lock_wrong_map_type_errno = profile_.spin_lock_wrong_map_type_errno;
   options.spin_lock_freeze_refused = profile_.spin_lock_freeze_refused;
+  // 5.10 fields.
+  options.percpu_array_batch_ops = profile_.percpu_array_batch_ops;
+  options.lookup_and_delete_takes_flags = profile_.lookup_and_delete_takes_flags;
+  options.value_size_bounded_by_int_max = profile_.value_size_bounded_by_int_max;
+  options.map_cost_charged_to_memlock = profile_.map_cost_charged_to_memlock;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;
   // Every mapped access goes through core::MappingTable, which checks its

@@ -171,6 +171,20 @@ struct Options {
   int spin_lock_wrong_map_type_errno = EOPNOTSUPP;
   // Freeze of a map with a lock is ENOTSUPP; when false it freezes.
   bool spin_lock_freeze_refused = true;
+  // Linux 5.10's rules (core/kernel_profile.h has the kernel changes; the
+  // defaults are 6.1+'s, the other values 5.10's):
+  // PERCPU_ARRAY lookup and update batches work; when false they are
+  // ENOTSUPP after the permission checks (before 5.13).
+  bool percpu_array_batch_ops = true;
+  // LookupAndDelete takes BPF_F_LOCK; when false any flags are EINVAL
+  // before every other check (before 5.14).
+  bool lookup_and_delete_takes_flags = true;
+  // value_size is bounded by INT_MAX; when false by the page size << 10
+  // (KMALLOC_MAX_SIZE, before 6.0).
+  bool value_size_bounded_by_int_max = true;
+  // When true (before 5.11), a map whose cost reaches U32_MAX - page size
+  // bytes is E2BIG before anything is allocated.
+  bool map_cost_charged_to_memlock = false;
   // BPF_F_MMAPABLE maps of at most 256 KiB take their memfd from a small
   // process-wide cache of zeroed ones, and give it back zeroed when
   // destroyed, instead of creating, sizing and mapping a new one each time
@@ -527,6 +541,8 @@ class ArrayMap {
   bool exec_mappings_refused_ = true;
   bool freeze_needs_write_permission_ = true;
   bool spin_lock_freeze_refused_ = true;
+  bool percpu_array_batch_ops_ = true;
+  bool lookup_and_delete_takes_flags_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
   uint8_t* data_ = nullptr;
