@@ -141,6 +141,19 @@ std::string MissingRequiredBackends(const Selection& selection) {
   return "";
 }
 
+std::string MissingRequiredKinds(
+    const std::vector<std::pair<std::string, std::string>>& left_out) {
+  const char* required = std::getenv("AMC_REQUIRE_KERNEL");
+  if (!required || std::string(required) != "1") return "";
+  for (const auto& [name, reason] : left_out) {
+    if (name == "kernel") {
+      return "AMC_REQUIRE_KERNEL=1 but the kernel backend cannot run this "
+             "case: it " + reason;
+    }
+  }
+  return "";
+}
+
 std::string BackendListFromEnvironment() {
   const char* value = std::getenv("AMC_BACKENDS");
   return value ? value : "";

@@ -53,6 +53,13 @@ Selection SelectBackends(const std::string& list,
 // is an error, not a skip: returns the message, or "" when nothing is missing.
 std::string MissingRequiredBackends(const Selection& selection);
 
+// With AMC_REQUIRE_KERNEL=1, a kernel backend that runs but had to sit out
+// a case (`left_out`: backend name -> why, as core::RunOutcome::left_out
+// has it, e.g. program ops on a kernel without SYSCALL programs) is an
+// error too: returns the message, or "".
+std::string MissingRequiredKinds(
+    const std::vector<std::pair<std::string, std::string>>& left_out);
+
 // The list from the AMC_BACKENDS environment variable, or empty (= all).
 std::string BackendListFromEnvironment();
 

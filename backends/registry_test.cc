@@ -79,5 +79,44 @@ TEST(ReplayerTest, OneReplayerKeepsEachRecordedReleasesProfile) {
   EXPECT_TRUE(replayer.ReplaySequence(ExecMappingRecordedOn("6.18.1", EPERM), "c").ok());
 }
 
+TEST(ReplayOutcomeTest, FileWithAKindABackendCannotRunIsSkippedNotPassed) {
+  ReplayOutcome out;
+  out.path = "f.ops";
+  out.sequence = core::Sequence{};
+  out.backends_run = {"model"};
+  out.run.left_out.emplace_back(
+      "kernel", "does not implement prog_lookup: needs Linux 5.14");
+  EXPECT_TRUE(out.ok());
+  EXPECT_TRUE(out.skipped());
+  EXPECT_EQ(out.Line().rfind("SKIP f.ops (ran on model)", 0), 0u) << out.Line();
+  EXPECT_NE(out.Line().find("left out kernel: does not implement prog_lookup"),
+            std::string::npos)
+      << out.Line();
+  out.run.left_out.clear();
+  EXPECT_FALSE(out.skipped());
+  EXPECT_EQ(out.Line().rfind("PASS f.ops", 0), 0u) << out.Line();
+}
+
+TEST(ReplayOutcomeTest, KernelKindGapFailsOnlyUnderRequireKernel) {
+  std::vector<std::pair<std::string, std::string>> gaps = {
+      {"plugin:x.so", "does not implement mmap"},
+      {"kernel", "does not implement prog_update: needs Linux 5.14"}};
+  const char* old = std::getenv("AMC_REQUIRE_KERNEL");
+  std::string saved = old ? old : "";
+  unsetenv("AMC_REQUIRE_KERNEL");
+  EXPECT_EQ(MissingRequiredKinds(gaps), "");
+  setenv("AMC_REQUIRE_KERNEL", "1", 1);
+  std::string missing = MissingRequiredKinds(gaps);
+  EXPECT_NE(missing.find("AMC_REQUIRE_KERNEL=1"), std::string::npos);
+  EXPECT_NE(missing.find("prog_update: needs Linux 5.14"), std::string::npos)
+      << missing;
+  EXPECT_EQ(MissingRequiredKinds({gaps[0]}), "");
+  if (old) {
+    setenv("AMC_REQUIRE_KERNEL", saved.c_str(), 1);
+  } else {
+    unsetenv("AMC_REQUIRE_KERNEL");
+  }
+}
+
 }  // namespace
 }  // namespace amc::backends

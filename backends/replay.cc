@@ -15,6 +15,9 @@ std::string ReplayOutcome::Line() const {
     out = "FAIL " + path + ": " + required_missing;
   } else if (!run.ok()) {
     out = "FAIL " + path + ": " + run.divergence->Summary(*sequence);
+  } else if (skipped()) {
+    out = "SKIP " + path + " (ran on " + (names.empty() ? "none" : names) +
+          ")";
   } else {
     out = "PASS " + path + " (" + names + ")";
   }
@@ -53,11 +56,12 @@ ReplayOutcome Replayer::ReplaySequence(const core::Sequence& seq,
                          selection.not_applicable.end());
   out.required_missing = MissingRequiredBackends(selection);
   std::vector<core::Backend*> backends;
-  for (auto& b : selection.available) {
-    backends.push_back(b.get());
-    out.backends_run.push_back(b->Name());
-  }
+  for (auto& b : selection.available) backends.push_back(b.get());
   out.run = core::RunDifferential(seq, backends);
+  for (const auto& b : out.run.backends) out.backends_run.push_back(b.name);
+  if (out.required_missing.empty()) {
+    out.required_missing = MissingRequiredKinds(out.run.left_out);
+  }
   return out;
 }
 

@@ -25,6 +25,7 @@ struct ReplayOutcome {
   std::optional<core::ParseError> parse_error;
   std::optional<core::Sequence> sequence;
   core::RunOutcome run;
+  // The backends that ran the case (not those left out of it).
   std::vector<std::string> backends_run;
   std::vector<std::pair<std::string, std::string>> unavailable;
   // Non-empty when a required backend (AMC_REQUIRE_KERNEL) could not run.
@@ -33,7 +34,11 @@ struct ReplayOutcome {
   bool ok() const {
     return !parse_error && run.ok() && required_missing.empty();
   }
-  // One line: "PASS path (model, kernel)" or "FAIL path: step 3 ...".
+  // A selected backend that runs here sat the case out (an op kind it cannot
+  // run, e.g. program ops on Linux 5.10): the file is not a pass for it.
+  bool skipped() const { return ok() && !run.left_out.empty(); }
+  // One line: "PASS path (model, kernel)", "SKIP path (...): kernel does not
+  // implement prog_lookup: ...", or "FAIL path: step 3 ...".
   std::string Line() const;
 };
 

@@ -249,6 +249,8 @@ RunOutcome RunDifferential(const Sequence& seq,
       if (!b->Supports(KindOf(step.op))) {
         missing = std::string("does not implement ") +
                   OpKindName(KindOf(step.op));
+        std::string reason = b->UnsupportedReason(KindOf(step.op));
+        if (!reason.empty()) missing += ": " + reason;
         break;
       }
     }

@@ -25,7 +25,7 @@ namespace amc::core {
 // The defaults are the newest release's answers.
 struct KernelProfile {
   // The releases it covers: a range "6.6-6.14", one release "6.5", the
-  // newest "7.2+", or the oldest, named by its last release ("6.1", which
+  // newest "7.2+", or the oldest, named by its last release ("5.10", which
   // also answers for older ones).
   std::string name;
   // PROT_EXEC mappings of a map fd are refused with EPERM. Since v6.15 the
@@ -46,6 +46,47 @@ struct KernelProfile {
   // (map->frozen). Observed: EPERM on 6.12.117 and 6.18; not on Debian's
   // 6.1.192.
   bool freeze_needs_write_permission = true;
+
+  // ---- 5.10 (Debian bullseye): changes between 5.10 and 6.1 ----
+  // Read in Debian's linux-source-5.10 (5.10.262) against linux-source-6.12,
+  // and observed on Debian's 5.10.0-46 guest against 6.18; the releases come
+  // from the cited changes (the releases between 5.10 and 6.1 are not
+  // booted: "release taken from the change's citation, not booted").
+
+  // BPF_MAP_LOOKUP_BATCH / BPF_MAP_UPDATE_BATCH work on PERCPU_ARRAY. Before,
+  // percpu_array_map_ops has no map_lookup_batch / map_update_batch, so
+  // bpf_map_do_batch() (kernel/bpf/syscall.c) answers ENOTSUPP after the fd
+  // and its permission checks (EPERM first), as for the array's delete
+  // batches. Added by f008d732ab18 "bpf: Add batched ops support for percpu
+  // array" (bpf-next, April 2021: v5.13; release taken from the change's
+  // citation, not booted). Observed: ENOTSUPP on 5.10.0-46.
+  bool percpu_array_batch_ops = true;
+  // BPF_MAP_LOOKUP_AND_DELETE_ELEM takes attr->flags (BPF_F_LOCK, checked
+  // after the fd's permissions). Before, `flags` lies past the command's
+  // last attr field (BPF_MAP_LOOKUP_AND_DELETE_ELEM_LAST_FIELD is value),
+  // so CHECK_ATTR in map_lookup_and_delete_elem() refuses any nonzero flags
+  // with EINVAL before the fd is looked at. Changed by 3e87f192b405 "bpf:
+  // Add lookup_and_delete_elem support to hashtab" (v5.14; release taken
+  // from the change's citation, not booted). Observed: EINVAL for
+  // flags=BPF_F_LOCK on 5.10.0-46.
+  bool lookup_and_delete_takes_flags = true;
+  // array_map_alloc_check() bounds value_size by INT_MAX (E2BIG). Before,
+  // by KMALLOC_MAX_SIZE (the syscall side copied values through kmalloc):
+  // 4 MiB with 4 KiB pages (page_size << 10 on x86-64's SLUB). Changed by
+  // "bpf: remove obsolete KMALLOC_MAX_SIZE restriction on array map value
+  // size" (Andrii Nakryiko, bpf-next July 2022: v6.0; release taken from
+  // the change's citation, not booted).
+  bool value_size_bounded_by_int_max = true;
+  // Map memory is charged to the memory cgroup. Before, array_map_alloc()
+  // charged it with bpf_map_charge_init() (kernel/bpf/syscall.c), which
+  // refuses a cost (the struct bpf_array, the element or per-CPU pointer
+  // array, and for PERCPU_ARRAY every CPU's elements) of U32_MAX - PAGE_SIZE
+  // bytes or more with E2BIG before anything is allocated (and the rest
+  // against RLIMIT_MEMLOCK, which the kernel backend lifts). Ended by
+  // "bpf: eliminate rlimit-based memory accounting for arraymap maps"
+  // (Roman Gushchin, v5.11; release taken from the change's citation, not
+  // booted).
+  bool map_cost_charged_to_memlock = false;
 
   // ---- values whose BTF holds a struct bpf_spin_lock ----
   // Observed on Debian's 6.1.192 against 6.12.117 and 6.18 with the cases
@@ -151,7 +192,12 @@ struct KernelProfile {
            percpu_cpu_flags == o.percpu_cpu_flags &&
            percpu_update_writes_padding == o.percpu_update_writes_padding &&
            create_rdonly_wronly_checked_last ==
-               o.create_rdonly_wronly_checked_last;
+               o.create_rdonly_wronly_checked_last &&
+           // 5.10 fields
+           percpu_array_batch_ops == o.percpu_array_batch_ops &&
+           lookup_and_delete_takes_flags == o.lookup_and_delete_takes_flags &&
+           value_size_bounded_by_int_max == o.value_size_bounded_by_int_max &&
+           map_cost_charged_to_memlock == o.map_cost_charged_to_memlock;
   }
 };
 

@@ -12,7 +12,7 @@ TEST(KernelProfileTest, ReleasesBefore615MapExecutable) {
   EXPECT_FALSE(KernelProfileForRelease("6.1.0-56-cloud-amd64").exec_mappings_refused);
   EXPECT_FALSE(KernelProfileForRelease("6.12.117+deb12-cloud-amd64").exec_mappings_refused);
   EXPECT_FALSE(KernelProfileForRelease("6.14.9").exec_mappings_refused);
-  EXPECT_EQ(KernelProfileForRelease("5.15.0").name, "6.1");
+  EXPECT_EQ(KernelProfileForRelease("5.15.0").name, "5.14-5.19");
 }
 
 TEST(KernelProfileTest, FreezeNeedsWritePermissionFrom65) {
@@ -27,7 +27,7 @@ TEST(KernelProfileTest, FreezeNeedsWritePermissionFrom65) {
 
 TEST(KernelProfileTest, SpinLockRulesOf61EndWith62) {
   KernelProfile old = KernelProfileForRelease("6.1.0-56-cloud-amd64");
-  EXPECT_EQ(old.name, "6.1");
+  EXPECT_EQ(old.name, "6.0-6.1");
   EXPECT_FALSE(old.misaligned_spin_lock_refused);
   EXPECT_FALSE(old.spin_lock_refuses_wronly_prog);
   EXPECT_EQ(old.spin_lock_wrong_map_type_errno, 524);
@@ -69,14 +69,14 @@ TEST(KernelProfileTest, Releases615AndLaterRefuseExecutableMappings) {
 
 TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
   setenv("AMC_KERNEL_PROFILE", "6.1", 1);
-  EXPECT_EQ(SelectKernelProfile("6.18.0")->name, "6.1");
+  EXPECT_EQ(SelectKernelProfile("6.18.0")->name, "6.0-6.1");
   setenv("AMC_KERNEL_PROFILE", "nonsense", 1);
   std::string error;
   EXPECT_FALSE(SelectKernelProfile("6.18.0", &error).has_value());
   EXPECT_EQ(error,
-            "unknown kernel profile 'nonsense' (known: 6.1, 6.2-6.4, 6.5, "
-            "6.6-6.14, 6.15-6.18, 6.19, 7.0-7.1, 7.2+, or a release such as "
-            "7.1)");
+            "unknown kernel profile 'nonsense' (known: 5.10, 5.11-5.12, 5.13, "
+            "5.14-5.19, 6.0-6.1, 6.2-6.4, 6.5, 6.6-6.14, 6.15-6.18, 6.19, "
+            "7.0-7.1, 7.2+, or a release such as 7.1)");
   unsetenv("AMC_KERNEL_PROFILE");
   EXPECT_EQ(SelectKernelProfile("6.12.1")->name, "6.6-6.14");
 }
@@ -115,6 +115,26 @@ TEST(KernelProfileTest, EveryProfileIsItsOwnReleasesProfile) {
   EXPECT_EQ(KernelProfileByName("7.1")->name, "7.0-7.1");
   EXPECT_EQ(KernelProfileByName("6.12.117+deb13")->name, "6.6-6.14");
   EXPECT_FALSE(KernelProfileByName("7.x").has_value());
+}
+
+TEST(KernelProfileTest, Linux510HasItsOwnProfileWithTheOlderRules) {
+  KernelProfile p = KernelProfileForRelease("5.10.0-46-cloud-amd64");
+  EXPECT_EQ(p.name, "5.10");
+  EXPECT_TRUE(p.map_cost_charged_to_memlock);
+  EXPECT_FALSE(p.percpu_array_batch_ops);
+  EXPECT_FALSE(p.lookup_and_delete_takes_flags);
+  EXPECT_FALSE(p.value_size_bounded_by_int_max);
+  // 5.10 also keeps every rule that 6.1 keeps.
+  EXPECT_FALSE(p.misaligned_spin_lock_refused);
+  EXPECT_FALSE(p.freeze_needs_write_permission);
+  EXPECT_TRUE(p.sleepable_programs_refuse_spin_lock);
+  EXPECT_EQ(KernelProfileForRelease("4.19.0").name, "5.10");
+  EXPECT_FALSE(KernelProfileForRelease("5.11.0").map_cost_charged_to_memlock);
+  EXPECT_TRUE(KernelProfileForRelease("5.13.0").percpu_array_batch_ops);
+  EXPECT_FALSE(KernelProfileForRelease("5.13.0").lookup_and_delete_takes_flags);
+  EXPECT_TRUE(KernelProfileForRelease("5.14.0").lookup_and_delete_takes_flags);
+  EXPECT_FALSE(KernelProfileForRelease("5.19.0").value_size_bounded_by_int_max);
+  EXPECT_TRUE(KernelProfileForRelease("6.1.0-56-cloud-amd64").value_size_bounded_by_int_max);
 }
 
 TEST(KernelProfileTest, TheNewestProfileIsTheDefaultProfile) {

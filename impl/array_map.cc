@@ -353,7 +353,11 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   }
   if (percpu && (flags & (kFMmapable | kFInnerMap))) return EINVAL;
   if (flags & kFPreserveElems) return EINVAL;
-  if (attr.value_size > INT_MAX) return E2BIG;
+  const uint64_t page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t max_value_size = options.value_size_bounded_by_int_max
+                                      ? uint64_t{INT_MAX}
+                                      : page_size << 10;  // KMALLOC_MAX_SIZE
+  if (attr.value_size > max_value_size) return E2BIG;
   const uint64_t elem_size = RoundUp(attr.value_size, 8);
   if (percpu && elem_size > kPcpuMinUnitSize) return E2BIG;
   // A token fd of 0 is not a BPF token.
@@ -367,6 +371,23 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     while (rounded < entries) rounded <<= 1;
     if (rounded > UINT32_MAX) return E2BIG;
     entries = rounded;
+  }
+  // Before 5.11: bpf_map_charge_init's bound on the map's cost (the struct
+  // bpf_array estimated at 320 bytes, the elements page-aligned when
+  // mmapable, or the pointer array and every CPU's unrounded elements).
+  if (options.map_cost_charged_to_memlock) {
+    constexpr uint64_t kHeader = 320;
+    long double cost;
+    if (percpu) {
+      cost = kHeader + static_cast<long double>(entries) * 8 +
+             static_cast<long double>(attr.max_entries) * elem_size * cpus;
+    } else if (flags & kFMmapable) {
+      cost = RoundUp(kHeader, page_size) +
+             static_cast<long double>(RoundUp(entries * elem_size, page_size));
+    } else {
+      cost = kHeader + static_cast<long double>(entries) * elem_size;
+    }
+    if (cost >= static_cast<long double>(UINT32_MAX - page_size)) return E2BIG;
   }
   const uint64_t limit =
       options.memory_limit_bytes ? options.memory_limit_bytes : PhysicalMemory();
@@ -401,6 +422,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->lookup_read_permission_first_ = options.lookup_read_permission_first;
   map->percpu_cpu_flags_ = options.percpu_cpu_flags;
   map->percpu_update_writes_padding_ = options.percpu_update_writes_padding;
+  map->percpu_array_batch_ops_ = options.percpu_array_batch_ops;
+  map->lookup_and_delete_takes_flags_ = options.lookup_and_delete_takes_flags;
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -795,6 +818,7 @@ int MapFd::Delete(uint32_t) const {
 }
 
 int MapFd::LookupAndDelete(uint32_t, void*, uint64_t flags) const {
+  if (flags && !map_->lookup_and_delete_takes_flags_) return EINVAL;
   if (flags & ~kFLock) return EINVAL;
   if (!can_read_ || !SysWritable(can_write_, *map_)) return EPERM;
   if ((flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
@@ -818,6 +842,7 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
                        uint32_t* keys, void* values, uint32_t* count,
                        uint64_t elem_flags, uint64_t /*flags*/) const {
   if (!can_read_) return EPERM;
+  if (map_->percpu() && !map_->percpu_array_batch_ops_) return kEnotsupp;
   if (map_->percpu_cpu_flags_) {
     if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu)) return err;
   } else {
@@ -865,6 +890,7 @@ int MapFd::UpdateBatch(const uint32_t* keys, const void* values,
                        uint32_t* count, uint64_t elem_flags,
                        uint64_t /*flags*/) const {
   if (!SysWritable(can_write_, *map_)) return EPERM;
+  if (map_->percpu() && !map_->percpu_array_batch_ops_) return kEnotsupp;
   if (map_->percpu_cpu_flags_) {
     int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu | kFAllCpus);
     if (err) return err;

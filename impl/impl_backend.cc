@@ -333,6 +333,11 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
       profile_.create_rdonly_wronly_checked_last;
   options.percpu_cpu_flags = profile_.percpu_cpu_flags;
   options.percpu_update_writes_padding = profile_.percpu_update_writes_padding;
+  // 5.10 fields.
+  options.percpu_array_batch_ops = profile_.percpu_array_batch_ops;
+  options.lookup_and_delete_takes_flags = profile_.lookup_and_delete_takes_flags;
+  options.value_size_bounded_by_int_max = profile_.value_size_bounded_by_int_max;
+  options.map_cost_charged_to_memlock = profile_.map_cost_charged_to_memlock;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;
   // Every mapped access goes through core::MappingTable, which checks its

@@ -448,6 +448,13 @@ class ModelMap : public core::MapInstance {
 
   // syscall.c map_lookup_and_delete_elem(): arrays fall through to ENOTSUPP.
   Result Do(const core::LookupAndDelete& op) {
+    // Before 5.14 the command has no flags field: CHECK_ATTR refuses any
+    // flags with EINVAL before the fd is looked at (kernel_profile.h
+    // lookup_and_delete_takes_flags). Recorded on 5.10:
+    // corpus/releases/5.10/lookup_and_delete_flags.ops.
+    if (op.flags && !profile_.lookup_and_delete_takes_flags) {
+      return Result::Errno(EINVAL);
+    }
     if (op.flags & ~core::kBpfFLock) return Result::Errno(EINVAL);
     if (!sys_can_read() || !sys_can_write()) return Result::Errno(EPERM);
     if ((op.flags & core::kBpfFLock) && !has_spin_lock()) {
@@ -542,9 +549,18 @@ class ModelMap : public core::MapInstance {
     return r;
   }
 
+  // Before 5.13 PERCPU_ARRAY has no lookup/update batch functions:
+  // bpf_map_do_batch() answers ENOTSUPP after the permission checks
+  // (kernel_profile.h percpu_array_batch_ops). Recorded on 5.10:
+  // corpus/releases/5.10/percpu_batch_enotsupp.ops.
+  bool NoPercpuBatches() const {
+    return percpu() && !profile_.percpu_array_batch_ops;
+  }
+
   Result Do(const core::LookupBatch& op) {
     int err = BatchPermissions(true, false);
     if (err) return BatchErrno(op.count, err);
+    if (NoPercpuBatches()) return BatchErrno(op.count, ENOTSUPP_);
     return LookupBatchWalk(op.in_batch, op.count, op.elem_flags);
   }
   Result Do(const core::LookupAndDeleteBatch& op) {
@@ -577,6 +593,7 @@ class ModelMap : public core::MapInstance {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
     int err = BatchPermissions(false, true);
     if (err) return BatchErrno(count, err);
+    if (NoPercpuBatches()) return BatchErrno(count, ENOTSUPP_);
     if (profile_.percpu_cpu_flags) {
       err = CheckOpFlags(op.elem_flags, core::kBpfFLock | core::kBpfFCpu |
                                             core::kBpfFAllCpus);
@@ -980,7 +997,15 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
     return EINVAL;
   }
   if (flags & core::kBpfFPreserveElems) return EINVAL;
-  if (spec.value_size > INT_MAX) return E2BIG;
+  // The value_size bound: INT_MAX, or before 6.0 KMALLOC_MAX_SIZE (SLUB on
+  // x86-64: the page size << 10; kernel_profile.h
+  // value_size_bounded_by_int_max). Recorded on 5.10:
+  // corpus/releases/5.10/value_size_past_kmalloc_max.ops.
+  const uint64_t max_value_size =
+      params.profile.value_size_bounded_by_int_max
+          ? uint64_t{INT_MAX}
+          : uint64_t{params.env.page_size} << 10;
+  if (spec.value_size > max_value_size) return E2BIG;
   if (percpu && core::ElemSize(spec) > kPcpuMinUnitSize) return E2BIG;
   // With BPF_F_TOKEN_FD, map_token_fd is 0 in our attr;
   // bpf_token_get_from_fd(0) gives EBADF when fd 0 is closed and EINVAL when
@@ -998,6 +1023,30 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
     entries = rounded;
   }
   uint64_t cpus = percpu ? params.env.possible_cpus : 1;
+  // Before 5.11 array_map_alloc() charges the map's cost with
+  // bpf_map_charge_init(): E2BIG from U32_MAX - PAGE_SIZE bytes on, before
+  // allocating (kernel_profile.h map_cost_charged_to_memlock). The cost is
+  // the struct bpf_array (kBpfArrayHeader, an estimate: only sizes within a
+  // few hundred bytes of the bound depend on it), then the elements (page
+  // aligned for BPF_F_MMAPABLE) or, for PERCPU_ARRAY, the pointer array plus
+  // max_entries (unrounded) elements per possible CPU.
+  if (params.profile.map_cost_charged_to_memlock) {
+    constexpr uint64_t kBpfArrayHeader = 320;
+    const uint64_t page = params.env.page_size;
+    auto page_align = [page](uint64_t n) { return (n + page - 1) / page * page; };
+    const uint64_t elem = core::ElemSize(spec);
+    long double cost;  // no overflow: entries < 2^33, elem < 2^32, cpus small
+    if (percpu) {
+      cost = kBpfArrayHeader + static_cast<long double>(entries) * 8 +
+             static_cast<long double>(spec.max_entries) * elem * cpus;
+    } else if (flags & core::kBpfFMmapable) {
+      cost = page_align(kBpfArrayHeader) +
+             static_cast<long double>(page_align(entries * elem));
+    } else {
+      cost = kBpfArrayHeader + static_cast<long double>(entries) * elem;
+    }
+    if (cost >= static_cast<long double>(UINT32_MAX - page)) return E2BIG;
+  }
   uint64_t bytes = entries * core::ElemSize(spec);
   if (bytes / core::ElemSize(spec) != entries ||
       bytes * cpus / cpus != bytes || bytes * cpus > params.memory_limit_bytes) {

@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -885,23 +886,71 @@ std::pair<int, int> ReleaseVersion(const std::string& release) {
   return {major, minor};
 }
 
-// Runs the embedded delete program once against a fresh one-entry map:
-// 0 when it loads, runs and returns -EINVAL as it must.
-int ProbeProgram() {
-  auto pool = std::make_shared<KernelPool>(0);
+bool OlderThan(const std::string& release, int major, int minor) {
+  auto [have_major, have_minor] = ReleaseVersion(release);
+  return have_major != 0 &&
+         (have_major < major || (have_major == major && have_minor < minor));
+}
+
+// A KernelMap over a fresh one-entry map of `type`, not cached; or null
+// with `*err` set.
+std::unique_ptr<KernelMap> ProbeMap(MapType type,
+                                    const std::shared_ptr<KernelPool>& pool,
+                                    int* err) {
   MapSpec spec;
+  spec.type = type;
   spec.max_entries = 1;
   int fd = CreateMap(spec, KernelBackend::MapName());
-  if (fd < 0) return -fd;
+  if (fd < 0) {
+    *err = -fd;
+    return nullptr;
+  }
   auto h = std::make_unique<KernelMapHandle>();
   h->spec = spec;
   h->fd = Fd(fd);
   h->frozen = true;  // not cached
-  core::Environment env = core::HostEnvironment();
-  KernelMap map(std::move(h), pool, env);
-  Result r = map.Execute(core::ProgDelete{0, 0});
-  if (r.err == EINVAL) return 0;
-  return r.err ? r.err : EPROTO;
+  return std::make_unique<KernelMap>(std::move(h), pool,
+                                     core::HostEnvironment());
+}
+
+// Loads the embedded delete program against a one-entry ARRAY and runs it
+// (it must answer the array delete's -EINVAL), then loads the
+// bpf_map_lookup_percpu_elem program against a PERCPU_ARRAY. A load's
+// refusal is recorded as a load error, never as the op's answer.
+void ProbePrograms(ProbeFacts* f) {
+  auto pool = std::make_shared<KernelPool>(0);
+  int err = 0;
+  std::unique_ptr<KernelMap> array = ProbeMap(MapType::kArray, pool, &err);
+  if (!array) {
+    f->prog_load_err = err;
+    return;
+  }
+  core::Op del = core::ProgDelete{0, 0};
+  std::optional<RawProgram> raw = array->Raw(del);
+  f->prog_load_err = raw ? raw->err : EPROTO;
+  if (f->prog_load_err) return;
+  Result r = array->Execute(del);
+  f->prog_run_err = r.err == EINVAL ? 0 : (r.err ? r.err : EPROTO);
+  if (f->prog_run_err) return;
+  std::unique_ptr<KernelMap> percpu =
+      ProbeMap(MapType::kPercpuArray, pool, &err);
+  if (!percpu) {
+    f->lookup_percpu_load_err = err;
+    return;
+  }
+  raw = percpu->Raw(core::ProgLookupPercpu{});
+  f->lookup_percpu_load_err = raw ? raw->err : EPROTO;
+}
+
+// Before 5.11 a map's memory is charged to RLIMIT_MEMLOCK (bpf_map_charge_init
+// in kernel/bpf/syscall.c: EPERM past the limit, 64 KiB by default before
+// 5.16); memcg accounting replaced it ("bpf: Eliminate rlimit-based memory
+// accounting for bpf maps", v5.11). Lifting the limit (root may) keeps the
+// creation's answer the kernel's rules, not this process's limit, as libbpf
+// does for the same reason.
+void LiftMemlockLimit() {
+  struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+  setrlimit(RLIMIT_MEMLOCK, &unlimited);
 }
 
 }  // namespace
@@ -932,20 +981,42 @@ std::string UnavailableReason(const ProbeFacts& f) {
     return "creating a one-entry ARRAY map failed with " +
            core::ErrnoName(f.create_err) + " on " + kernel;
   }
-  if (f.prog_err != 0) {
-    auto [major, minor] = ReleaseVersion(f.kernel_release);
-    if (major != 0 && (major < 5 || (major == 5 && minor < 14))) {
-      return kernel +
-             " is too old for BPF_PROG_TYPE_SYSCALL programs run "
-             "with BPF_PROG_TEST_RUN (needs 5.14): loading one gave " +
-             core::ErrnoName(f.prog_err);
+  return "";
+}
+
+std::string ProgramKindReason(const ProbeFacts& f, core::OpKind kind) {
+  if (!core::IsProgramOp(kind)) return "";
+  if (f.create_err != 0) return UnavailableReason(f);
+  const std::string kernel =
+      f.kernel_release.empty() ? std::string("this kernel")
+                               : "Linux " + f.kernel_release;
+  if (f.prog_load_err != 0) {
+    if (OlderThan(f.kernel_release, 5, 14)) {
+      return "needs Linux 5.14 for BPF_PROG_TYPE_SYSCALL programs run with "
+             "BPF_PROG_TEST_RUN (" + kernel + " refused the load with " +
+             core::ErrnoName(f.prog_load_err) + ")";
     }
-    std::string out =
-        "loading or running the embedded BPF_PROG_TYPE_SYSCALL "
-        "program failed with " +
-        core::ErrnoName(f.prog_err) + " on " + kernel;
+    std::string out = "loading the embedded BPF_PROG_TYPE_SYSCALL program "
+                      "failed with " + core::ErrnoName(f.prog_load_err) +
+                      " on " + kernel;
     if (!f.cap_bpf && !f.cap_sys_admin) out += " (no CAP_BPF)";
     return out;
+  }
+  if (f.prog_run_err != 0) {
+    return "the embedded BPF_PROG_TYPE_SYSCALL program loads but running it "
+           "with BPF_PROG_TEST_RUN gave " + core::ErrnoName(f.prog_run_err) +
+           " on " + kernel;
+  }
+  if (kind == core::OpKind::kProgLookupPercpu &&
+      f.lookup_percpu_load_err != 0) {
+    if (OlderThan(f.kernel_release, 5, 19)) {
+      return "needs Linux 5.19 for bpf_map_lookup_percpu_elem (" + kernel +
+             " refused the program with " +
+             core::ErrnoName(f.lookup_percpu_load_err) + ")";
+    }
+    return "loading the bpf_map_lookup_percpu_elem program against a "
+           "PERCPU_ARRAY failed with " +
+           core::ErrnoName(f.lookup_percpu_load_err) + " on " + kernel;
   }
   return "";
 }
@@ -965,6 +1036,7 @@ ProbeFacts GatherProbeFacts() {
   std::ifstream sysctl("/proc/sys/kernel/unprivileged_bpf_disabled");
   if (!(sysctl >> f.unprivileged_bpf_disabled))
     f.unprivileged_bpf_disabled = -1;
+  LiftMemlockLimit();
   MapSpec spec;
   spec.max_entries = 1;
   int fd = CreateMap(spec, KernelBackend::MapName());
@@ -973,7 +1045,7 @@ ProbeFacts GatherProbeFacts() {
     return f;
   }
   close(fd);
-  f.prog_err = ProbeProgram();
+  ProbePrograms(&f);
   return f;
 }
 
@@ -1015,6 +1087,7 @@ KernelBackend::KernelBackend(size_t cache_capacity)
     : env_(core::HostEnvironment()),
       pool_(std::make_shared<KernelPool>(cache_capacity)) {
   libbpf_set_print(QuietPrint);
+  LiftMemlockLimit();
 }
 
 KernelBackend::~KernelBackend() = default;
@@ -1032,9 +1105,19 @@ std::string KernelBackend::MapName() {
   return "amc" + digits;
 }
 
+const ProbeFacts& KernelBackend::Facts() const {
+  std::call_once(facts_once_, [this] { facts_ = GatherProbeFacts(); });
+  return facts_;
+}
+
 core::Availability KernelBackend::Probe() {
-  std::string reason = UnavailableReason(GatherProbeFacts());
+  std::string reason = UnavailableReason(Facts());
   return core::Availability{reason.empty(), reason};
+}
+
+std::string KernelBackend::UnsupportedReason(core::OpKind kind) const {
+  if (!core::IsProgramOp(kind)) return "";
+  return ProgramKindReason(Facts(), kind);
 }
 
 core::CreateResult KernelBackend::Create(const MapSpec& spec) {

@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -51,8 +52,16 @@ namespace amc::oracle_kernel {
 struct ProbeFacts {
   // errno of creating a one-entry ARRAY map (0: created).
   int create_err = 0;
-  // errno of loading and running the embedded SYSCALL program (0: worked).
-  int prog_err = 0;
+  // errno of LOADING the embedded SYSCALL program (prog_delete) against a
+  // one-entry ARRAY (0: loaded). A refused load is never taken for a kernel
+  // answer: the program op kinds are then unavailable (ProgramKindReason).
+  int prog_load_err = 0;
+  // Once loaded: the errno of running it (BPF_PROG_TEST_RUN), or EPROTO when
+  // it ran but did not answer the array delete's -EINVAL (0: worked).
+  int prog_run_err = 0;
+  // errno of loading prog_lookup_percpu (bpf_map_lookup_percpu_elem, Linux
+  // 5.19) against a PERCPU_ARRAY; probed only when the other program loads.
+  int lookup_percpu_load_err = 0;
   bool cap_bpf = false;        // effective CAP_BPF
   bool cap_sys_admin = false;  // effective CAP_SYS_ADMIN
   // /proc/sys/kernel/unprivileged_bpf_disabled, -1 when unreadable.
@@ -60,10 +69,18 @@ struct ProbeFacts {
   std::string kernel_release;
 };
 
-// "" when the facts say the backend can run, otherwise the precise reason
-// (no CAP_BPF, kernel.unprivileged_bpf_disabled=N, kernel too old for
-// BPF_PROG_TYPE_SYSCALL, ...).
+// "" when the facts say the backend can run (it can create maps), otherwise
+// the precise reason (no CAP_BPF, kernel.unprivileged_bpf_disabled=N, ...).
 std::string UnavailableReason(const ProbeFacts& facts);
+
+// "" when ops of `kind` can run here, otherwise why not. Only program ops
+// can be missing on a kernel whose maps work: every prog_* kind when the
+// SYSCALL program does not load or run (Linux before 5.14 has no
+// BPF_PROG_TYPE_SYSCALL), prog_lookup_percpu alone when its helper is
+// refused (bpf_map_lookup_percpu_elem came in 5.19). KernelBackend's
+// Supports()/UnsupportedReason() answer from this, so `amc run` leaves the
+// kinds out, `replay` skips files holding them and `record` refuses them.
+std::string ProgramKindReason(const ProbeFacts& facts, core::OpKind kind);
 
 // Gathers the facts on this machine.
 ProbeFacts GatherProbeFacts();
@@ -105,6 +122,14 @@ class KernelBackend : public core::Backend {
   core::Availability Probe() override;
   core::Environment Env() const override { return env_; }
   core::CreateResult Create(const core::MapSpec& spec) override;
+  // From the probe's facts (gathered once, on the first call of Probe(),
+  // Supports() or UnsupportedReason()): see ProgramKindReason.
+  bool Supports(core::OpKind kind) const override {
+    return UnsupportedReason(kind).empty();
+  }
+  std::string UnsupportedReason(core::OpKind kind) const override;
+  // The facts the backend's availability and op kinds come from.
+  const ProbeFacts& Facts() const;
 
   // Closes every idle cached map and program now.
   void DropCache();
@@ -117,6 +142,8 @@ class KernelBackend : public core::Backend {
  private:
   core::Environment env_;
   std::shared_ptr<KernelPool> pool_;
+  mutable std::once_flag facts_once_;
+  mutable ProbeFacts facts_;
 };
 
 // For drivers that run program ops from several threads at once

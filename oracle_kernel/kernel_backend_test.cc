@@ -117,15 +117,62 @@ TEST(KernelBackendTest, UnavailableReasonNamesMissingCapabilityAndSysctl) {
       << reason;
 }
 
-TEST(KernelBackendTest, UnavailableReasonSaysKernelTooOldForSyscallPrograms) {
+TEST(KernelBackendTest, RefusedSyscallProgramMakesOnlyProgramKindsUnavailable) {
   ProbeFacts f;
   f.cap_bpf = true;
-  f.prog_err = EINVAL;
-  f.kernel_release = "5.10.0-21-amd64";
-  std::string reason = UnavailableReason(f);
-  EXPECT_NE(reason.find("too old for BPF_PROG_TYPE_SYSCALL"), std::string::npos)
+  f.prog_load_err = EINVAL;
+  f.kernel_release = "5.10.0-46-cloud-amd64";
+  // Maps work: the backend runs, without its program ops.
+  EXPECT_EQ(UnavailableReason(f), "");
+  EXPECT_EQ(ProgramKindReason(f, core::OpKind::kLookup), "");
+  EXPECT_EQ(ProgramKindReason(f, core::OpKind::kLookupBatch), "");
+  for (core::OpKind kind :
+       {core::OpKind::kProgLookup, core::OpKind::kProgUpdate,
+        core::OpKind::kProgDelete, core::OpKind::kProgLookupPercpu,
+        core::OpKind::kProgAtomicAdd}) {
+    std::string reason = ProgramKindReason(f, kind);
+    EXPECT_NE(reason.find("needs Linux 5.14 for BPF_PROG_TYPE_SYSCALL"),
+              std::string::npos)
+        << reason;
+    EXPECT_NE(reason.find("5.10.0-46-cloud-amd64"), std::string::npos)
+        << reason;
+    EXPECT_NE(reason.find("EINVAL"), std::string::npos) << reason;
+  }
+}
+
+TEST(KernelBackendTest, RefusedPercpuLookupHelperMakesOnlyItsKindUnavailable) {
+  ProbeFacts f;
+  f.cap_bpf = true;
+  f.lookup_percpu_load_err = EINVAL;
+  f.kernel_release = "5.15.0-1-amd64";
+  EXPECT_EQ(ProgramKindReason(f, core::OpKind::kProgLookup), "");
+  EXPECT_EQ(ProgramKindReason(f, core::OpKind::kProgAtomicAdd), "");
+  std::string reason = ProgramKindReason(f, core::OpKind::kProgLookupPercpu);
+  EXPECT_NE(reason.find("needs Linux 5.19 for bpf_map_lookup_percpu_elem"),
+            std::string::npos)
       << reason;
-  EXPECT_NE(reason.find("5.10.0-21-amd64"), std::string::npos) << reason;
+}
+
+TEST(KernelBackendTest, ProgramThatRunsWithTheWrongAnswerIsAGapNotAnAnswer) {
+  ProbeFacts f;
+  f.cap_bpf = true;
+  f.prog_run_err = EPROTO;
+  f.kernel_release = "6.18.0";
+  std::string reason = ProgramKindReason(f, core::OpKind::kProgDelete);
+  EXPECT_NE(reason.find("BPF_PROG_TEST_RUN gave EPROTO"), std::string::npos)
+      << reason;
+}
+
+TEST(KernelBackendTest, BackendOnThisKernelSupportsWhatItsProbeFound) {
+  KernelBackend kernel;
+  REQUIRE_KERNEL(kernel);
+  const ProbeFacts& f = kernel.Facts();
+  for (size_t k = 0; k < core::kOpKindCount; ++k) {
+    auto kind = static_cast<core::OpKind>(k);
+    EXPECT_EQ(kernel.Supports(kind), ProgramKindReason(f, kind).empty())
+        << core::OpKindName(kind);
+    EXPECT_EQ(kernel.UnsupportedReason(kind), ProgramKindReason(f, kind));
+  }
 }
 
 TEST(KernelBackendTest, UnavailableReasonIsEmptyWhenEverythingWorks) {

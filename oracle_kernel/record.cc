@@ -52,6 +52,17 @@ Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {
     }
     backend = own.get();
   }
+  // An op the kernel cannot run here (a program op on a kernel without
+  // SYSCALL programs) has no kernel answer to record: a refused program
+  // load is not one.
+  for (const core::Step& step : seq.steps) {
+    core::OpKind kind = core::KindOf(step.op);
+    if (!backend->Supports(kind)) {
+      out.error = std::string("cannot record ") + core::OpKindName(kind) +
+                  " ops on this kernel: " + backend->UnsupportedReason(kind);
+      return out;
+    }
+  }
   core::Sequence rec;
   rec.spec = seq.spec;
   for (const std::string& c : seq.comments) {

@@ -323,7 +323,9 @@ TEST_F(AmcCliTest, InfoReportsMachineBackendsAndFeatures) {
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* part : {"kernel release:", "privileges:", "CAP_BPF",
                            "possible CPUs:", "page size:", "model", "faulty",
-                           "mmapable arrays", "batch ops", "SYSCALL programs",
+                           "mmapable arrays", "batch ops on ARRAY",
+                           "batch ops on PERCPU_ARRAY", "PERCPU_ARRAY maps",
+                           "op kinds unavailable:", "SYSCALL programs",
                            "bpf_map_lookup_percpu_elem", "BPF_F_CPU"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n"
                                                       << r.output;

@@ -298,7 +298,7 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
       plan.gen.kinds.reset(k);
       plan.left_out_kinds.emplace_back(
           core::OpKindName(kind),
-          "not implemented by " + JoinNames(lacking, ", "));
+          "not run by " + JoinNames(lacking, ", "));
     }
   }
   return plan;

@@ -42,7 +42,7 @@ TEST(CampaignTest, PlanLeavesOutKindsABackendLacksWithItsReason) {
   ASSERT_EQ(plan.left_out_kinds.size(), 1u);
   EXPECT_EQ(plan.left_out_kinds[0].first, "mmap");
   EXPECT_EQ(plan.left_out_kinds[0].second,
-            "not implemented by nommap (no shared memory here)");
+            "not run by nommap (no shared memory here)");
 }
 
 TEST(CampaignTest, SequenceSeedsDifferPerIndexAndRepeatPerSeed) {

@@ -82,7 +82,12 @@ options:
               its path below a folder argument
   --help      this text
 
-exit status: 0 recorded, 2 bad usage, unreadable input, or no kernel access
+A file holding an op kind the kernel cannot run here (program ops need
+Linux 5.14; `amc info` lists the kinds) is not recorded: it is named as
+SKIPPED with the reason, the others are recorded, and the exit status is 2.
+
+exit status: 0 recorded, 2 bad usage, unreadable input, no kernel access, or
+a file not recorded
 )";
 
 constexpr char kMinimizeHelp[] = R"(usage: amc minimize [options] FILE
@@ -209,6 +214,19 @@ int ReplayCommand(int argc, char** argv) {
       line = "FAIL " + file + ": " + first;
       tc.failure = first;
       tc.failure_text = out.run.divergence->Report(*out.sequence);
+    } else if (out.skipped()) {
+      // A selected backend could not run some op kind of the file: not a
+      // pass for it, whatever the others did.
+      ++skipped;
+      std::string why;
+      for (const auto& [name, reason] : out.run.left_out) {
+        why += (why.empty() ? "" : "; ") + name + " " + reason;
+      }
+      std::string ran = out.backends_run.empty()
+                            ? std::string("nothing else ran")
+                            : "checked on " + Join(out.backends_run, ", ");
+      line = "SKIP " + file + ": " + why + " (" + ran + ")";
+      tc.skipped = why;
     } else if (out.backends_run.empty()) {
       ++skipped;
       std::string why;
@@ -345,14 +363,18 @@ int RecordCommand(int argc, char** argv) {
                  recorder.unavailable().c_str());
     return kExitUsage;
   }
+  size_t not_recorded = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string why;
     std::optional<core::Sequence> recorded =
         recorder.Record(sequences[i], &why);
     if (!recorded) {
-      std::fprintf(stderr, "amc record: %s: %s\n", jobs[i].first.c_str(),
-                   why.c_str());
-      return kExitUsage;
+      // Nothing is written for it (a refused program load is no kernel
+      // answer); the other files are still recorded, and the exit says so.
+      std::fprintf(stderr, "amc record: SKIPPED %s (not recorded): %s\n",
+                   jobs[i].first.c_str(), why.c_str());
+      ++not_recorded;
+      continue;
     }
     std::error_code ec;
     fs::create_directories(jobs[i].second.parent_path(), ec);
@@ -365,8 +387,15 @@ int RecordCommand(int argc, char** argv) {
     std::printf("recorded %s -> %s\n", jobs[i].first.c_str(),
                 jobs[i].second.c_str());
   }
-  std::printf("recorded %zu files on kernel %s\n", jobs.size(),
+  std::printf("recorded %zu files on kernel %s\n", jobs.size() - not_recorded,
               ReadableKernelRelease().c_str());
+  if (not_recorded) {
+    std::fprintf(stderr,
+                 "amc record: %zu file(s) NOT recorded: they hold ops this "
+                 "kernel cannot run (see above)\n",
+                 not_recorded);
+    return kExitUsage;
+  }
   return kExitAgree;
 }
 
@@ -504,14 +533,33 @@ int InfoCommand(int argc, char** argv) {
   }
   std::printf("backends:\n");
   std::vector<std::vector<std::string>> rows;
+  // backend -> (reason -> kinds), for the op kinds an available backend
+  // cannot run here.
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> gaps;
   for (const auto& entry : backends::AllBackends()) {
     auto backend = entry.make(std::nullopt);
     core::Availability a = backend->Probe();
     std::string state = a.available ? "available" : "unavailable: " + a.reason;
     if (!entry.in_default_set) state += " (runs only when named)";
     rows.push_back({entry.name, state, entry.description});
+    if (!a.available || !entry.in_default_set) continue;
+    std::map<std::string, std::string> by_reason;
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      auto kind = static_cast<core::OpKind>(k);
+      if (backend->Supports(kind)) continue;
+      std::string& kinds = by_reason[backend->UnsupportedReason(kind)];
+      kinds += (kinds.empty() ? "" : ", ") + std::string(core::OpKindName(kind));
+    }
+    if (!by_reason.empty()) gaps.emplace_back(entry.name, by_reason);
   }
   std::printf("%s", FormatTable(rows).c_str());
+  std::printf("op kinds unavailable:%s\n", gaps.empty() ? " none" : "");
+  for (const auto& [name, by_reason] : gaps) {
+    for (const auto& [reason, kinds] : by_reason) {
+      std::printf("  %s cannot run %s: %s\n", name.c_str(), kinds.c_str(),
+                  reason.empty() ? "(no reason given)" : reason.c_str());
+    }
+  }
   std::printf("kernel features (probed with bpf() calls):\n");
   rows.clear();
   for (const Feature& f : ProbeKernelFeatures()) {

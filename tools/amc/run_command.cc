@@ -180,6 +180,22 @@ int RunCommand(int argc, char** argv) {
     return UsageError("run", "no selected backend can run here:" + why);
   }
   CampaignPlan plan = PlanCampaign(selection, max_ops ? *max_ops : 32);
+  // With AMC_REQUIRE_KERNEL=1, op kinds the kernel cannot run (program ops
+  // before Linux 5.14) are a failure, not a quiet gap.
+  for (const auto& b : selection.available) {
+    std::vector<std::pair<std::string, std::string>> gaps;
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      auto kind = static_cast<core::OpKind>(k);
+      if (b->Supports(kind)) continue;
+      gaps.emplace_back(b->Name(), std::string("does not implement ") +
+                                       core::OpKindName(kind) + ": " +
+                                       b->UnsupportedReason(kind));
+    }
+    if (std::string missing = backends::MissingRequiredKinds(gaps);
+        !missing.empty()) {
+      return UsageError("run", missing);
+    }
+  }
   const auto unavailable = selection.unavailable;
   selection.available.clear();  // workers make their own
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/result.h"
 
@@ -124,31 +125,67 @@ Feature ProbeMmapable() {
   return f;
 }
 
-Feature ProbeBatch() {
-  Feature f{"batch ops (BPF_MAP_*_BATCH)", Feature::State::kUnknown, ""};
-  Fd map(CreateMap(BPF_MAP_TYPE_ARRAY, 8, 2, 0));
+const char* TypeName(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_ARRAY ? "PERCPU_ARRAY" : "ARRAY";
+}
+
+Feature ProbeCreate(uint32_t type) {
+  Feature f{std::string(TypeName(type)) + " maps", Feature::State::kUnknown,
+            ""};
+  Fd map(CreateMap(type, 8, 2, 0));
+  if (map.ok()) {
+    f.state = Feature::State::kPresent;
+    f.detail = "created a two-entry map";
+  } else if (errno == EINVAL) {
+    f.state = Feature::State::kAbsent;
+    f.detail = "BPF_MAP_CREATE: EINVAL";
+  } else {
+    f.detail = "BPF_MAP_CREATE: " + ErrName(errno);
+  }
+  return f;
+}
+
+// BPF_MAP_LOOKUP_BATCH and BPF_MAP_UPDATE_BATCH on a two-entry map of
+// `type` (PERCPU_ARRAY has them since 5.13: ENOTSUPP before).
+Feature ProbeBatch(uint32_t type) {
+  Feature f{std::string("batch ops on ") + TypeName(type) +
+                " (BPF_MAP_LOOKUP_BATCH, BPF_MAP_UPDATE_BATCH)",
+            Feature::State::kUnknown, ""};
+  Fd map(CreateMap(type, 8, 2, 0));
   if (!map.ok()) {
     f.detail = "cannot create a map: " + ErrName(errno);
     return f;
   }
-  uint32_t out_batch = 0, keys[2] = {};
-  uint64_t values[2] = {};
+  // Room for every possible CPU's slot (at most 4096 CPUs).
+  uint32_t out_batch = 0, keys[2] = {0, 1};
+  std::vector<uint64_t> values(2 * 4096);
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
   attr.batch.map_fd = static_cast<uint32_t>(map.get());
   attr.batch.out_batch = reinterpret_cast<uintptr_t>(&out_batch);
   attr.batch.keys = reinterpret_cast<uintptr_t>(keys);
-  attr.batch.values = reinterpret_cast<uintptr_t>(values);
+  attr.batch.values = reinterpret_cast<uintptr_t>(values.data());
   attr.batch.count = 2;
   long rc = Bpf(BPF_MAP_LOOKUP_BATCH, &attr);
-  if (rc == 0 || errno == ENOENT) {
-    f.state = Feature::State::kPresent;
-    f.detail = "BPF_MAP_LOOKUP_BATCH on an ARRAY returned " +
-               std::to_string(attr.batch.count) + " elements";
-  } else {
+  if (rc != 0 && errno != ENOENT) {
     f.state = Feature::State::kAbsent;
     f.detail = "BPF_MAP_LOOKUP_BATCH: " + ErrName(errno);
+    return f;
   }
+  uint32_t looked_up = attr.batch.count;
+  std::memset(&attr, 0, sizeof attr);
+  attr.batch.map_fd = static_cast<uint32_t>(map.get());
+  attr.batch.keys = reinterpret_cast<uintptr_t>(keys);
+  attr.batch.values = reinterpret_cast<uintptr_t>(values.data());
+  attr.batch.count = 2;
+  if (Bpf(BPF_MAP_UPDATE_BATCH, &attr) != 0) {
+    f.state = Feature::State::kAbsent;
+    f.detail = "lookup batch works, BPF_MAP_UPDATE_BATCH: " + ErrName(errno);
+    return f;
+  }
+  f.state = Feature::State::kPresent;
+  f.detail = "looked up " + std::to_string(looked_up) + " and updated " +
+             std::to_string(attr.batch.count) + " elements";
   return f;
 }
 
@@ -297,8 +334,14 @@ const char* FeatureStateName(Feature::State state) {
 }
 
 std::vector<Feature> ProbeKernelFeatures() {
-  return {ProbeMmapable(), ProbeBatch(), ProbeSyscallProg(),
-          ProbeLookupPercpuElem(), ProbeFCpu()};
+  return {ProbeCreate(BPF_MAP_TYPE_ARRAY),
+          ProbeCreate(BPF_MAP_TYPE_PERCPU_ARRAY),
+          ProbeMmapable(),
+          ProbeBatch(BPF_MAP_TYPE_ARRAY),
+          ProbeBatch(BPF_MAP_TYPE_PERCPU_ARRAY),
+          ProbeSyscallProg(),
+          ProbeLookupPercpuElem(),
+          ProbeFCpu()};
 }
 
 }  // namespace amc::cli

@@ -38,8 +38,9 @@ struct Feature {
 
 const char* FeatureStateName(Feature::State state);
 
-// Probes mmapable arrays, batch ops, SYSCALL programs,
-// bpf_map_lookup_percpu_elem and BPF_F_CPU on the running kernel.
+// Probes, per map type (ARRAY, PERCPU_ARRAY), creation and lookup/update
+// batches; mmapable ARRAYs; SYSCALL programs, bpf_map_lookup_percpu_elem
+// and BPF_F_CPU on the running kernel.
 std::vector<Feature> ProbeKernelFeatures();
 
 }  // namespace amc::cli

@@ -193,6 +193,20 @@ struct Options {
   // A PERCPU_ARRAY syscall update writes each CPU's padding from the buffer
   // (before 7.0); false (7.0+): value_size bytes per CPU, padding untouched.
   bool percpu_update_writes_padding = false;
+  // Linux 5.10's rules (core/kernel_profile.h has the kernel changes; the
+  // defaults are 6.1+'s, the other values 5.10's):
+  // PERCPU_ARRAY lookup and update batches work; when false they are
+  // ENOTSUPP after the permission checks (before 5.13).
+  bool percpu_array_batch_ops = true;
+  // LookupAndDelete takes BPF_F_LOCK; when false any flags are EINVAL
+  // before every other check (before 5.14).
+  bool lookup_and_delete_takes_flags = true;
+  // value_size is bounded by INT_MAX; when false by the page size << 10
+  // (KMALLOC_MAX_SIZE, before 6.0).
+  bool value_size_bounded_by_int_max = true;
+  // When true (before 5.11), a map whose cost reaches U32_MAX - page size
+  // bytes is E2BIG before anything is allocated.
+  bool map_cost_charged_to_memlock = false;
   // BPF_F_MMAPABLE maps of at most 256 KiB take their memfd from a small
   // process-wide cache of zeroed ones, and give it back zeroed when
   // destroyed, instead of creating, sizing and mapping a new one each time
@@ -568,6 +582,8 @@ class ArrayMap {
   bool lookup_read_permission_first_ = true;
   bool percpu_cpu_flags_ = true;              // Options::percpu_cpu_flags
   bool percpu_update_writes_padding_ = false;  // Options::percpu_update_...
+  bool percpu_array_batch_ops_ = true;
+  bool lookup_and_delete_takes_flags_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
   uint8_t* data_ = nullptr;
