@@ -812,7 +812,8 @@ def write_reports(out_dir, rows, header):
         fails_text = ",".join(f"{k}:{len(v)}" for k, v in fails.items()) or "-"
         lines.append(f"{r['label']:<10} {r['release']:<28} {r.get('package_version') or '-':<20} "
                      f"{cpus:<9} {r['verdict']:<8} {r['seconds']:>6.1f}s  "
-                     f"{kinds_text(divergences_by_kind(p)):<24} {fails_text:<14} {r['reason']}")
+                     f"{'-' if r['verdict'] == 'SKIPPED' else kinds_text(divergences_by_kind(p)):<24} "
+                     f"{fails_text:<14} {r['reason']}")
     with open(os.path.join(out_dir, "matrix.txt"), "w") as f:
         f.write("\n".join(header) + "\n\n" + "\n".join(lines) + "\n")
     return lines
@@ -850,7 +851,7 @@ def main():
                     help="guests (and the host column) at once (default: nproc)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sequences", type=int, default=None,
-                    help="amc run sequences per guest (default 300; 2000 with --all)")
+                    help="amc run sequences per guest (default 1000; 2000 with --all)")
     ap.add_argument("--timeout", type=int, default=None,
                     help="seconds per guest (default 600 + 0.6 s per sequence)")
     ap.add_argument("--memory", type=int, default=512, help="MB of guest memory")
@@ -874,7 +875,7 @@ def main():
     args = ap.parse_args()
 
     kernels_spec = args.kernels or (ALL_KERNELS if args.all else DEFAULT_KERNELS)
-    sequences = args.sequences if args.sequences is not None else (2000 if args.all else 300)
+    sequences = args.sequences if args.sequences is not None else (2000 if args.all else 1000)
     timeout = args.timeout if args.timeout is not None else int(600 + 0.6 * sequences)
     jobs = max(1, args.jobs or os.cpu_count() or 1)
     os.makedirs(args.out, exist_ok=True)
