@@ -878,7 +878,7 @@ def main():
     kernels_spec = args.kernels or (ALL_KERNELS if args.all else DEFAULT_KERNELS)
     sequences = args.sequences if args.sequences is not None else (2000 if args.all else 1000)
     timeout = args.timeout if args.timeout is not None else int(600 + 0.6 * sequences)
-    jobs = max(1, args.jobs or os.cpu_count() or 1)
+    jobs = max(1, args.jobs or len(os.sched_getaffinity(0)))  # nproc
     os.makedirs(args.out, exist_ok=True)
     cache = os.path.abspath(args.cache or default_cache())
     accel = args.accel if args.accel != "auto" else ("kvm" if kvm_usable() else "tcg")
