@@ -4,7 +4,7 @@
 # whose kernel panics, one without init) is reported as a failure.
 #
 # Without --all (CI): 5.10, 6.1, the newest 6.x longterm series, the newest
-# 7.x series, that 7.x again with 2 of 4 CPUs online, and the host; 300
+# 7.x series, that 7.x again with 2 of 4 CPUs online, and the host; 1000
 # sequences each. With --all: every series Debian publishes for amd64 cloud
 # images, plus two guests with more possible than online CPUs, 2000 sequences
 # each. Series and point releases are resolved from Debian's indexes on every
