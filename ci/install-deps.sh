@@ -8,7 +8,8 @@ packages=(
   clang-14 libclang-rt-14-dev          # fuzzers, sanitizers, BPF programs
   libgtest-dev librapidcheck-dev libbenchmark-dev
   libbpf-dev libelf-dev zlib1g-dev bpftool
-  qemu-system-x86 busybox-static      # the kernel matrix (ci/kernel-matrix.sh)
+  qemu-system-x86 busybox-static      # the kernel matrix (ci/kernel-matrix.sh):
+  debian-archive-keyring binutils     # Debian's package indexes, strip
 )
 
 missing=()

@@ -5,7 +5,9 @@
 #   2. ASan+UBSan: the same suites but the long differential runs;
 #   3. TSan: the concurrency tests and everything that runs threads;
 #   4. the fuzz smoke run (each libFuzzer target about a minute);
-#   5. the kernel matrix (Linux 6.1 and 6.12 under QEMU, plus this kernel).
+#   5. the kernel matrix (Debian's 5.10, 6.1, newest 6.x longterm and newest
+#      7.x cloud kernels under QEMU, the 7.x with 2 of 4 CPUs online, plus
+#      this kernel; ci/kernel-matrix.sh --all boots every series).
 # Usage: ci/test.sh [STAGE...]   (stages: default asan tsan fuzz matrix; all
 # by default). With AMC_REQUIRE_KERNEL=1 (CI), a test that cannot reach the
 # kernel fails instead of skipping.
