@@ -78,13 +78,17 @@ environment (possible CPUs, page size, release) as its env line. Needs the
 kernel backend: root, or CAP_BPF (see `amc info`).
 
 options:
-  --out DIR   where recorded files go (required); a file keeps its name, and
-              its path below a folder argument
-  --help      this text
+  --out DIR           where recorded files go (required); a file keeps its
+                      name, and its path below a folder argument
+  --allow-unrunnable  files the kernel cannot run are still named SKIPPED
+                      with the reason, but do not make the exit status 2
+                      (the kernel matrix records every release's corpus so)
+  --help              this text
 
 A file holding an op kind the kernel cannot run here (program ops need
 Linux 5.14; `amc info` lists the kinds) is not recorded: it is named as
-SKIPPED with the reason, the others are recorded, and the exit status is 2.
+SKIPPED with the reason, the others are recorded, and the exit status is 2
+(0 with --allow-unrunnable).
 
 exit status: 0 recorded, 2 bad usage, unreadable input, no kernel access, or
 a file not recorded
@@ -314,7 +318,8 @@ int ReplayCommand(int argc, char** argv) {
 
 int RecordCommand(int argc, char** argv) {
   Args args;
-  std::string error = args.Parse(argc, argv, 2, {{"out"}, {"help", false}});
+  std::string error = args.Parse(
+      argc, argv, 2, {{"out"}, {"help", false}, {"allow-unrunnable", false}});
   if (!error.empty()) return UsageError("record", error);
   if (WantsHelp(args, kRecordHelp)) return kExitAgree;
   if (args.positional().empty())
@@ -392,9 +397,10 @@ int RecordCommand(int argc, char** argv) {
   if (not_recorded) {
     std::fprintf(stderr,
                  "amc record: %zu file(s) NOT recorded: they hold ops this "
-                 "kernel cannot run (see above)\n",
-                 not_recorded);
-    return kExitUsage;
+                 "kernel cannot run (see above)%s\n",
+                 not_recorded,
+                 args.Has("allow-unrunnable") ? "; --allow-unrunnable: not an error" : "");
+    if (!args.Has("allow-unrunnable")) return kExitUsage;
   }
   return kExitAgree;
 }
