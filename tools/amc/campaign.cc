@@ -304,7 +304,7 @@ std::string GeometryName(const core::Environment& env) {
   if (env.Online() != env.possible_cpus) {
     out += "/" + std::to_string(env.Online()) + " online";
   }
-  out += " CPUs, ";
+  out += env.possible_cpus == 1 ? " CPU, " : " CPUs, ";
   if (env.page_size % 1024 == 0) {
     out += std::to_string(env.page_size / 1024) + " KiB pages";
   } else {
