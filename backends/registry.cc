@@ -33,7 +33,7 @@ std::string EnvironmentMismatch(const core::Environment& recorded,
       return std::to_string(e.possible_cpus) + " possible CPUs (" +
              std::to_string(e.Online()) + " online)";
     };
-    return "the case was recorded with " + cpus(recorded) + " and " +
+    return "the case's environment has " + cpus(recorded) + " and " +
            std::to_string(recorded.page_size) + "-byte pages; this backend has " +
            cpus(have) + " and " + std::to_string(have.page_size) + "-byte pages";
   }
