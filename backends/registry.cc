@@ -24,13 +24,18 @@ model::Params ModelParams(const std::optional<core::Environment>& env) {
 // limits the page size, and release-dependent answers the kernel profile.
 std::string EnvironmentMismatch(const core::Environment& recorded,
                                 const core::Environment& have) {
+  // Programs run only on online CPUs, so a case recorded with another online
+  // count cannot be checked either.
   if (have.possible_cpus != recorded.possible_cpus ||
+      have.Online() != recorded.Online() ||
       have.page_size != recorded.page_size) {
-    return "the case was recorded with " +
-           std::to_string(recorded.possible_cpus) + " possible CPUs and " +
+    auto cpus = [](const core::Environment& e) {
+      return std::to_string(e.possible_cpus) + " possible CPUs (" +
+             std::to_string(e.Online()) + " online)";
+    };
+    return "the case's environment has " + cpus(recorded) + " and " +
            std::to_string(recorded.page_size) + "-byte pages; this backend has " +
-           std::to_string(have.possible_cpus) + " and " +
-           std::to_string(have.page_size);
+           cpus(have) + " and " + std::to_string(have.page_size) + "-byte pages";
   }
   if (!recorded.kernel_release.empty()) {
     core::KernelProfile want = core::KernelProfileForRelease(recorded.kernel_release);

@@ -35,7 +35,8 @@ Selection& Replayer::SelectionFor(const std::optional<core::Environment>& env) {
     if (!host_) host_ = SelectBackends(list_);
     return *host_;
   }
-  auto key = std::make_tuple(env->possible_cpus, env->page_size, env->kernel_release);
+  auto key = std::make_tuple(env->possible_cpus, env->Online(), env->page_size,
+                             env->kernel_release);
   auto it = by_env_.find(key);
   if (it == by_env_.end()) {
     it = by_env_.emplace(key, SelectBackends(list_, env)).first;

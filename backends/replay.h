@@ -58,7 +58,7 @@ class Replayer {
   std::string list_;
   // Backends are made once per recorded environment (none = this machine):
   // possible CPUs, page size and kernel release (it picks the profile).
-  std::map<std::tuple<uint32_t, uint32_t, std::string>, Selection> by_env_;
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t, std::string>, Selection> by_env_;
   std::optional<Selection> host_;
 };
 

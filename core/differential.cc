@@ -70,6 +70,34 @@ std::string DescribeStateDifference(const MapSpec& spec, const Environment& env,
   return "no difference";
 }
 
+// Where two per-CPU syscall values differ, by CPU slot ("per-CPU buffer:
+// CPU 2's slot byte 0: 03 vs 00 (4 possible CPUs, 2 online)"), so that a
+// runtime that sizes its per-CPU storage by online CPUs is named as such;
+// "" when the results hold no such values.
+static std::string DescribePercpuValueDifference(const MapSpec& spec,
+                                          const Environment& env,
+                                          const Result& a, const Result& b) {
+  if (spec.type != MapType::kPercpuArray || !a.value || !b.value) return "";
+  const std::string cpus = " (" + std::to_string(env.possible_cpus) +
+                           " possible CPUs, " + std::to_string(env.Online()) +
+                           " online)";
+  const Bytes& x = *a.value;
+  const Bytes& y = *b.value;
+  if (x.size() != y.size()) {
+    return "per-CPU buffer of " + std::to_string(x.size()) + " vs " +
+           std::to_string(y.size()) + " bytes" + cpus;
+  }
+  if (x.size() != SyscallValueSize(spec, env)) return "";
+  const uint64_t elem = ElemSize(spec);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == y[i]) continue;
+    return "per-CPU buffer: CPU " + std::to_string(i / elem) + "'s slot byte " +
+           std::to_string(i % elem) + ": " + Hex2(x[i]) + " vs " + Hex2(y[i]) +
+           cpus;
+  }
+  return "";
+}
+
 Sequence Reproducer(const Sequence& seq, const Divergence& divergence) {
   Sequence out;
   out.spec = seq.spec;
@@ -205,6 +233,12 @@ bool DifferentialRun::Step(size_t index, const Op& op,
       d.kind = Divergence::Kind::kOp;
       d.step = static_cast<int>(index);
       d.sides = OpSides();
+      std::string where = DescribePercpuValueDifference(
+          spec_, backends_[0]->Env(), results_[0], results_[b]);
+      if (!where.empty()) {
+        d.detail = backends_[0]->Name() + " vs " + backends_[b]->Name() +
+                   ": " + where;
+      }
       divergence_ = std::move(d);
       running_ = false;
       return false;

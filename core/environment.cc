@@ -1,5 +1,5 @@
-// core/environment.cc: reads this machine's possible CPUs, page size and
-// kernel release.
+// core/environment.cc: reads this machine's possible and online CPUs, page
+// size and kernel release.
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -40,12 +40,37 @@ std::optional<uint32_t> ParseCpuListCount(const std::string& text) {
   return count;
 }
 
+namespace {
+
+std::string ReadLine(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  if (in) std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+bool CpuListIsPrefix(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  if (t == "0") return true;
+  if (t.rfind("0-", 0) != 0) return false;
+  return t.size() > 2 &&
+         t.find_first_not_of("0123456789", 2) == std::string::npos;
+}
+
+bool HostOnlineIsPrefix() {
+  return CpuListIsPrefix(ReadLine("/sys/devices/system/cpu/online"));
+}
+
 Environment HostEnvironment() {
   Environment env;
-  std::ifstream possible("/sys/devices/system/cpu/possible");
-  std::string line;
-  if (possible && std::getline(possible, line)) {
-    if (auto count = ParseCpuListCount(line)) env.possible_cpus = *count;
+  if (auto count = ParseCpuListCount(ReadLine("/sys/devices/system/cpu/possible"))) {
+    env.possible_cpus = *count;
+  }
+  if (auto count = ParseCpuListCount(ReadLine("/sys/devices/system/cpu/online"))) {
+    if (*count < env.possible_cpus) env.online_cpus = *count;
   }
   long page = sysconf(_SC_PAGESIZE);
   if (page > 0) env.page_size = static_cast<uint32_t>(page);

@@ -1,5 +1,6 @@
 // core/map_spec.h: the description of one array map to create, and the
-// environment (possible CPUs, page size, kernel release) a result depends on.
+// environment (possible and online CPUs, page size, kernel release) a result
+// depends on.
 //
 // Invariant: a MapSpec is plain data. Any combination of fields is valid as a
 // value; whether the kernel accepts it is a *result* of creation (EINVAL,
@@ -70,19 +71,35 @@ inline uint64_t ElemSize(const MapSpec& spec) {
 }
 
 // What a result depends on besides the operations: per-CPU value buffers
-// scale with possible CPUs, mmap limits with the page size.
+// scale with possible CPUs, programs run only on online CPUs, mmap limits
+// follow the page size.
+//
+// The online CPUs are CPUs 0..online-1 of the possible 0..possible_cpus-1
+// (QEMU `-smp 2,maxcpus=4`: online "0-1", possible "0-3"; a host whose online
+// list is not such a prefix cannot run the kernel backend, see
+// HostOnlineIsPrefix). online_cpus == 0 means every possible CPU is online,
+// so that `Environment{cpus, page, ""}` and files without `online_cpus=` keep
+// their meaning; read it through Online().
 struct Environment {
   uint32_t possible_cpus = 1;
   uint32_t page_size = 4096;
   std::string kernel_release;  // empty when not recorded on a kernel
+  uint32_t online_cpus = 0;    // 0: all possible CPUs are online
 
-  bool operator==(const Environment&) const = default;
+  uint32_t Online() const {
+    return online_cpus == 0 || online_cpus > possible_cpus ? possible_cpus
+                                                           : online_cpus;
+  }
+  bool operator==(const Environment& o) const {
+    return possible_cpus == o.possible_cpus && page_size == o.page_size &&
+           kernel_release == o.kernel_release && Online() == o.Online();
+  }
 };
 
 // `env` without its kernel release: what a map instance needs of it (CPU
-// count, page size), cheap to copy for every map a campaign creates.
+// counts, page size), cheap to copy for every map a campaign creates.
 inline Environment Geometry(const Environment& env) {
-  return Environment{env.possible_cpus, env.page_size, ""};
+  return Environment{env.possible_cpus, env.page_size, "", env.Online()};
 }
 
 // The syscall value buffer size for one key (kernel: bpf_map_value_size()):
@@ -108,13 +125,21 @@ inline uint64_t SyscallValueSize(const MapSpec& spec, const Environment& env,
   return SyscallValueSize(spec, env);
 }
 
-// Reads this machine's environment: /sys/devices/system/cpu/possible,
-// sysconf(_SC_PAGESIZE) and uname().release.
+// Reads this machine's environment: /sys/devices/system/cpu/possible and
+// /sys/devices/system/cpu/online (counted alike), sysconf(_SC_PAGESIZE) and
+// uname().release.
 Environment HostEnvironment();
+
+// True when this machine's online CPUs are exactly 0..n-1 (the numbering
+// Environment assumes); false for e.g. "0,2-3" after CPU 1 went offline.
+bool HostOnlineIsPrefix();
 
 // Parses the kernel's CPU list format ("0-3,5"); returns how many CPUs it
 // lists (cpumask_weight, as num_possible_cpus() and libbpf count), or nullopt.
 std::optional<uint32_t> ParseCpuListCount(const std::string& text);
+
+// True when the CPU list `text` is exactly "0-(n-1)" or "0" (n CPUs from 0).
+bool CpuListIsPrefix(const std::string& text);
 
 }  // namespace amc::core
 

@@ -39,6 +39,11 @@ TEST(NamesTest, CpuListCountsListedCpus) {
   EXPECT_EQ(ParseCpuListCount("0-1\n"), 2u);
   EXPECT_EQ(ParseCpuListCount("0"), 1u);
   EXPECT_EQ(ParseCpuListCount("0-3,8-9"), 6u);
+  EXPECT_TRUE(CpuListIsPrefix("0-1\n"));
+  EXPECT_TRUE(CpuListIsPrefix("0"));
+  EXPECT_FALSE(CpuListIsPrefix("0,2-3"));
+  EXPECT_FALSE(CpuListIsPrefix("1-3"));
+  EXPECT_FALSE(CpuListIsPrefix(""));
   EXPECT_FALSE(ParseCpuListCount("").has_value());
   EXPECT_FALSE(ParseCpuListCount("3-1").has_value());
 }

@@ -133,8 +133,15 @@ struct Munmap {
 };
 
 // ---- program side: a BPF program running on `cpu` calls a helper ----
-// Harness convention for every program op: a cpu that is not a possible CPU
-// gives EINVAL (sched_setaffinity refuses it; nothing runs).
+// Harness convention for every program op: a cpu that is not an ONLINE CPU
+// (cpu >= Environment::Online(): past the possible CPUs, or possible but
+// offline) gives EINVAL; nothing is loaded or run. The harness pins the
+// program's thread with sched_setaffinity, which refuses a CPU that is not
+// online with EINVAL (taskset on a 7.3 guest booted `-smp 4` with
+// `maxcpus=2`: CPUs 2-3 possible and offline). Syscall ops are not limited
+// by it: lookups and updates read and write every possible CPU's slot, and
+// bpf_map_lookup_percpu_elem reaches a possible-but-offline target CPU's
+// slot (NULL only from nr_cpu_ids on). Recorded: corpus/geometries/.
 
 // bpf_map_lookup_elem(map, &key); the program then reads value_size bytes
 // through the pointer. Result: null, or the bytes and the pointer alignment.

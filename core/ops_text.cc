@@ -730,8 +730,11 @@ std::string PrintOps(const Sequence& seq) {
     out += line.empty() ? "#\n" : "# " + line + "\n";
   }
   if (seq.env) {
-    out += "env possible_cpus=" + std::to_string(seq.env->possible_cpus) +
-           " page_size=" + std::to_string(seq.env->page_size);
+    out += "env possible_cpus=" + std::to_string(seq.env->possible_cpus);
+    if (seq.env->Online() != seq.env->possible_cpus) {
+      out += " online_cpus=" + std::to_string(seq.env->Online());
+    }
+    out += " page_size=" + std::to_string(seq.env->page_size);
     if (!seq.env->kernel_release.empty()) {
       out += " kernel=" + seq.env->kernel_release;
     }
@@ -802,23 +805,33 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
       env.possible_cpus = 0;
       env.page_size = 0;
       for (auto& [name, value] : fields) {
-        if (name == "possible_cpus" || name == "page_size") {
+        if (name == "possible_cpus" || name == "page_size" ||
+            name == "online_cpus") {
           auto n = ParseU32(value);
           if (!n || *n == 0) {
             return fail("env " + name + ": expected a positive number, got '" +
                         value + "'");
           }
-          (name == "possible_cpus" ? env.possible_cpus : env.page_size) = *n;
+          (name == "possible_cpus" ? env.possible_cpus
+           : name == "page_size"   ? env.page_size
+                                   : env.online_cpus) = *n;
         } else if (name == "kernel") {
           env.kernel_release = value;
         } else {
           return fail("unknown env field '" + name +
-                      "' (fields: possible_cpus page_size kernel)");
+                      "' (fields: possible_cpus online_cpus page_size kernel)");
         }
       }
       if (env.possible_cpus == 0 || env.page_size == 0) {
         return fail("env needs possible_cpus= and page_size=");
       }
+      // Absent: every possible CPU is online (files before online_cpus=).
+      if (env.online_cpus > env.possible_cpus) {
+        return fail("env online_cpus=" + std::to_string(env.online_cpus) +
+                    " exceeds possible_cpus=" +
+                    std::to_string(env.possible_cpus));
+      }
+      if (env.online_cpus == env.possible_cpus) env.online_cpus = 0;
       seq.env = env;
       continue;
     }

@@ -2,6 +2,8 @@
 //
 //   # where the case came from (comment lines are kept)
 //   env possible_cpus=2 page_size=4096 kernel=6.18.44
+//   (or `env possible_cpus=4 online_cpus=2 page_size=4096`: CPUs 0-1 online;
+//   without online_cpus= every possible CPU is online)
 //   map type=ARRAY key_size=4 value_size=8 max_entries=4 flags=0 -> ok
 //   update key=1 value=0102030405060708 flags=BPF_ANY -> ok
 //   lookup key=1 flags=0 -> ok value=0102030405060708

@@ -94,6 +94,43 @@ TEST(OpsTextTest, CarriageReturnsInsideALineSeparateTokens) {
             std::string::npos);
 }
 
+TEST(OpsTextTest, OnlineCpusRoundTripAndAbsentMeansAllPossibleOnline) {
+  const std::string text =
+      "env possible_cpus=4 online_cpus=2 page_size=4096\n"
+      "map type=PERCPU_ARRAY key_size=4 value_size=8 max_entries=2 flags=0 "
+      "numa_node=0\n";
+  auto parsed = ParseOps(text, "online.ops");
+  ASSERT_TRUE(std::holds_alternative<Sequence>(parsed))
+      << std::get<ParseError>(parsed).ToString();
+  const Sequence& seq = std::get<Sequence>(parsed);
+  EXPECT_EQ(seq.env->possible_cpus, 4u);
+  EXPECT_EQ(seq.env->Online(), 2u);
+  EXPECT_EQ(PrintOps(seq), text);
+  EXPECT_EQ(Geometry(*seq.env).Online(), 2u);
+
+  auto old = ParseOps(
+      "env possible_cpus=4 page_size=4096\n"
+      "map type=ARRAY\n", "old.ops");
+  ASSERT_TRUE(std::holds_alternative<Sequence>(old));
+  EXPECT_EQ(std::get<Sequence>(old).env->Online(), 4u);
+  EXPECT_EQ(PrintOps(std::get<Sequence>(old)).find("online_cpus"),
+            std::string::npos);
+
+  auto all = ParseOps(
+      "env possible_cpus=3 online_cpus=3 page_size=4096\nmap type=ARRAY\n",
+      "all.ops");
+  ASSERT_TRUE(std::holds_alternative<Sequence>(all));
+  EXPECT_EQ(*std::get<Sequence>(all).env, (Environment{3, 4096, ""}));
+  EXPECT_NE(*std::get<Sequence>(all).env, (Environment{3, 4096, "", 2}));
+
+  auto too_many = ParseOps(
+      "env possible_cpus=2 online_cpus=3 page_size=4096\nmap type=ARRAY\n",
+      "bad.ops");
+  ASSERT_TRUE(std::holds_alternative<ParseError>(too_many));
+  EXPECT_NE(std::get<ParseError>(too_many).ToString().find("exceeds"),
+            std::string::npos);
+}
+
 TEST(OpsTextTest, HandWrittenFileWithDefaultsAndNamesParses) {
   auto parsed = ParseOps(
       "# from the spec\n"

@@ -1,5 +1,6 @@
 // The regression corpus: every case below corpus/ (regressions/: minimized
-// reproducers of past divergences and kernel-recorded cases; releases/<series>/:
+// reproducers of past divergences and kernel-recorded cases; geometries/: cases
+// recorded with possible-but-offline CPUs; releases/<series>/:
 // the same inputs recorded on other kernel releases) replays on
 // every available backend (AMC_BACKENDS, default: all), checking its recorded
 // expectations and agreement. Backends are instantiated for the environment

@@ -244,6 +244,11 @@ uint32_t GenCount(C& c, uint32_t max_entries) {
 template <class C>
 uint32_t GenCpu(C& c, const GenOptions& o) {
   if (c.Percent(5)) return o.env.possible_cpus;  // one past the last
+  // The first possible-but-offline CPU (drawn only when there is one, so
+  // that sequences of an all-online geometry are as before).
+  if (o.env.Online() < o.env.possible_cpus && c.Percent(5)) {
+    return o.env.Online();
+  }
   if (c.Percent(1)) return static_cast<uint32_t>(c.Range(0, UINT32_MAX));
   return static_cast<uint32_t>(c.Range(0, o.env.possible_cpus - 1));
 }

@@ -416,6 +416,10 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->elem_size_ = elem_size;
   map->cpus_ = cpus;
   map->page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (options.page_size > map->page_size_ &&
+      options.page_size % map->page_size_ == 0) {
+    map->page_size_ = options.page_size;
+  }
   map->exec_mappings_refused_ = options.exec_mappings_refused;
   map->freeze_needs_write_permission_ = options.freeze_needs_write_permission;
   map->spin_lock_freeze_refused_ = options.spin_lock_freeze_refused;

@@ -185,12 +185,14 @@ class ImplMap : public core::MapInstance {
   }
 
   // ---- helper face, with the harness's program conventions: a CPU that
-  // is not possible is EINVAL; then what the verifier refuses at load time
+  // is not online is EINVAL; then what the verifier refuses at load time
   // (BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG: EACCES; lookup_percpu on an
   // ARRAY: EINVAL; a misaligned or out-of-bounds atomic: EACCES). ----
 
+  // A program runs only on an online CPU (core/op.h): a possible-but-offline
+  // one is EINVAL too.
   int CpuCheck(uint32_t cpu) const {
-    return cpu >= env_.possible_cpus ? EINVAL : 0;
+    return cpu >= env_.Online() ? EINVAL : 0;
   }
   // The lock the map was created with (none for a misaligned one before
   // 6.2).
@@ -303,6 +305,14 @@ ImplBackend::ImplBackend(const std::optional<core::Environment>& env)
     : env_(core::HostEnvironment()) {
   if (env) {
     env_.possible_cpus = env->possible_cpus;
+    env_.online_cpus = env->Online();
+    // An emulated page must be a whole number of this machine's pages (the
+    // maps' memory is still mmap()ed in host pages); otherwise this backend
+    // keeps the host's and EnvironmentMismatch leaves it out.
+    if (env->page_size >= env_.page_size &&
+        env->page_size % env_.page_size == 0) {
+      env_.page_size = env->page_size;
+    }
     if (!env->kernel_release.empty()) env_.kernel_release = env->kernel_release;
   }
   profile_ = core::SelectKernelProfile(env_.kernel_release)
@@ -322,6 +332,7 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   if (spec.spin_lock_offset) attr.spin_lock_offset = *spec.spin_lock_offset;
   Options options;
   options.possible_cpus = env_.possible_cpus;
+  options.page_size = env_.page_size;
   options.exec_mappings_refused = profile_.exec_mappings_refused;
   options.freeze_needs_write_permission = profile_.freeze_needs_write_permission;
   options.misaligned_spin_lock_refused = profile_.misaligned_spin_lock_refused;

@@ -734,8 +734,13 @@ class ModelMap : public core::MapInstance {
   // Each program op first checks the harness CPU rule, then what the
   // verifier would refuse at load time (kernel/bpf/verifier.c), then runs.
 
+  // Harness convention (core/op.h): a program runs only on an online CPU;
+  // sched_setaffinity refuses a mask with no online CPU with EINVAL
+  // (__set_cpus_allowed_ptr), so a possible-but-offline CPU is EINVAL like
+  // one past the possible ones. Recorded: corpus/geometries/ (4 possible,
+  // 2 online).
   int ProgramCpuCheck(uint32_t cpu) const {
-    return cpu >= env_.possible_cpus ? EINVAL : 0;
+    return cpu >= env_.Online() ? EINVAL : 0;
   }
   // Before 6.6 a sleepable program (the harness's SYSCALL programs are)
   // may not use a map with a bpf_spin_lock: EINVAL when the map fd is
@@ -904,6 +909,7 @@ class ModelMap : public core::MapInstance {
 Params Params::ForEnvironment(const core::Environment& env) {
   Params p = Host();
   p.env.possible_cpus = env.possible_cpus;
+  p.env.online_cpus = env.Online();
   p.env.page_size = env.page_size;
   if (!env.kernel_release.empty()) {
     p.env.kernel_release = env.kernel_release;

@@ -761,8 +761,11 @@ class KernelMap : public core::MapInstance {
 
   // The harness CPU rule, the load, then one BPF_PROG_TEST_RUN on `cpu`.
   // Returns 0 and fills `ctx`, or the errno that is the op's result.
+  // Harness CPU rule (core/op.h): a CPU that is not online is EINVAL before
+  // anything is loaded or pinned, as sched_setaffinity would answer for a
+  // possible-but-offline CPU (checked on a 4-possible/2-online guest).
   int Run(ProgKind kind, uint32_t cpu, ProgContext* ctx) {
-    if (cpu >= env_.possible_cpus) return EINVAL;
+    if (cpu >= env_.Online()) return EINVAL;
     const LoadedProgram& p = Load(kind);
     if (p.err) return p.err;
     return RunLoaded(p, cpu, ctx);
@@ -821,7 +824,7 @@ class KernelMap : public core::MapInstance {
   }
 
   Result Do(const core::ProgUpdate& op) {
-    if (op.cpu >= env_.possible_cpus) return Result::Errno(EINVAL);
+    if (op.cpu >= env_.Online()) return Result::Errno(EINVAL);
     const LoadedProgram& p = Load(kUpdateProg);
     if (p.err) return Result::Errno(p.err);
     Bytes value = core::FitBuffer(op.value, spec().value_size);
@@ -851,7 +854,7 @@ class KernelMap : public core::MapInstance {
   // with EACCES before any other check of it). Otherwise a program with the
   // offset as a constant is loaded, and its refusal is the result.
   Result Do(const core::ProgAtomicAdd& op) {
-    if (op.cpu >= env_.possible_cpus) return Result::Errno(EINVAL);
+    if (op.cpu >= env_.Online()) return Result::Errno(EINVAL);
     if (op.offset % 8 != 0 ||
         static_cast<uint64_t>(op.offset) + 8 > spec().value_size) {
       return Result::Errno(EACCES);
@@ -1112,6 +1115,12 @@ const ProbeFacts& KernelBackend::Facts() const {
 
 core::Availability KernelBackend::Probe() {
   std::string reason = UnavailableReason(Facts());
+  // The op language numbers online CPUs 0..online-1 (core/map_spec.h); a
+  // hole in this machine's online list would make a program op on an
+  // offline CPU look like a kernel answer.
+  if (reason.empty() && !core::HostOnlineIsPrefix()) {
+    reason = "the online CPUs (/sys/devices/system/cpu/online) are not 0..N-1";
+  }
   return core::Availability{reason.empty(), reason};
 }
 

@@ -36,6 +36,9 @@ std::string RecordedComment(const core::Environment& env) {
   return std::string(kRecordedPrefix) + env.kernel_release +
          " by oracle_kernel (possible_cpus=" +
          std::to_string(env.possible_cpus) +
+         (env.Online() != env.possible_cpus
+              ? " online_cpus=" + std::to_string(env.Online())
+              : std::string()) +
          " page_size=" + std::to_string(env.page_size) + ", " + Privileges() +
          ")";
 }

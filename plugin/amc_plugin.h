@@ -23,15 +23,19 @@
  *     (a crash, a hang or an abort is reported with the op that caused it;
  *     it does not stop the campaign).
  *   - Harness conventions are applied by amc before calling the plug-in: the
- *     plug-in never sees a program op on a CPU >= possible_cpus (amc answers
- *     EINVAL), an atomic add at a misaligned or out-of-bounds offset (amc
+ *     plug-in never sees a program op on a CPU >= online_cpus (amc answers
+ *     EINVAL: programs run only on online CPUs), an atomic add at a misaligned or out-of-bounds offset (amc
  *     answers EACCES), more than AMC_MAPPING_SLOTS live mappings, or a
  *     mapping access outside the mapping or against its protection (amc
  *     answers EBUSY / EBADF / EFAULT).
  *
  * Versioning: AMC_PLUGIN_ABI_VERSION changes whenever this table or any
- * struct below changes in an incompatible way. amc refuses a plug-in whose
- * abi_version differs from its own, with a message naming both numbers.
+ * struct below changes. amc accepts a plug-in whose abi_version lies in
+ * [AMC_PLUGIN_ABI_VERSION_MIN, AMC_PLUGIN_ABI_VERSION] and refuses any other,
+ * with a message naming the numbers.
+ *   1: the first interface.
+ *   2: amc_env gained online_cpus (appended; amc always passes the whole
+ *      struct, so a version-1 plug-in, which never reads it, still works).
  */
 #ifndef AMC_PLUGIN_H_
 #define AMC_PLUGIN_H_
@@ -43,7 +47,9 @@
 extern "C" {
 #endif
 
-#define AMC_PLUGIN_ABI_VERSION 1u
+#define AMC_PLUGIN_ABI_VERSION 2u
+/* The oldest abi_version this amc still loads. */
+#define AMC_PLUGIN_ABI_VERSION_MIN 1u
 
 /* The one symbol amc looks up with dlsym(). */
 #define AMC_PLUGIN_ENTRY "amc_plugin_get"
@@ -122,10 +128,17 @@ typedef struct amc_map_spec {
 } amc_map_spec;
 
 /* The machine the map must behave as if it ran on. Per-CPU value buffers
- * scale with possible_cpus; mmap rounds to page_size. */
+ * and per-CPU storage scale with possible_cpus (CPUs 0..possible_cpus-1);
+ * programs run only on the online CPUs 0..online_cpus-1 (online_cpus <=
+ * possible_cpus; fewer when CPUs are possible but offline, as after
+ * `-smp 2,maxcpus=4`). Syscall lookups and updates still read and write
+ * every possible CPU's slot, and bpf_map_lookup_percpu_elem may target an
+ * offline one: never size per-CPU storage by online_cpus. mmap rounds to
+ * page_size. */
 typedef struct amc_env {
   uint32_t possible_cpus;
   uint32_t page_size;
+  uint32_t online_cpus; /* since ABI 2 */
 } amc_env;
 
 /* One map: opaque to amc, defined by the plug-in. */
@@ -268,7 +281,7 @@ typedef struct amc_plugin {
   /* munmap of the whole mapping; return 0. */
   int32_t (*munmap)(amc_map *map, void *handle);
 
-  /* ---- program side, running on CPU `cpu` (< possible_cpus). Return what
+  /* ---- program side, running on CPU `cpu` (< online_cpus). Return what
    * the verifier refuses at load time as an errno (EACCES for a write to a
    * BPF_F_RDONLY_PROG map, EINVAL for lookup_percpu on an ARRAY), else 0
    * and the helper's outcome; a helper's negative return -E is returned as

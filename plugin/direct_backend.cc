@@ -243,7 +243,8 @@ class DirectMap : public core::MapInstance {
   }
 
   // ---- program side ----
-  bool BadCpu(uint32_t cpu) const { return cpu >= env_.possible_cpus; }
+  // Programs run only on online CPUs (core/op.h): amc answers EINVAL.
+  bool BadCpu(uint32_t cpu) const { return cpu >= env_.Online(); }
   Result ProgLookupResult(int32_t err, uint32_t flags,
                           const GuardedBuffer& value) {
     if (!value.intact()) return Overrun();
@@ -354,11 +355,14 @@ bool ValidateTable(const amc_plugin* t, std::string* error) {
     *error = "amc_plugin_get() returned NULL";
     return false;
   }
-  if (t->abi_version != AMC_PLUGIN_ABI_VERSION) {
+  if (t->abi_version < AMC_PLUGIN_ABI_VERSION_MIN ||
+      t->abi_version > AMC_PLUGIN_ABI_VERSION) {
     *error = "plug-in ABI version " + std::to_string(t->abi_version) +
              " does not match this amc's ABI version " +
+             std::to_string(AMC_PLUGIN_ABI_VERSION) + " (it loads " +
+             std::to_string(AMC_PLUGIN_ABI_VERSION_MIN) + " to " +
              std::to_string(AMC_PLUGIN_ABI_VERSION) +
-             " (rebuild it against this amc_plugin.h)";
+             "; rebuild it against this amc_plugin.h)";
     return false;
   }
   if (t->struct_size != sizeof(amc_plugin)) {
@@ -440,7 +444,7 @@ bool LoadPlugin(const std::string& path, LoadedPlugin* out,
 
 core::Availability DirectBackend::Probe() {
   if (!table_->probe) return {};
-  amc_env env{env_.possible_cpus, env_.page_size};
+  amc_env env{env_.possible_cpus, env_.page_size, env_.Online()};
   char reason[256] = {};
   if (table_->probe(&env, reason, sizeof reason) == 0) return {};
   reason[sizeof reason - 1] = '\0';
@@ -457,7 +461,7 @@ core::CreateResult DirectBackend::Create(const core::MapSpec& spec) {
   s.numa_node = spec.numa_node;
   s.spin_lock_offset =
       spec.spin_lock_offset ? static_cast<int64_t>(*spec.spin_lock_offset) : -1;
-  amc_env env{env_.possible_cpus, env_.page_size};
+  amc_env env{env_.possible_cpus, env_.page_size, env_.Online()};
   amc_map* map = nullptr;
   core::CreateResult out;
   out.err = table_->create(&s, &env, &map);

@@ -39,7 +39,7 @@ core::Bytes In(const uint8_t* p, uint64_t n) {
 }
 
 int32_t Create(const amc_map_spec* s, const amc_env* e, amc_map** out) {
-  core::Environment env{e->possible_cpus, e->page_size, ""};
+  core::Environment env{e->possible_cpus, e->page_size, "", e->online_cpus};
   auto backend = Factory()(env);
   core::MapSpec spec;
   spec.type = static_cast<core::MapType>(s->map_type);

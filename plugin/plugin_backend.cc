@@ -329,10 +329,12 @@ constexpr char kChildPathVar[] = "AMC_PLUGIN_CHILD_PATH";
 constexpr char kChildEnvVar[] = "AMC_PLUGIN_CHILD_ENV";
 constexpr int kChildFd = 3;
 
-// "possible_cpus page_size kernel_release" (the release may hold spaces).
+// "possible_cpus page_size online_cpus kernel_release" (the release may
+// hold spaces).
 std::string EncodeEnvironment(const core::Environment& env) {
   return std::to_string(env.possible_cpus) + " " +
-         std::to_string(env.page_size) + " " + env.kernel_release;
+         std::to_string(env.page_size) + " " + std::to_string(env.Online()) +
+         " " + env.kernel_release;
 }
 
 std::optional<core::Environment> DecodeEnvironment(const char* text) {
@@ -343,8 +345,12 @@ std::optional<core::Environment> DecodeEnvironment(const char* text) {
   const char* rest = end + 1;
   unsigned long page = std::strtoul(rest, &end, 10);
   if (end == rest || *end != ' ') return std::nullopt;
+  rest = end + 1;
+  unsigned long online = std::strtoul(rest, &end, 10);
+  if (end == rest || *end != ' ') return std::nullopt;
   env.possible_cpus = static_cast<uint32_t>(cpus);
   env.page_size = static_cast<uint32_t>(page);
+  env.online_cpus = static_cast<uint32_t>(online);
   env.kernel_release = end + 1;
   return env;
 }

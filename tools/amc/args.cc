@@ -89,4 +89,38 @@ std::string Args::GetSeconds(const std::string& name,
   return "";
 }
 
+std::string GeometryFromArgs(const Args& args,
+                             std::optional<core::Environment>* out) {
+  out->reset();
+  std::optional<uint64_t> possible, online, page;
+  for (auto [name, value] : {std::pair{"possible-cpus", &possible},
+                             {"online-cpus", &online},
+                             {"page-size", &page}}) {
+    if (!args.Has(name)) continue;
+    std::string error = args.GetUint(name, value);
+    if (!error.empty()) return error;
+  }
+  if (!possible) {
+    if (online || page) return "--online-cpus and --page-size need --possible-cpus";
+    return "";
+  }
+  if (*possible == 0 || *possible > 4096) {
+    return "--possible-cpus needs a number from 1 to 4096";
+  }
+  if (online && (*online == 0 || *online > *possible)) {
+    return "--online-cpus needs a number from 1 to --possible-cpus (" +
+           std::to_string(*possible) + ")";
+  }
+  if (page && (*page < 4096 || *page > (1u << 20) || (*page & (*page - 1)))) {
+    return "--page-size needs a power of two from 4096 to 1048576";
+  }
+  core::Environment env;
+  env.possible_cpus = static_cast<uint32_t>(*possible);
+  env.online_cpus = static_cast<uint32_t>(online ? *online : *possible);
+  env.page_size = page ? static_cast<uint32_t>(*page)
+                       : core::HostEnvironment().page_size;
+  *out = env;
+  return "";
+}
+
 }  // namespace amc::cli

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/map_spec.h"
+
 namespace amc::cli {
 
 struct OptionSpec {
@@ -43,6 +45,13 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// The geometry of --possible-cpus N [--online-cpus M] [--page-size P]:
+// nullopt without --possible-cpus (and then the other two are an error);
+// online defaults to N, the page size to this machine's. N at most 4096, M
+// from 1 to N, P a power of two from 4096 to 1 MiB. Returns "" or an error.
+std::string GeometryFromArgs(const Args& args,
+                             std::optional<core::Environment>* out);
 
 }  // namespace amc::cli
 

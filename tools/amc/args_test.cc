@@ -73,3 +73,42 @@ TEST(ArgsTest, SecondsRejectNegativeAndNonFinite) {
 
 }  // namespace
 }  // namespace amc::cli
+
+namespace amc::cli {
+namespace {
+
+std::string Geometry(std::vector<std::string> words,
+                     std::optional<core::Environment>* out) {
+  Args args;
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  std::string e = args.Parse(static_cast<int>(argv.size()), argv.data(), 0,
+                             {{"possible-cpus"}, {"online-cpus"}, {"page-size"}});
+  return e.empty() ? GeometryFromArgs(args, out) : e;
+}
+
+TEST(GeometryArgsTest, PossibleOnlineAndPageSizeMakeOneGeometry) {
+  std::optional<core::Environment> g;
+  EXPECT_EQ(Geometry({"--possible-cpus", "4", "--online-cpus", "2",
+                      "--page-size", "65536"}, &g), "");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->possible_cpus, 4u);
+  EXPECT_EQ(g->Online(), 2u);
+  EXPECT_EQ(g->page_size, 65536u);
+  EXPECT_EQ(Geometry({"--possible-cpus", "3"}, &g), "");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->Online(), 3u);
+  EXPECT_EQ(Geometry({}, &g), "");
+  EXPECT_FALSE(g);
+}
+
+TEST(GeometryArgsTest, ImpossibleGeometriesAreUsageErrors) {
+  std::optional<core::Environment> g;
+  EXPECT_NE(Geometry({"--possible-cpus", "2", "--online-cpus", "3"}, &g), "");
+  EXPECT_NE(Geometry({"--possible-cpus", "0"}, &g), "");
+  EXPECT_NE(Geometry({"--possible-cpus", "2", "--page-size", "5000"}, &g), "");
+  EXPECT_NE(Geometry({"--online-cpus", "1"}, &g), "");
+}
+
+}  // namespace
+}  // namespace amc::cli

@@ -68,6 +68,7 @@ struct WorkerResult {
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   std::vector<DivergenceRecord> divergences;
   std::map<uint64_t, CaseBlock> blocks;  // by first index
+  std::vector<uint64_t> by_geometry;
 };
 
 // What kind of divergence this is: its kind, the kind of op, and every
@@ -151,9 +152,7 @@ std::optional<DivergenceRecord> Reproduce(
     record.report = d.Report(seq);
   }
   record.ops_after = repro.steps.size();
-  core::Environment env = shared.plan->gen.env;
-  env.kernel_release.clear();
-  repro.env = env;
+  repro.env = core::Geometry(CampaignGeometry(*shared.plan, index));
   // As the user gave the list (plug-ins by path), so the line can be rerun.
   const std::string names = options.backend_list.empty()
                                 ? JoinNames(shared.plan->backend_names, ",")
@@ -191,34 +190,47 @@ std::optional<DivergenceRecord> Reproduce(
 void Worker(Shared& shared, WorkerResult& out) {
   const CampaignOptions& options = *shared.options;
   const CampaignPlan& plan = *shared.plan;
-  backends::Selection selection =
-      backends::SelectBackends(options.backend_list);
-  std::vector<std::string> names;
-  for (auto& b : selection.available) names.push_back(b->Name());
-  if (!selection.error.empty() || names != plan.backend_names) {
-    std::lock_guard<std::mutex> lock(shared.mu);
-    shared.error = selection.error.empty()
-                       ? "a worker found different backends available (" +
-                             JoinNames(names, ", ") +
-                             ") than the first probe (" +
-                             JoinNames(plan.backend_names, ", ") + ")"
-                       : selection.error;
-    shared.failed = true;
-    return;
+  const std::vector<std::string>& names = plan.backend_names;
+  std::vector<BackendTimer> timers(names.size());
+  // One set of backends per geometry (one made for this machine without
+  // geometries); backend i of every set adds to timers[i].
+  const size_t sets = std::max<size_t>(1, plan.geometries.size());
+  std::vector<std::vector<std::unique_ptr<core::Backend>>> timed(sets);
+  std::vector<std::vector<core::Backend*>> ptr_sets(sets);
+  for (size_t g = 0; g < sets; ++g) {
+    backends::Selection selection =
+        plan.geometries.empty()
+            ? backends::SelectBackends(options.backend_list)
+            : backends::SelectBackends(options.backend_list,
+                                       plan.geometries[g]);
+    std::vector<std::string> got;
+    for (auto& b : selection.available) got.push_back(b->Name());
+    if (!selection.error.empty() || got != names) {
+      std::lock_guard<std::mutex> lock(shared.mu);
+      shared.error = selection.error.empty()
+                         ? "a worker found different backends available (" +
+                               JoinNames(got, ", ") +
+                               ") than the first probe (" +
+                               JoinNames(names, ", ") + ")"
+                         : selection.error;
+      shared.failed = true;
+      return;
+    }
+    for (size_t i = 0; i < selection.available.size(); ++i) {
+      timed[g].push_back(std::make_unique<TimedBackend>(
+          std::move(selection.available[i]), &timers[i]));
+      ptr_sets[g].push_back(timed[g].back().get());
+    }
   }
-  std::vector<BackendTimer> timers(selection.available.size());
-  std::vector<std::unique_ptr<core::Backend>> timed;
-  std::vector<core::Backend*> ptrs;
-  for (size_t i = 0; i < selection.available.size(); ++i) {
-    timed.push_back(std::make_unique<TimedBackend>(
-        std::move(selection.available[i]), &timers[i]));
-    ptrs.push_back(timed.back().get());
-    out.tallies[names[i]].name = names[i];
-  }
+  for (const auto& name : names) out.tallies[name].name = name;
+  out.by_geometry.assign(plan.geometries.size(), 0);
 
   while (!shared.ShouldStop()) {
     uint64_t index = shared.next.fetch_add(1, std::memory_order_relaxed);
     if (options.sequences && index >= *options.sequences) break;
+    const size_t g = plan.geometries.empty() ? 0 : index % sets;
+    const std::vector<core::Backend*>& ptrs = ptr_sets[g];
+    if (!plan.geometries.empty()) ++out.by_geometry[g];
     core::Sequence seq = CampaignSequence(plan, options.seed, index);
     Clock::time_point t0 = Clock::now();
     core::RunOutcome outcome = core::RunDifferential(seq, ptrs);
@@ -275,6 +287,65 @@ uint64_t SequenceSeed(uint64_t campaign_seed, uint64_t index) {
   return z ^ (z >> 31);
 }
 
+std::vector<core::Environment> DefaultGeometries(const core::Environment& host) {
+  std::vector<core::Environment> out = {core::Geometry(host)};
+  const core::Environment kRotation[] = {
+      {1, 4096, "", 1},      {3, 4096, "", 2},       {4, 4096, "", 2},
+      {4, 65536, "", 4},     {64, 4096, "", 61},     {64, 65536, "", 64},
+  };
+  for (const core::Environment& g : kRotation) {
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  return out;
+}
+
+std::string GeometryName(const core::Environment& env) {
+  std::string out = std::to_string(env.possible_cpus) + " possible";
+  if (env.Online() != env.possible_cpus) {
+    out += "/" + std::to_string(env.Online()) + " online";
+  }
+  out += env.possible_cpus == 1 ? " CPU, " : " CPUs, ";
+  if (env.page_size % 1024 == 0) {
+    out += std::to_string(env.page_size / 1024) + " KiB pages";
+  } else {
+    out += std::to_string(env.page_size) + "-byte pages";
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> FilterGeometries(
+    const std::string& list, const std::vector<std::string>& names,
+    std::vector<core::Environment>* geometries) {
+  std::vector<std::pair<std::string, std::string>> dropped;
+  std::vector<core::Environment> kept;
+  for (const core::Environment& g : *geometries) {
+    backends::Selection s = backends::SelectBackends(list, g);
+    std::vector<std::string> got;
+    for (auto& b : s.available) got.push_back(b->Name());
+    if (s.error.empty() && got == names) {
+      kept.push_back(g);
+      continue;
+    }
+    std::string why = s.error;
+    for (const auto& [name, reason] : s.not_applicable) {
+      why += (why.empty() ? "" : "; ") + name + ": " + reason;
+    }
+    for (const auto& [name, reason] : s.unavailable) {
+      why += (why.empty() ? "" : "; ") + name + ": " + reason;
+    }
+    if (why.empty()) why = "backends " + JoinNames(got, ", ") + " only";
+    dropped.emplace_back(GeometryName(g), why);
+  }
+  *geometries = std::move(kept);
+  return dropped;
+}
+
+const core::Environment& CampaignGeometry(const CampaignPlan& plan,
+                                          uint64_t index) {
+  if (plan.geometries.empty()) return plan.gen.env;
+  return plan.geometries[index % plan.geometries.size()];
+}
+
 CampaignPlan PlanCampaign(const backends::Selection& selection,
                           size_t max_ops) {
   CampaignPlan plan;
@@ -307,7 +378,10 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
 core::Sequence CampaignSequence(const CampaignPlan& plan, uint64_t seed,
                                 uint64_t index) {
   gen::RandomChooser chooser(SequenceSeed(seed, index));
-  return gen::GenerateSequence(chooser, plan.gen);
+  if (plan.geometries.empty()) return gen::GenerateSequence(chooser, plan.gen);
+  gen::GenOptions options = plan.gen;
+  options.env = CampaignGeometry(plan, index);
+  return gen::GenerateSequence(chooser, options);
 }
 
 CampaignResult RunCampaign(const CampaignPlan& plan,
@@ -372,7 +446,10 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
     result.backends.push_back(std::move(total));
   }
   std::map<uint64_t, CaseBlock> blocks;
+  result.sequences_by_geometry.assign(plan.geometries.size(), 0);
   for (auto& w : results) {
+    for (size_t g = 0; g < w.by_geometry.size(); ++g)
+      result.sequences_by_geometry[g] += w.by_geometry[g];
     for (size_t k = 0; k < core::kOpKindCount; ++k)
       result.ops_by_kind[k] += w.ops_by_kind[k];
     for (auto& d : w.divergences) result.divergences.push_back(std::move(d));

@@ -45,12 +45,37 @@ uint64_t SequenceSeed(uint64_t campaign_seed, uint64_t index);
 // What the selected backends allow: the generation environment (the first
 // backend's) and the op kinds every backend implements; the others are left
 // out with the reason.
+//
+// Geometries: with none, every sequence is generated for gen.env and runs on
+// backends made for this machine. With some, sequence i is generated for
+// and runs on backends made for geometries[i % size] (possible and online
+// CPUs, page size), whatever this machine has; every backend in
+// backend_names must run in each of them (FilterGeometries).
 struct CampaignPlan {
   gen::GenOptions gen;
   std::vector<std::pair<std::string, std::string>> left_out_kinds;
   std::vector<std::string> backend_names;
+  std::vector<core::Environment> geometries;
 };
 CampaignPlan PlanCampaign(const backends::Selection& selection, size_t max_ops);
+
+// The geometries a default campaign rotates through when the kernel is not
+// among its backends: 1, 3, 4 and 64 possible CPUs, some with fewer online,
+// 4 KiB and 64 KiB pages; `host`'s own geometry first.
+std::vector<core::Environment> DefaultGeometries(const core::Environment& host);
+
+// "4 possible/2 online CPUs, 4 KiB pages".
+std::string GeometryName(const core::Environment& env);
+
+// Keeps the geometries in which SelectBackends(list, geometry) makes exactly
+// the backends `names`; returns each dropped one's name and why.
+std::vector<std::pair<std::string, std::string>> FilterGeometries(
+    const std::string& list, const std::vector<std::string>& names,
+    std::vector<core::Environment>* geometries);
+
+// The geometry sequence `index` runs in (plan.gen.env without geometries).
+const core::Environment& CampaignGeometry(const CampaignPlan& plan,
+                                          uint64_t index);
 
 // The sequence `index` of a campaign, as generated.
 core::Sequence CampaignSequence(const CampaignPlan& plan, uint64_t seed,
@@ -132,6 +157,8 @@ struct CampaignResult {
   // (recorded or not).
   std::map<uint64_t, uint64_t> same_counts;
   std::vector<CaseBlock> case_blocks;  // by first index (collect_cases)
+  // Sequences run per plan.geometries entry (empty without geometries).
+  std::vector<uint64_t> sequences_by_geometry;
 };
 
 CampaignResult RunCampaign(const CampaignPlan& plan,

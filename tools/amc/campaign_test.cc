@@ -163,3 +163,59 @@ TEST(CampaignTest, LongRunsKeepBoundedRecordsButCountEveryDivergence) {
 
 }  // namespace
 }  // namespace amc::cli
+
+namespace amc::cli {
+namespace {
+
+TEST(CampaignGeometryTest, DefaultRotationHasOfflineCpusManyCpusAndLargePages) {
+  core::Environment host{2, 4096, "6.18.0"};
+  std::vector<core::Environment> g = DefaultGeometries(host);
+  ASSERT_GE(g.size(), 5u);
+  EXPECT_EQ(g[0], core::Geometry(host));
+  bool offline = false, many = false, large = false;
+  for (const auto& e : g) {
+    offline |= e.Online() < e.possible_cpus;
+    many |= e.possible_cpus == 64;
+    large |= e.page_size == 65536;
+  }
+  EXPECT_TRUE(offline);
+  EXPECT_TRUE(many);
+  EXPECT_TRUE(large);
+  EXPECT_EQ(GeometryName(core::Environment{4, 4096, "", 2}),
+            "4 possible/2 online CPUs, 4 KiB pages");
+}
+
+TEST(CampaignGeometryTest, SequenceIRunsInGeometryIModTheirNumber) {
+  CampaignPlan plan;
+  plan.geometries = {core::Environment{1, 4096, ""},
+                     core::Environment{64, 4096, "", 3}};
+  EXPECT_EQ(CampaignGeometry(plan, 4).possible_cpus, 1u);
+  EXPECT_EQ(CampaignGeometry(plan, 7).Online(), 3u);
+  // Every per-CPU update of a 64-CPU sequence carries 64 slots, and its
+  // maps stay within the generator's storage bound.
+  for (uint64_t i = 1; i < 200; i += 2) {
+    core::Sequence seq = CampaignSequence(plan, 9, i);
+    if (seq.spec.type != core::MapType::kPercpuArray) continue;
+    if (seq.spec.value_size <= 4096) {
+      EXPECT_LE(uint64_t{seq.spec.max_entries} * core::ElemSize(seq.spec) * 64,
+                plan.gen.max_map_bytes + core::ElemSize(seq.spec) * 64);
+    }
+  }
+}
+
+TEST(CampaignGeometryTest, GeometriesTheBackendsCannotTakeAreDroppedWithAReason) {
+  std::vector<core::Environment> g = {core::Environment{4, 4096, "", 2},
+                                      core::Environment{4, 4096, "", 2}};
+  // "kernel" runs only where this machine matches; ask for a list the
+  // geometry cannot give.
+  auto dropped = FilterGeometries("model", {"model", "impl"}, &g);
+  EXPECT_TRUE(g.empty());
+  ASSERT_EQ(dropped.size(), 2u);
+  EXPECT_NE(dropped[0].first.find("4 possible/2 online"), std::string::npos);
+  std::vector<core::Environment> kept = {core::Environment{4, 4096, "", 2}};
+  EXPECT_TRUE(FilterGeometries("model,impl", {"model", "impl"}, &kept).empty());
+  EXPECT_EQ(kept.size(), 1u);
+}
+
+}  // namespace
+}  // namespace amc::cli

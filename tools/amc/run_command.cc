@@ -43,7 +43,18 @@ options:
   --json FILE          JSON summary
   --max-ops N          ops per sequence at most (default 32)
   --max-reproducers N  distinct reproducers to minimize and write (default 20)
+  --possible-cpus N    run as on a machine with N possible CPUs, whatever
+                       this one has (model, impl, plug-ins; the kernel runs
+                       only where this machine matches, else it is left out
+                       and the reason printed)
+  --online-cpus M      of which CPUs 0..M-1 are online (default: all N)
+  --page-size P        and P-byte pages (default: this machine's)
   --help               this text
+
+Without --possible-cpus, a campaign without the kernel among its backends
+rotates through several geometries (1, 3, 4 and 64 possible CPUs, some with
+fewer online; 4 KiB and 64 KiB pages), sequence i in geometry i mod their
+number; the summary says which ran.
 
 exit status: 0 all backends agreed, 1 a divergence, 2 bad usage
 )";
@@ -115,6 +126,9 @@ int RunCommand(int argc, char** argv) {
                                   {"json"},
                                   {"max-ops"},
                                   {"max-reproducers"},
+                                  {"possible-cpus"},
+                                  {"online-cpus"},
+                                  {"page-size"},
                                   {"help", false}});
   if (!error.empty()) return UsageError("run", error);
   if (args.Has("help")) {
@@ -135,6 +149,9 @@ int RunCommand(int argc, char** argv) {
     error = args.GetUint(name, out);
     if (!error.empty()) return UsageError("run", error);
   }
+  std::optional<core::Environment> geometry;
+  error = GeometryFromArgs(args, &geometry);
+  if (!error.empty()) return UsageError("run", error);
   error = args.GetSeconds("time", &seconds);
   if (!error.empty()) return UsageError("run", error);
   if (jobs && (*jobs == 0 || *jobs > 1024)) {
@@ -166,8 +183,14 @@ int RunCommand(int argc, char** argv) {
   options.stop = &g_stop;
 
   backends::Selection selection =
-      backends::SelectBackends(options.backend_list);
+      backends::SelectBackends(options.backend_list, geometry);
   if (!selection.error.empty()) return UsageError("run", selection.error);
+  // A requested geometry leaves out the backends that cannot take it (the
+  // kernel on another machine), with the reason; they are reported as not
+  // running.
+  for (const auto& left : selection.not_applicable) {
+    selection.unavailable.push_back(left);
+  }
   if (std::string missing = backends::MissingRequiredBackends(selection);
       !missing.empty()) {
     return UsageError("run", missing);
@@ -197,17 +220,38 @@ int RunCommand(int argc, char** argv) {
     }
   }
   const auto unavailable = selection.unavailable;
+  bool kernel_runs = false;
+  for (const auto& b : selection.available) kernel_runs |= b->Name() == "kernel";
   selection.available.clear();  // workers make their own
+  std::vector<std::pair<std::string, std::string>> geometries_dropped;
+  if (geometry) {
+    plan.geometries = {core::Geometry(*geometry)};
+  } else if (!kernel_runs) {
+    plan.geometries = DefaultGeometries(plan.gen.env);
+    geometries_dropped = FilterGeometries(options.backend_list,
+                                          plan.backend_names, &plan.geometries);
+  }
+  std::string geometry_list;
+  for (const auto& g : plan.geometries) {
+    geometry_list += (geometry_list.empty() ? "" : "; ") + GeometryName(g);
+  }
+  if (geometry_list.empty()) geometry_list = "this machine's: " + GeometryName(plan.gen.env);
 
   // The list as the user gave it (plug-ins by path), else the names run.
   const std::string names = options.backend_list.empty()
                                 ? Join(plan.backend_names, ",")
                                 : options.backend_list;
+  std::string repeat = names;
+  if (sequences) repeat += " --sequences " + std::to_string(*sequences);
+  if (geometry) {
+    repeat += " --possible-cpus " + std::to_string(geometry->possible_cpus) +
+              " --online-cpus " + std::to_string(geometry->Online()) +
+              " --page-size " + std::to_string(geometry->page_size);
+  }
   std::printf(
-      "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s%s)\n",
+      "amc run: seed %llu (repeat with: amc run --seed %llu --backends %s)\n",
       static_cast<unsigned long long>(options.seed),
-      static_cast<unsigned long long>(options.seed), names.c_str(),
-      sequences ? (" --sequences " + std::to_string(*sequences)).c_str() : "");
+      static_cast<unsigned long long>(options.seed), repeat.c_str());
   std::string budget;
   if (sequences) budget = std::to_string(*sequences) + " sequences";
   if (options.seconds) {
@@ -215,13 +259,14 @@ int RunCommand(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%g s", *options.seconds);
     budget += (budget.empty() ? "" : " or ") + std::string(buf);
   }
-  std::printf(
-      "backends: %s; %u jobs; budget: %s; env: %u possible CPUs, %u-byte "
-      "pages\n",
-      Join(plan.backend_names, ", ").c_str(), options.jobs, budget.c_str(),
-      plan.gen.env.possible_cpus, plan.gen.env.page_size);
+  std::printf("backends: %s; %u jobs; budget: %s; geometries: %s\n",
+              Join(plan.backend_names, ", ").c_str(), options.jobs,
+              budget.c_str(), geometry_list.c_str());
   for (const auto& [name, reason] : unavailable) {
     std::printf("not running %s: %s\n", name.c_str(), reason.c_str());
+  }
+  for (const auto& [name, reason] : geometries_dropped) {
+    std::printf("not running geometry %s: %s\n", name.c_str(), reason.c_str());
   }
   if (plan.backend_names.size() == 1) {
     std::printf(
@@ -280,6 +325,16 @@ int RunCommand(int argc, char** argv) {
                     std::to_string(result.ops_by_kind[k])});
   }
   std::printf("ops by kind:\n%s", FormatTable(rows).c_str());
+  if (plan.geometries.empty()) {
+    std::printf("geometries: %s\n", geometry_list.c_str());
+  } else {
+    rows = {{"geometry", "sequences"}};
+    for (size_t g = 0; g < plan.geometries.size(); ++g) {
+      rows.push_back({GeometryName(plan.geometries[g]),
+                      std::to_string(result.sequences_by_geometry[g])});
+    }
+    std::printf("geometries:\n%s", FormatTable(rows).c_str());
+  }
   std::printf("op results by errno:\n");
   for (const auto& t : result.backends) {
     std::printf("  %s: %s\n", t.name.c_str(), HistogramLine(t.errnos).c_str());
@@ -422,6 +477,16 @@ int RunCommand(int argc, char** argv) {
       kinds.Int(core::OpKindName(static_cast<core::OpKind>(k)),
                 result.ops_by_kind[k]);
     }
+    JsonList geometries(false);
+    for (size_t g = 0; g < plan.geometries.size(); ++g) {
+      const core::Environment& e = plan.geometries[g];
+      geometries.Add(JsonList(true)
+                         .Int("possible_cpus", e.possible_cpus)
+                         .Int("online_cpus", e.Online())
+                         .Int("page_size", e.page_size)
+                         .Int("sequences", result.sequences_by_geometry[g])
+                         .Done());
+    }
     JsonList unavail(false);
     for (const auto& [name, reason] : unavailable) {
       unavail.Add(
@@ -462,6 +527,7 @@ int RunCommand(int argc, char** argv) {
             .Bool("interrupted", g_stop.load())
             .Raw("backends", backends.Done())
             .Raw("ops_by_kind", kinds.Done())
+            .Raw("geometries", geometries.Done())
             .Raw("unavailable", unavail.Done())
             .Raw("left_out_kinds", left_out.Done())
             .Int("divergent_sequences", result.divergent_sequences)

@@ -146,6 +146,9 @@ struct Options {
   // Possible CPUs: PERCPU buffers and slots scale with it; current-CPU
   // helpers fold sched_getcpu() onto [0, possible_cpus).
   uint32_t possible_cpus = 0;
+  // The page size mmap rounds to and checks offsets against; 0 or one that
+  // is not a multiple of this machine's page: this machine's.
+  uint32_t page_size = 0;
   // Online NUMA nodes; numa_node >= this is EINVAL.
   uint32_t numa_nodes = 1;
   // The creator has CAP_PERFMON / CAP_SYS_ADMIN; when false, sizes are
