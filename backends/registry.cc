@@ -119,7 +119,15 @@ Selection SelectBackends(const std::string& list,
     if (!backend) backend = entry->make(env);
     core::Availability availability = backend->Probe();
     if (availability.available && env) {
-      std::string mismatch = EnvironmentMismatch(*env, backend->Env());
+      core::Environment have = backend->Env();
+      // A plug-in cannot be told which kernel release to answer as (amc_env
+      // has no release): like a default run, hold it to this machine's
+      // release's profile, so a case recorded on a release with another
+      // profile leaves it out with the reason instead of failing it.
+      if (plugin::PluginPathOf(name)) {
+        have.kernel_release = core::HostEnvironment().kernel_release;
+      }
+      std::string mismatch = EnvironmentMismatch(*env, have);
       if (!mismatch.empty()) {
         out.not_applicable.emplace_back(name, mismatch);
         continue;

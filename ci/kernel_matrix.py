@@ -1087,10 +1087,18 @@ def main():
                     f.write(note + body)
             if args.update_corpus:
                 with corpus_lock:
+                    # The folder mirrors corpus/regressions: a mirrored case
+                    # this release did not record (it cannot run the ops) is
+                    # dropped; a case recorded only on this release (one
+                    # whose input is not in regressions/, e.g. a size the
+                    # newest kernels would allocate) is kept.
                     dest = os.path.join(args.update_corpus, g["series"])
-                    if os.path.isdir(dest):
-                        shutil.rmtree(dest)
-                    shutil.copytree(rec_dir, dest)
+                    os.makedirs(dest, exist_ok=True)
+                    for name in os.listdir(dest):
+                        if name in regressions and name not in recorded:
+                            os.remove(os.path.join(dest, name))
+                    for name in recorded:
+                        shutil.copyfile(os.path.join(rec_dir, name), os.path.join(dest, name))
                 log(f"recorded {len(recorded)} cases on {release} into {dest}")
         log(f"{label}: {v} in {seconds:.0f}s ({reason})")
         if v == "FAIL":

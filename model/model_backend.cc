@@ -451,7 +451,7 @@ class ModelMap : public core::MapInstance {
     // Before 5.14 the command has no flags field: CHECK_ATTR refuses any
     // flags with EINVAL before the fd is looked at (kernel_profile.h
     // lookup_and_delete_takes_flags). Recorded on 5.10:
-    // corpus/releases/5.10/lookup_and_delete_flags.ops.
+    // corpus/releases/5.10/lookup_and_delete_lock_flag_after_permissions.ops.
     if (op.flags && !profile_.lookup_and_delete_takes_flags) {
       return Result::Errno(EINVAL);
     }
@@ -552,7 +552,7 @@ class ModelMap : public core::MapInstance {
   // Before 5.13 PERCPU_ARRAY has no lookup/update batch functions:
   // bpf_map_do_batch() answers ENOTSUPP after the permission checks
   // (kernel_profile.h percpu_array_batch_ops). Recorded on 5.10:
-  // corpus/releases/5.10/percpu_batch_enotsupp.ops.
+  // corpus/releases/5.10/percpu_batches_work.ops.
   bool NoPercpuBatches() const {
     return percpu() && !profile_.percpu_array_batch_ops;
   }
@@ -1006,7 +1006,7 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   // The value_size bound: INT_MAX, or before 6.0 KMALLOC_MAX_SIZE (SLUB on
   // x86-64: the page size << 10; kernel_profile.h
   // value_size_bounded_by_int_max). Recorded on 5.10:
-  // corpus/releases/5.10/value_size_past_kmalloc_max.ops.
+  // corpus/releases/5.10/value_size_past_4mib_created.ops.
   const uint64_t max_value_size =
       params.profile.value_size_bounded_by_int_max
           ? uint64_t{INT_MAX}

@@ -2,6 +2,7 @@
 
 #include "backends/registry.h"
 #include "backends/replay.h"
+#include "core/kernel_profile.h"
 #include "core/ops_text.h"
 
 namespace amc::backends {
@@ -30,6 +31,30 @@ TEST(RegistryPluginTest, RecordedEnvironmentReachesThePlugin) {
       SelectBackends(std::string("plugin:") + AMC_TEST_PLUGIN_FULL_PATH, env);
   ASSERT_EQ(s.available.size(), 1u) << s.error;
   EXPECT_EQ(s.available[0]->Env().possible_cpus, 5u);
+}
+
+TEST(RegistryPluginTest, CaseOfAReleaseWithAnotherProfileLeavesThePluginOut) {
+  core::Environment host = core::HostEnvironment();
+  std::string other = core::KernelProfileForRelease(host.kernel_release).name ==
+                              core::KernelProfileForRelease("5.10.0").name
+                          ? "7.3.4"
+                          : "5.10.0";
+  core::Environment env{2, 4096, other};
+  Selection s =
+      SelectBackends(std::string("model,plugin:") + AMC_TEST_PLUGIN_FULL_PATH, env);
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_EQ(s.available.size(), 1u);
+  EXPECT_EQ(s.available[0]->Name(), "model");
+  ASSERT_EQ(s.not_applicable.size(), 1u);
+  EXPECT_NE(s.not_applicable[0].second.find("recorded on Linux " + other),
+            std::string::npos)
+      << s.not_applicable[0].second;
+
+  core::Environment same{2, 4096, host.kernel_release};
+  Selection t =
+      SelectBackends(std::string("model,plugin:") + AMC_TEST_PLUGIN_FULL_PATH, same);
+  EXPECT_EQ(t.available.size(), 2u);
+  EXPECT_TRUE(t.not_applicable.empty());
 }
 
 TEST(RegistryPluginTest, ReplayOfPercpuCaseRunsOnThePluginWithItsEnvironment) {
