@@ -7,20 +7,8 @@
 # must match LOG_PATTERN when given. Every run must reach its whole budget.
 set -u
 amc=$1 plugin=$2 want=$3 out=$4 repro_pattern=${5:-.} log_pattern=${6:-.}
-rm -rf "$out"
-mkdir -p "$out"
-"$amc" run --backends "model,plugin:$plugin" --seed 1 --sequences 3000 \
-  --jobs 2 --out "$out/repro" >"$out/run.log" 2>&1
-rc=$?
-cat "$out/run.log"
-if [ "$rc" -ne "$want" ]; then
-  echo "FAIL: amc run exited $rc, expected $want"
-  exit 1
-fi
-if ! grep -q '^3000 sequences,' "$out/run.log"; then
-  echo "FAIL: the campaign did not run its 3000 sequences"
-  exit 1
-fi
+. "$(dirname "$0")/plugin_run_common.sh"
+run_campaign "$amc" "$plugin" "$want" "$out" 1 3000
 if [ "$want" -eq 1 ]; then
   if ! grep -q -e "$log_pattern" "$out/run.log"; then
     echo "FAIL: the report does not mention '$log_pattern'"
@@ -37,10 +25,6 @@ if [ "$want" -eq 1 ]; then
     echo "FAIL: reproducer is not one op matching '$repro_pattern'"
     exit 1
   fi
-  "$amc" replay --backends "model,plugin:$plugin" "$f"
-  if [ $? -ne 1 ]; then
-    echo "FAIL: amc replay does not fail on the reproducer"
-    exit 1
-  fi
+  expect_replay_fails "$amc" "$plugin" "$f"
 fi
 echo PASS

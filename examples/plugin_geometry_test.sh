@@ -7,20 +7,8 @@
 # reproducer replays as a failure under its recorded env.
 set -u
 amc=$1 plugin=$2 want=$3 out=$4
-rm -rf "$out"
-mkdir -p "$out"
-"$amc" run --backends "model,plugin:$plugin" --seed 7 --sequences 1400 \
-  --jobs 2 --out "$out/repro" >"$out/run.log" 2>&1
-rc=$?
-cat "$out/run.log"
-if [ "$rc" -ne "$want" ]; then
-  echo "FAIL: amc run exited $rc, expected $want"
-  exit 1
-fi
-if ! grep -q '^1400 sequences,' "$out/run.log"; then
-  echo "FAIL: the campaign did not run its 1400 sequences"
-  exit 1
-fi
+. "$(dirname "$0")/plugin_run_common.sh"
+run_campaign "$amc" "$plugin" "$want" "$out" 7 1400
 if ! grep -q '4 possible/2 online CPUs, 4 KiB pages *[1-9]' "$out/run.log"; then
   echo "FAIL: the summary does not show sequences run with 4 possible/2 online CPUs"
   exit 1
@@ -40,10 +28,6 @@ if [ "$want" -eq 1 ]; then
     echo "FAIL: the reproducer does not record its online CPUs"
     exit 1
   fi
-  "$amc" replay --backends "model,plugin:$plugin" "$f"
-  if [ $? -ne 1 ]; then
-    echo "FAIL: amc replay does not fail on the reproducer"
-    exit 1
-  fi
+  expect_replay_fails "$amc" "$plugin" "$f"
 fi
 echo PASS
