@@ -2,6 +2,7 @@
 // reproducers, and that the JSON and JUnit reports parse.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -223,6 +224,9 @@ TEST_F(AmcCliTest, BadOptionsExitTwoWithAClearMessage) {
       {"run --sequences abc", "'--sequences' needs an unsigned number"},
       {"run --time -3", "'--time' needs a number of seconds"},
       {"run --jobs 0", "--jobs needs a number from 1"},
+      {"run --time 0", "--time needs more than 0"},
+      {"run --time 1e10", "at most 2592000 seconds"},
+      {"run --sequences 0", "--sequences needs 1 or more"},
       {"run --seed", "'--seed' needs a value"},
       {"run extra", "unexpected argument 'extra'"},
       {"replay", "no .ops file or folder given"},
@@ -238,6 +242,49 @@ TEST_F(AmcCliTest, BadOptionsExitTwoWithAClearMessage) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n"
                                                            << r.output;
   }
+}
+
+// The signal comes once the campaign has printed its first progress line
+// (an event, not a delay: the handlers are installed by then), so the run is
+// stopped mid-budget on any machine.
+TEST_F(AmcCliTest, InterruptedRunPrintsNoPassAndExits130) {
+  for (const char* signal : {"INT", "TERM"}) {
+    std::string log = P(std::string("run-") + signal + ".log");
+    std::string script =
+        std::string(AMC_BINARY) + " run --backends model,impl --time 600 --jobs 1 " +
+        "--seed 3 --out " + P("out") + " --json " + P("run.json") + " >" + log +
+        " 2>&1 & pid=$!; until grep -q 'sequences, .* ops/s' " + log +
+        "; do sleep 0.1; done; kill -" + signal + " $pid; wait $pid";
+    int rc = Shell(script);
+    std::string out = ReadFile(log);
+    EXPECT_EQ(rc, 130) << signal << "\n" << out;
+    EXPECT_NE(out.find("INTERRUPTED: "), std::string::npos) << out;
+    EXPECT_EQ(out.find("PASS"), std::string::npos) << out;
+    EXPECT_NE(ReadFile(P("run.json")).find("\"interrupted\":true"),
+              std::string::npos);
+  }
+}
+
+// Without CAP_BPF (the nobody user) the kernel backend cannot run: naming it
+// fails the run unless --allow-missing, which runs the others and names it.
+TEST_F(AmcCliTest, NamedBackendThatCannotRunFailsUnlessAllowedMissing) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run amc as another user";
+  fs::permissions(dir_, fs::perms::all);
+  const std::string as_nobody =
+      "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all ";
+  std::string base = std::string(AMC_BINARY) +
+                     " run --backends model,kernel --sequences 20 --seed 2 --out " +
+                     P("out");
+  int rc = Shell(as_nobody + base + " >" + P("named.log") + " 2>&1");
+  std::string out = ReadFile(P("named.log"));
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("a named backend cannot run here"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel: "), std::string::npos) << out;
+  rc = Shell(as_nobody + base + " --allow-missing >" + P("allowed.log") + " 2>&1");
+  out = ReadFile(P("allowed.log"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("backends unavailable: "), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel"), std::string::npos) << out;
 }
 
 TEST_F(AmcCliTest, EveryCommandHasHelp) {

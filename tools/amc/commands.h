@@ -13,6 +13,8 @@ namespace amc::cli {
 inline constexpr int kExitAgree = 0;
 inline constexpr int kExitDiverge = 1;
 inline constexpr int kExitUsage = 2;
+// A run stopped by SIGINT / SIGTERM before its budget, with no divergence.
+inline constexpr int kExitInterrupted = 130;
 
 int RunCommand(int argc, char** argv);
 int ReplayCommand(int argc, char** argv);

@@ -31,10 +31,15 @@ a fresh seed (printed; pass it back with --seed to repeat the run).
 options:
   --backends LIST      comma-separated backends (default: $AMC_BACKENDS if
                        set, else every available one; see `amc info`);
-                       test-only ones run only when named
+                       test-only ones run only when named; a named backend
+                       that cannot run here is an error (exit 2)
+  --allow-missing      run without the named backends that cannot run here
+                       (they are listed with the reason)
   --seed N             campaign seed; sequence i depends only on N and i
-  --sequences N        run N sequences (then no time limit unless --time)
-  --time SECONDS       stop after this long (default 60 without --sequences)
+  --sequences N        run N sequences, 1 or more (then no time limit
+                       unless --time)
+  --time SECONDS       stop after this long, more than 0 and at most 30 days
+                       (default 60 without --sequences)
   --jobs N             parallel workers, each with its own backends
                        (default: all cores)
   --out DIR            where reproducers go (default: amc-out)
@@ -56,14 +61,21 @@ rotates through several geometries (1, 3, 4 and 64 possible CPUs, some with
 fewer online; 4 KiB and 64 KiB pages), sequence i in geometry i mod their
 number; the summary says which ran.
 
-exit status: 0 all backends agreed, 1 a divergence, 2 bad usage
+exit status: 0 all backends agreed, 1 a divergence, 2 bad usage or nothing
+checked (a named backend that cannot run, no sequence run), 130 interrupted
+(SIGINT/SIGTERM) before the budget was spent without a divergence: such a
+run prints no PASS, and its reports say "interrupted"
 )";
 
 std::atomic<bool> g_stop{false};
 
+// SIGINT (Ctrl-C) and SIGTERM (what `timeout` and CI runners send) stop the
+// campaign; the summary and the reports are still written. A second signal
+// ends the process.
 void OnInterrupt(int) {
   g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 }
 
 std::string ProgressLine(const Progress& p, const CampaignOptions& o) {
@@ -129,6 +141,7 @@ int RunCommand(int argc, char** argv) {
                                   {"possible-cpus"},
                                   {"online-cpus"},
                                   {"page-size"},
+                                  {"allow-missing", false},
                                   {"help", false}});
   if (!error.empty()) return UsageError("run", error);
   if (args.Has("help")) {
@@ -154,6 +167,16 @@ int RunCommand(int argc, char** argv) {
   if (!error.empty()) return UsageError("run", error);
   error = args.GetSeconds("time", &seconds);
   if (!error.empty()) return UsageError("run", error);
+  // A budget that checks nothing (or overflows the clock) is a usage error,
+  // never a run that passes having checked nothing.
+  constexpr double kMaxSeconds = 30.0 * 24 * 3600;
+  if (seconds && (*seconds <= 0 || *seconds > kMaxSeconds)) {
+    return UsageError("run", "--time needs more than 0 and at most 2592000 "
+                             "seconds (30 days)");
+  }
+  if (sequences && *sequences == 0) {
+    return UsageError("run", "--sequences needs 1 or more");
+  }
   if (jobs && (*jobs == 0 || *jobs > 1024)) {
     return UsageError("run", "--jobs needs a number from 1 to 1024");
   }
@@ -194,6 +217,19 @@ int RunCommand(int argc, char** argv) {
   if (std::string missing = backends::MissingRequiredBackends(selection);
       !missing.empty()) {
     return UsageError("run", missing);
+  }
+  // A backend named with --backends that cannot run fails the run: a
+  // campaign that quietly checked fewer backends than asked is no verdict
+  // on the missing ones.
+  if (args.Has("backends") && !args.Has("allow-missing")) {
+    std::string why;
+    for (const auto& [name, reason] : selection.unavailable) {
+      why += "\n  " + name + ": " + reason;
+    }
+    if (!why.empty()) {
+      return UsageError("run", "a named backend cannot run here (--allow-missing "
+                               "runs without it):" + why);
+    }
   }
   if (selection.available.empty()) {
     std::string why;
@@ -286,8 +322,10 @@ int RunCommand(int argc, char** argv) {
     std::fflush(stderr);
   };
   std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
   CampaignResult result = RunCampaign(plan, options);
   std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (!result.error.empty()) {
     std::fprintf(stderr, "amc run: %s\n", result.error.c_str());
@@ -394,12 +432,24 @@ int RunCommand(int argc, char** argv) {
                 d.file.c_str());
     break;
   }
-  const int exit_code =
-      result.divergent_sequences == 0 ? kExitAgree : kExitDiverge;
-  std::printf("\n%s (seed %llu)\n",
-              exit_code == kExitAgree
-                  ? "PASS: every backend agreed on every sequence"
-                  : "FAIL: backends diverged",
+  // The verdict: a divergence is a FAIL whatever else happened; otherwise a
+  // run that checked nothing, or was stopped before its budget, has none.
+  const bool interrupted = g_stop.load();
+  int exit_code = kExitAgree;
+  const char* verdict = "PASS: every backend agreed on every sequence";
+  if (result.divergent_sequences > 0) {
+    exit_code = kExitDiverge;
+    verdict = interrupted ? "FAIL: backends diverged (run interrupted)"
+                          : "FAIL: backends diverged";
+  } else if (result.sequences == 0) {
+    exit_code = kExitUsage;
+    verdict = "NO VERDICT: no sequence was checked";
+  } else if (interrupted) {
+    exit_code = kExitInterrupted;
+    verdict = "INTERRUPTED: no divergence in the sequences run before the "
+              "stop; the budget was not spent, so no verdict";
+  }
+  std::printf("\n%s (seed %llu)\n", verdict,
               static_cast<unsigned long long>(options.seed));
   std::fflush(stdout);
 
@@ -540,7 +590,8 @@ int RunCommand(int argc, char** argv) {
       report_status = kExitUsage;
     }
   }
-  return exit_code == kExitDiverge ? kExitDiverge : report_status;
+  if (exit_code == kExitDiverge || exit_code == kExitInterrupted) return exit_code;
+  return report_status == kExitAgree ? exit_code : report_status;
 }
 
 }  // namespace amc::cli
