@@ -576,6 +576,13 @@ void ArrayMap::CopyValueOnCpu(uint32_t key, uint32_t cpu, void* out) const {
 }
 
 int ArrayMap::CheckOpFlags(uint64_t flags, uint64_t allowed) const {
+  // Before 7.0: any bit but BPF_F_LOCK (the whole 64-bit word), then
+  // BPF_F_LOCK without a lock; `allowed` only grew with the CPU flags.
+  if (!percpu_cpu_flags_) {
+    if (flags & ~kFLock) return EINVAL;
+    if ((flags & kFLock) && attr_.spin_lock_offset < 0) return EINVAL;
+    return 0;
+  }
   if (static_cast<uint32_t>(flags) & ~allowed) return EINVAL;
   if ((flags & kFLock) && attr_.spin_lock_offset < 0) return EINVAL;
   if (!(flags & kFCpu) && (flags >> 32)) return EINVAL;
@@ -781,12 +788,7 @@ int MapFd::LookupChecked(MapFd fd, uint32_t key, void* value,
     return EINVAL;
   }
   if (!fd.can_read_) return EPERM;
-  if (cpu_flags) {
-    if (int err = fd.map_->CheckOpFlags(flags, kFLock | kFCpu)) return err;
-  } else {
-    if (flags & ~kFLock) return EINVAL;
-    if ((flags & kFLock) && !fd.has_lock_) return EINVAL;
-  }
+  if (int err = fd.map_->CheckOpFlags(flags, kFLock | kFCpu)) return err;
   if (key >= fd.max_entries_) return ENOENT;
   if (cpu_flags && (flags & kFCpu)) {
     fd.map_->CopyValueOnCpu(key, static_cast<uint32_t>(flags >> 32), value);
@@ -847,12 +849,7 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
                        uint64_t elem_flags, uint64_t /*flags*/) const {
   if (!can_read_) return EPERM;
   if (map_->percpu() && !map_->percpu_array_batch_ops_) return kEnotsupp;
-  if (map_->percpu_cpu_flags_) {
-    if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu)) return err;
-  } else {
-    if (elem_flags & ~kFLock) return EINVAL;
-    if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
-  }
+  if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu)) return err;
   const uint32_t max = *count;
   if (max == 0) return 0;
   // The walk get-next-key would make, in closed form: from the key after
@@ -895,12 +892,8 @@ int MapFd::UpdateBatch(const uint32_t* keys, const void* values,
                        uint64_t /*flags*/) const {
   if (!SysWritable(can_write_, *map_)) return EPERM;
   if (map_->percpu() && !map_->percpu_array_batch_ops_) return kEnotsupp;
-  if (map_->percpu_cpu_flags_) {
-    int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu | kFAllCpus);
-    if (err) return err;
-  } else {
-    if (elem_flags & ~kFLock) return EINVAL;
-    if ((elem_flags & kFLock) && map_->attr_.spin_lock_offset < 0) return EINVAL;
+  if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu | kFAllCpus)) {
+    return err;
   }
   const uint32_t n = *count;
   const uint64_t stride = map_->value_buffer_size(elem_flags);

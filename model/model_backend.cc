@@ -272,7 +272,14 @@ class ModelMap : public core::MapInstance {
   // is not per-CPU, or both at once, are EINVAL; a CPU that is not possible
   // (cpu >= nr_cpu_ids || !cpu_possible) is ERANGE. Settled on 7.0 and 7.3:
   // corpus/releases/7.0/percpu_cpu_flags_checks.ops (and 7.3/).
+  // Before 7.0 the element-flag check of lookups and batches is: bits other
+  // than BPF_F_LOCK (the whole 64-bit word), then BPF_F_LOCK without a lock.
   int CheckOpFlags(uint64_t flags, uint64_t allowed) const {
+    if (!profile_.percpu_cpu_flags) {
+      if (flags & ~core::kBpfFLock) return EINVAL;
+      if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
+      return 0;
+    }
     if (static_cast<uint32_t>(flags) & ~allowed) return EINVAL;
     if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
     if (!(flags & core::kBpfFCpu) && (flags >> 32)) return EINVAL;
@@ -283,18 +290,6 @@ class ModelMap : public core::MapInstance {
         return ERANGE;
       }
     }
-    return 0;
-  }
-  // The element-flag check of lookups and lookup batches after the fd's
-  // permission: 7.0+ bpf_map_check_op_flags(BPF_F_LOCK | BPF_F_CPU);
-  // before, bits other than BPF_F_LOCK (the whole 64-bit word), then
-  // BPF_F_LOCK without a lock.
-  int LookupFlagsCheck(uint64_t flags) const {
-    if (profile_.percpu_cpu_flags) {
-      return CheckOpFlags(flags, core::kBpfFLock | core::kBpfFCpu);
-    }
-    if (flags & ~core::kBpfFLock) return EINVAL;
-    if ((flags & core::kBpfFLock) && !has_spin_lock()) return EINVAL;
     return 0;
   }
 
@@ -360,14 +355,15 @@ class ModelMap : public core::MapInstance {
   // (bpf_map_check_op_flags; core/kernel_profile.h
   // lookup_read_permission_first). Recorded on 6.19 and 7.x:
   // corpus/releases/<series>/lookup_order_wronly_fd.ops. Since 7.0 the flag
-  // check is LookupFlagsCheck's, and BPF_F_CPU reads one CPU's value.
+  // check is CheckOpFlags(BPF_F_LOCK | BPF_F_CPU), and BPF_F_CPU reads one
+  // CPU's value.
   Result Do(const core::Lookup& op) {
     if (!profile_.lookup_read_permission_first &&
         (op.flags & ~core::kBpfFLock)) {
       return Result::Errno(EINVAL);
     }
     if (!sys_can_read()) return Result::Errno(EPERM);
-    if (int err = LookupFlagsCheck(op.flags)) return Result::Errno(err);
+    if (int err = CheckOpFlags(op.flags, core::kBpfFLock | core::kBpfFCpu)) return Result::Errno(err);
     // arraymap.c array_map_lookup_elem / bpf_percpu_array_copy.
     if (op.key >= spec_.max_entries) return Result::Errno(ENOENT);
     Result r;
@@ -508,7 +504,7 @@ class ModelMap : public core::MapInstance {
                          uint64_t elem_flags) {
     Result r;
     r.count = count;
-    if (int err = LookupFlagsCheck(elem_flags)) return Errno(r, err);
+    if (int err = CheckOpFlags(elem_flags, core::kBpfFLock | core::kBpfFCpu)) return Errno(r, err);
     uint64_t value_size = ValueSize(elem_flags);
     r.keys.emplace();
     r.value.emplace();
@@ -594,16 +590,9 @@ class ModelMap : public core::MapInstance {
     int err = BatchPermissions(false, true);
     if (err) return BatchErrno(count, err);
     if (NoPercpuBatches()) return BatchErrno(count, ENOTSUPP_);
-    if (profile_.percpu_cpu_flags) {
-      err = CheckOpFlags(op.elem_flags, core::kBpfFLock | core::kBpfFCpu |
-                                            core::kBpfFAllCpus);
-      if (err) return BatchErrno(count, err);
-    } else {
-      if (op.elem_flags & ~core::kBpfFLock) return BatchErrno(count, EINVAL);
-      if ((op.elem_flags & core::kBpfFLock) && !has_spin_lock()) {
-        return BatchErrno(count, EINVAL);
-      }
-    }
+    err = CheckOpFlags(op.elem_flags,
+                       core::kBpfFLock | core::kBpfFCpu | core::kBpfFAllCpus);
+    if (err) return BatchErrno(count, err);
     if (count == 0) return BatchErrno(0, 0);
     uint64_t value_size = ValueSize(op.elem_flags);
     FittedBytes values(op.values, value_size * count);

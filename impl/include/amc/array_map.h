@@ -567,7 +567,8 @@ class ArrayMap {
   // ARRAY element under its spin lock.
   void WriteValueLocked(uint8_t* slot, const uint8_t* value) const;
   void CopyValueLocked(uint32_t key, void* out) const;
-  // include/linux/bpf.h bpf_map_check_op_flags() (Options::percpu_cpu_flags).
+  // include/linux/bpf.h bpf_map_check_op_flags() (Options::percpu_cpu_flags);
+  // before 7.0, the element-flag check of lookups and batches it replaced.
   int CheckOpFlags(uint64_t flags, uint64_t allowed) const;
 
   static constexpr uint64_t kFrozenBit = uint64_t{1} << 63;
