@@ -58,15 +58,23 @@ A file's recorded expectations are checked on every backend, and the backends
 must agree with each other. Prints one line per failing file with the first
 differing op, then counts.
 
+Verdicts: PASS (every selected backend that runs here ran the file and met
+it), FAIL (a difference or a broken expectation), SKIP (a selected backend
+could not run the file: an op kind, map type or map flag it does not
+implement, which is printed per file, or a case recorded in another
+environment or for another kernel profile, which is counted per backend),
+ERROR (the file cannot be read or parsed). A SKIP is never a pass.
+
 options:
   --backends LIST   comma-separated backends (default: $AMC_BACKENDS if set,
                     else every available one)
   --junit FILE      JUnit XML, one test case per file
   --json FILE       JSON summary
-  --verbose         also print a line per passing file
+  --verbose         also print a line per passing file and per file a
+                    backend could not check for its environment
   --help            this text
 
-exit status: 0 all passed, 1 a file failed, 2 bad usage, a missing path or a
+exit status: 0 none failed (some may be skipped), 1 a file failed, 2 bad usage, a missing path or a
 malformed file (named with its line)
 )";
 
@@ -190,6 +198,9 @@ int ReplayCommand(int argc, char** argv) {
   size_t passed = 0, failed = 0, unreadable = 0, skipped = 0;
   std::map<std::string, std::string> not_run;  // backend -> reason (first seen)
   std::map<std::string, std::string> left_out;
+  // backend -> files it could not check (recorded in another environment
+  // or for another kernel profile).
+  std::map<std::string, size_t> sat_out_elsewhere;
   std::vector<TestCaseReport> cases;
   Clock::time_point start = Clock::now();
   for (const std::string& file : files) {
@@ -203,6 +214,8 @@ int ReplayCommand(int argc, char** argv) {
       not_run.emplace(name, reason);
     for (const auto& [name, reason] : out.run.left_out)
       left_out.emplace(name, reason);
+    for (const auto& [name, reason] : out.not_applicable)
+      ++sat_out_elsewhere[name];
     std::string line;
     if (out.parse_error) {
       ++unreadable;
@@ -219,17 +232,19 @@ int ReplayCommand(int argc, char** argv) {
       tc.failure = first;
       tc.failure_text = out.run.divergence->Report(*out.sequence);
     } else if (out.skipped()) {
-      // A selected backend could not run some op kind of the file: not a
-      // pass for it, whatever the others did.
+      // A selected backend could not run the file (an op kind, a map type
+      // or flag, another environment or kernel profile): not a pass for
+      // it, whatever the others did.
       ++skipped;
-      std::string why;
-      for (const auto& [name, reason] : out.run.left_out) {
-        why += (why.empty() ? "" : "; ") + name + " " + reason;
-      }
+      std::string why = out.SkipReason();
       std::string ran = out.backends_run.empty()
                             ? std::string("nothing else ran")
                             : "checked on " + Join(out.backends_run, ", ");
-      line = "SKIP " + file + ": " + why + " (" + ran + ")";
+      // Files another environment's or release's backends recorded are
+      // counted per backend below; listed one by one with --verbose.
+      if (!out.run.left_out.empty() || args.Has("verbose")) {
+        line = "SKIP " + file + ": " + why + " (" + ran + ")";
+      }
       tc.skipped = why;
     } else if (out.backends_run.empty()) {
       ++skipped;
@@ -258,6 +273,12 @@ int ReplayCommand(int argc, char** argv) {
   }
   for (const auto& [name, reason] : left_out) {
     std::printf("  %s sat out some files: %s\n", name.c_str(), reason.c_str());
+  }
+  for (const auto& [name, count] : sat_out_elsewhere) {
+    std::printf(
+        "  %s could not check %zu files recorded in another environment or "
+        "kernel profile (skipped; --verbose lists them)\n",
+        name.c_str(), count);
   }
   const int exit_code = unreadable ? kExitUsage
                         : failed   ? kExitDiverge

@@ -262,6 +262,7 @@ int RunCommand(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> geometries_dropped;
   if (geometry) {
     plan.geometries = {core::Geometry(*geometry)};
+    plan.geometries[0].kernel_release = plan.gen.env.kernel_release;
   } else if (!kernel_runs) {
     plan.geometries = DefaultGeometries(plan.gen.env);
     geometries_dropped = FilterGeometries(options.backend_list,
