@@ -276,7 +276,8 @@ ReadStatus RecvFrame(
                                            : "")
       .U32(t->unsupported_map_flags)
       .Str(t->unsupported_map_flags_reason ? t->unsupported_map_flags_reason
-                                           : "");
+                                           : "")
+      .U32(t->abi_version);
   if (!SendFrame(fd, hello.Take())) _exit(0);
 
   std::map<uint32_t, std::unique_ptr<core::MapInstance>> maps;
@@ -554,6 +555,7 @@ bool PluginBackend::Spawn(std::string* error) {
   types_reason_ = rd.Str();
   declared_.unsupported_map_flags = rd.U32();
   flags_reason_ = rd.Str();
+  abi_version_ = rd.U32();
   declared_.unsupported_map_types_reason = types_reason_.c_str();
   declared_.unsupported_map_flags_reason = flags_reason_.c_str();
   if (!rd.ok()) {

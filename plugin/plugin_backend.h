@@ -67,6 +67,8 @@ class PluginBackend : public core::Backend {
   // The Linux release the plug-in means to match (amc_plugin.
   // target_release), or "" for the release amc runs on.
   const std::string& target_release() const { return target_release_; }
+  // The ABI version the plug-in was built against (amc_plugin.abi_version).
+  uint32_t abi_version() const { return abi_version_; }
   // Its declarations as an amc_plugin (only the ABI 3 fields are set).
   const amc_plugin& declarations() const { return declared_; }
 
@@ -102,6 +104,7 @@ class PluginBackend : public core::Backend {
   std::string types_reason_;
   std::string flags_reason_;
   amc_plugin declared_{};
+  uint32_t abi_version_ = 0;
   std::vector<std::string> incidents_;
   std::mutex mu_;  // one request at a time on the socket
   int fd_ = -1;

@@ -18,6 +18,7 @@
 #include "core/kernel_profile.h"
 #include "core/ops_text.h"
 #include "gen/minimize.h"
+#include "plugin/plugin_backend.h"
 #include "tools/amc/args.h"
 #include "tools/amc/cli_util.h"
 #include "tools/amc/expect_minimize.h"
@@ -120,11 +121,18 @@ exit status: 1 the case fails (minimized case written), 0 it does not fail
 (nothing to minimize), 2 bad usage or unreadable input
 )";
 
-constexpr char kInfoHelp[] = R"(usage: amc info
+constexpr char kInfoHelp[] = R"(usage: amc info [--backends LIST]
 
 Prints the kernel release, this process's BPF privileges, possible CPUs, page
 size, each backend's availability (with the reason when it cannot run), and
 which array-map features the running kernel has, probed with real bpf() calls.
+
+options:
+  --backends LIST   describe these backends instead of the built-in ones; a
+                    plug-in (plugin:PATH) is described in full: its name, the
+                    ABI version it was built against, the kernel release it
+                    targets, and every op kind, map type and map flag it
+                    leaves out, with its reasons
 
 exit status: 0, or 2 on bad usage
 )";
@@ -528,11 +536,77 @@ int MinimizeCommand(int argc, char** argv) {
 
 // ------------------------------------------------------------------ info
 
+// `amc info --backends LIST`: each backend of the list, a plug-in in full.
+int DescribeBackends(const std::string& list) {
+  backends::Selection selection = backends::SelectBackends(list);
+  if (!selection.error.empty()) return UsageError("info", selection.error);
+  for (const auto& [name, reason] : selection.unavailable) {
+    std::printf("%s: unavailable: %s\n", name.c_str(), reason.c_str());
+  }
+  for (const auto& [name, reason] : selection.not_applicable) {
+    std::printf("%s: left out of runs with these backends: %s\n",
+                name.c_str(), reason.c_str());
+  }
+  for (const auto& b : selection.available) {
+    std::printf("%s: available\n", b->Name().c_str());
+    if (auto* p = dynamic_cast<plugin::PluginBackend*>(b.get())) {
+      std::printf("  implementation: %s\n", p->implementation_name().c_str());
+      std::printf("  plug-in ABI version: %u (this amc loads %u to %u)\n",
+                  p->abi_version(), AMC_PLUGIN_ABI_VERSION_MIN,
+                  AMC_PLUGIN_ABI_VERSION);
+      std::printf("  targets: %s\n",
+                  p->target_release().empty()
+                      ? "the release amc runs on (no target_release)"
+                      : ("Linux " + p->target_release()).c_str());
+    }
+    core::Environment env = b->Env();
+    auto profile = core::SelectKernelProfile(env.kernel_release);
+    std::printf("  answers as: Linux %s, kernel profile %s\n",
+                env.kernel_release.empty() ? "(newest)" : env.kernel_release.c_str(),
+                profile ? profile->name.c_str() : "?");
+    std::printf("  op kinds left out:");
+    bool any = false;
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      auto kind = static_cast<core::OpKind>(k);
+      if (b->Supports(kind)) continue;
+      std::string why = b->UnsupportedReason(kind);
+      std::printf("\n    %s: %s", core::OpKindName(kind),
+                  why.empty() ? "(no reason given)" : why.c_str());
+      any = true;
+    }
+    std::printf("%s\n", any ? "" : " none");
+    any = false;
+    std::printf("  maps left out:");
+    for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
+      core::MapSpec spec;
+      spec.type = type;
+      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
+        std::printf("\n    %s", why.c_str());
+        any = true;
+      }
+    }
+    for (uint32_t bit = 0; bit < 32; ++bit) {
+      core::MapSpec spec;
+      spec.type = b->UnsupportedSpec(spec).empty() ? core::MapType::kArray
+                                                   : core::MapType::kPercpuArray;
+      spec.map_flags = 1u << bit;
+      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
+        std::printf("\n    %s", why.c_str());
+        any = true;
+      }
+    }
+    std::printf("%s\n", any ? "" : " none");
+  }
+  return kExitAgree;
+}
+
 int InfoCommand(int argc, char** argv) {
   Args args;
-  std::string error = args.Parse(argc, argv, 2, {{"help", false}});
+  std::string error =
+      args.Parse(argc, argv, 2, {{"backends"}, {"help", false}});
   if (!error.empty()) return UsageError("info", error);
   if (WantsHelp(args, kInfoHelp)) return kExitAgree;
+  if (args.Has("backends")) return DescribeBackends(args.Get("backends"));
   if (!args.positional().empty()) {
     return UsageError("info",
                       "unexpected argument '" + args.positional()[0] + "'");

@@ -387,7 +387,7 @@ int RunCommand(int argc, char** argv) {
   for (const auto& [name, reason] : unavailable) {
     std::printf("  %s: %s\n", name.c_str(), reason.c_str());
   }
-  std::printf("op kinds left out: %s\n",
+  std::printf("op kinds and maps left out (not tested): %s\n",
               plan.left_out_kinds.empty() ? "none" : "");
   for (const auto& [kind, reason] : plan.left_out_kinds) {
     std::printf("  %s: %s\n", kind.c_str(), reason.c_str());
