@@ -21,6 +21,7 @@
 #include "plugin/plugin_backend.h"
 #include "tools/amc/args.h"
 #include "tools/amc/cli_util.h"
+#include "tools/amc/conform.h"
 #include "tools/amc/expect_minimize.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
@@ -41,7 +42,12 @@ commands:
   replay     replay .ops files and folders: expectations and agreement
   record     record .ops files on the kernel, with its results as expectations
   minimize   shrink a failing .ops case
+  conform    compliance report of one implementation: PASS/FAIL/SKIP per rule
   info       kernel, privileges, CPUs, page size, backends, kernel features
+
+Backends (--backends LIST, or $AMC_BACKENDS): model, impl, kernel, faulty
+(test only), and plugin:PATH, a shared library implementing
+plugin/amc_plugin.h (docs/plugins.md), run in a child process of its own.
 
 `amc COMMAND --help` describes each. Exit status: 0 all agree, 1 a divergence
 or failed expectation, 2 bad usage or unreadable input.
@@ -723,6 +729,7 @@ int Main(int argc, char** argv) {
   if (command == "record") return RecordCommand(argc, argv);
   if (command == "minimize") return MinimizeCommand(argc, argv);
   if (command == "info") return InfoCommand(argc, argv);
+  if (command == "conform") return ConformCommand(argc, argv);
   std::fprintf(stderr, "amc: unknown command '%s'\n\n%s", command.c_str(),
                kMainHelp);
   return kExitUsage;
