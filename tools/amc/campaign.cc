@@ -72,6 +72,15 @@ struct WorkerResult {
   std::vector<uint64_t> by_geometry;
 };
 
+// A summary cut to a line's worth: a generated batch lookup can print a
+// thousand keys, which belong in the reproducer, not in every report.
+std::string Clip(const std::string& text) {
+  constexpr size_t kMax = 400;
+  if (text.size() <= kMax) return text;
+  return text.substr(0, kMax) + "... (" + std::to_string(text.size() - kMax) +
+         " more characters)";
+}
+
 // Minimizes one divergence on the worker's backends and writes its file.
 // Returns nullopt for a repeat of a known kind past
 // options.max_divergence_records (counted in same_counts only).
@@ -82,7 +91,7 @@ std::optional<DivergenceRecord> Reproduce(
   const CampaignOptions& options = *shared.options;
   DivergenceRecord record;
   record.index = index;
-  record.summary = d.Summary(seq);
+  record.summary = Clip(d.Summary(seq));
   record.ops_before = seq.steps.size();
   record.signature = d.Signature();
   {
@@ -180,8 +189,9 @@ std::optional<DivergenceRecord> Reproduce(
           profile + " --seed " + std::to_string(options.seed) + ")",
       "backends: " + JoinNames(shared.plan->backend_names, ", "),
       "signature: " + record.signature,
-      "divergence: " + (again.divergence ? again.divergence->Summary(minimized)
-                                         : record.summary),
+      "divergence: " + (again.divergence
+                            ? Clip(again.divergence->Summary(minimized))
+                            : record.summary),
       "as generated: " + record.summary,
       "minimized from " + std::to_string(record.ops_before) + " to " +
           std::to_string(record.ops_after) + " ops in " +
