@@ -195,8 +195,9 @@ void SimplifyBytes(Search& s, core::Sequence& best,
     core::Sequence candidate = best;
     core::Bytes& b = field(candidate);
     std::fill(b.begin() + k, b.end(), 0);
-    if (s.Try(best, candidate)) break;
+    if (s.Try(best, candidate)) return;
   }
+  if (zero_from(1)) return;
   for (size_t p = 1; p < len && !s.exhausted(); p *= 2) {
     core::Sequence candidate = best;
     core::Bytes& b = field(candidate);
