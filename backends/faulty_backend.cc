@@ -1,5 +1,5 @@
-// backends/faulty_backend.cc: the model, with E2BIG on syscall updates past
-// the end turned into ENOENT.
+// backends/faulty_backend.cc: the model, with the planted faults of
+// FaultBits applied to its answers.
 #include "backends/faulty_backend.h"
 
 #include <cerrno>
@@ -9,12 +9,35 @@ namespace {
 
 class FaultyMap : public core::MapInstance {
  public:
-  explicit FaultyMap(std::unique_ptr<core::MapInstance> inner)
-      : inner_(std::move(inner)) {}
+  FaultyMap(std::unique_ptr<core::MapInstance> inner, const core::MapSpec& spec,
+            uint32_t faults)
+      : inner_(std::move(inner)), spec_(spec), faults_(faults) {}
   core::Result Execute(const core::Op& op) override {
     core::Result r = inner_->Execute(op);
-    if (std::holds_alternative<core::Update>(op) && r.err == E2BIG) {
-      r.err = ENOENT;  // the deliberate fault
+    const bool array = spec_.type == core::MapType::kArray;
+    if (const auto* update = std::get_if<core::Update>(&op)) {
+      if (r.err == E2BIG && ((faults_ & kFaultUpdatePastEndEnoent) ||
+                             (array && (faults_ & kFaultArrayUpdatePastEndEnoent)))) {
+        r.err = ENOENT;
+      }
+      if (array && (faults_ & kFaultArrayNoexistEinval) && r.err == EEXIST &&
+          (update->flags & 3) == core::kBpfNoexist) {
+        r.err = EINVAL;
+      }
+    }
+    if (std::holds_alternative<core::Lookup>(op) && !array &&
+        (faults_ & kFaultPercpuLookupPadding) && r.ok() && r.value) {
+      const uint64_t elem = core::ElemSize(spec_);
+      if (elem && r.value->size() % elem == 0) {
+        for (size_t i = 0; i < r.value->size(); ++i) {
+          if (i % elem >= spec_.value_size) (*r.value)[i] = 0xaa;
+        }
+      }
+    }
+    if (std::holds_alternative<core::LookupBatch>(op) && array &&
+        (faults_ & kFaultArrayBatchCountShort) && r.ok() && r.count &&
+        *r.count > 0) {
+      --*r.count;
     }
     return r;
   }
@@ -23,13 +46,15 @@ class FaultyMap : public core::MapInstance {
 
  private:
   std::unique_ptr<core::MapInstance> inner_;
+  core::MapSpec spec_;
+  uint32_t faults_;
 };
 
 }  // namespace
 
 core::CreateResult FaultyBackend::Create(const core::MapSpec& spec) {
   core::CreateResult r = inner_.Create(spec);
-  if (r.map) r.map = std::make_unique<FaultyMap>(std::move(r.map));
+  if (r.map) r.map = std::make_unique<FaultyMap>(std::move(r.map), spec, faults_);
   return r;
 }
 

@@ -78,6 +78,15 @@ const std::vector<BackendEntry>& AllBackends() {
              std::make_unique<FaultyBackend>(ModelParams(env)));
        },
        /*in_default_set=*/false},
+      {"faulty-multi",
+       "test only: the model with four faults (ARRAY update past the end "
+       "ENOENT, ARRAY update NOEXIST EINVAL, PERCPU lookup padding 0xaa, "
+       "ARRAY lookup_batch count one short)",
+       [](const std::optional<core::Environment>& env) {
+         return std::unique_ptr<core::Backend>(std::make_unique<FaultyBackend>(
+             ModelParams(env), kFaultsMulti, "faulty-multi"));
+       },
+       /*in_default_set=*/false},
   };
   return kAll;
 }

@@ -6,6 +6,7 @@
 
 #include "core/coverage.h"
 #include "core/ops_text.h"
+#include "core/signature.h"
 
 namespace amc::core {
 namespace {
@@ -177,6 +178,7 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
         d.kind = Divergence::Kind::kExpectation;
         d.sides = create_sides();
         d.sides.insert(d.sides.begin(), {"expected", CreateText(*expect_create)});
+        ClassifyCreateDivergence(spec_, Names(), create_errs_, &*expect_create, &d);
         divergence_ = std::move(d);
         return;
       }
@@ -187,6 +189,7 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
       Divergence d;
       d.kind = Divergence::Kind::kCreate;
       d.sides = create_sides();
+      ClassifyCreateDivergence(spec_, Names(), create_errs_, nullptr, &d);
       divergence_ = std::move(d);
       return;
     }
@@ -196,6 +199,12 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
 }
 
 DifferentialRun::~DifferentialRun() = default;
+
+std::vector<std::string> DifferentialRun::Names() const {
+  std::vector<std::string> names;
+  for (Backend* b : backends_) names.push_back(b->Name());
+  return names;
+}
 
 std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() const {
   std::vector<std::pair<std::string, std::string>> sides;
@@ -221,6 +230,8 @@ bool DifferentialRun::Step(size_t index, const Op& op,
         d.step = static_cast<int>(index);
         d.sides = OpSides();
         d.sides.insert(d.sides.begin(), {"expected", PrintResult(*expect)});
+        ClassifyOpDivergence(spec_, backends_[0]->Env(), op, Names(), results_,
+                             &*expect, &d);
         divergence_ = std::move(d);
         running_ = false;
         return false;
@@ -233,6 +244,8 @@ bool DifferentialRun::Step(size_t index, const Op& op,
       d.kind = Divergence::Kind::kOp;
       d.step = static_cast<int>(index);
       d.sides = OpSides();
+      ClassifyOpDivergence(spec_, backends_[0]->Env(), op, Names(), results_,
+                           nullptr, &d);
       std::string where = DescribePercpuValueDifference(
           spec_, backends_[0]->Env(), results_[0], results_[b]);
       if (!where.empty()) {
@@ -265,6 +278,7 @@ bool DifferentialRun::Finish() {
       for (size_t k = 0; k < states.size(); ++k) {
         d.sides.emplace_back(backends_[k]->Name(), PrintBytes(states[k].values));
       }
+      ClassifyStateDivergence(spec_, backends_[0]->Env(), Names(), states, &d);
       divergence_ = std::move(d);
       return false;
     }

@@ -35,6 +35,21 @@ struct Divergence {
   // For kFinalState: where the first difference is (key, cpu, byte).
   std::string detail;
 
+  // What Signature() is made of, filled where the divergence is made
+  // (core/signature.h): the map type, the kind of the diverging op, the
+  // field that differs ("errno", "padding bytes", "count", ...) and each
+  // side's result class ("E2BIG", "ok", "differs", "lower"), never values.
+  std::optional<MapType> map_type;
+  std::optional<OpKind> op_kind;
+  std::string field;
+  std::vector<std::pair<std::string, std::string>> classes;
+
+  // Names the bug, not the values: "op update ARRAY: errno: model E2BIG,
+  // faulty ENOENT". Two sequences that hit the same fault with other keys,
+  // values or sizes have the same signature; campaigns group by it and the
+  // minimizer keeps it (core/signature.h).
+  std::string Signature() const;
+
   // A readable report: what differs, every side, and the sequence so far.
   std::string Report(const Sequence& seq) const;
   // One line: "step 3 (update): model E2BIG, kernel ENOENT".
@@ -110,6 +125,7 @@ class DifferentialRun {
 
  private:
   std::vector<std::pair<std::string, std::string>> OpSides() const;
+  std::vector<std::string> Names() const;
 
   MapSpec spec_;
   std::vector<Backend*> backends_;

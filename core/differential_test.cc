@@ -208,5 +208,29 @@ TEST(DifferentialTest, EachResultGoesBackToItsMapBeforeTheNextOp) {
   EXPECT_EQ(backend.map->recycled, (std::vector<int>{0, 1}));
 }
 
+TEST(DifferentialTest, EveryDivergenceTheRunnerMakesCarriesItsSignature) {
+  FakeBackend a("model", 0, Ok);
+  FakeBackend b("kernel", 0, [](const Op&, size_t i) {
+    return i == 1 ? Result::Errno(ENOENT) : Result{};
+  });
+  RunOutcome op = RunDifferential(ThreeLookups(), {&a, &b});
+  ASSERT_FALSE(op.ok());
+  EXPECT_EQ(op.divergence->Signature(),
+            "op lookup ARRAY: errno: model ok, kernel ENOENT");
+  FakeBackend refuses("kernel", EPERM, Ok);
+  RunOutcome create = RunDifferential(ThreeLookups(), {&a, &refuses});
+  ASSERT_FALSE(create.ok());
+  EXPECT_EQ(create.divergence->Signature(),
+            "create ARRAY: errno: model created, kernel EPERM");
+  MapState s1, s2;
+  s1.values = {0, 0, 0, 0, 0, 0, 0, 0};
+  s2.values = {0, 0, 0, 0, 0, 0, 0, 9};
+  FakeBackend x("model", 0, Ok, s1), y("impl", 0, Ok, s2);
+  RunOutcome state = RunDifferential(ThreeLookups(), {&x, &y});
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.divergence->Signature(),
+            "final state ARRAY: value bytes: impl differ from model");
+}
+
 }  // namespace
 }  // namespace amc::core

@@ -1,8 +1,16 @@
 // gen/minimize.h: delta debugging of a failing sequence. Removes ops (in
 // halves, then quarters, down to single ops), then simplifies the spec
-// (fewer max_entries, smaller value_size, fewer flag bits) and the ops
-// (zero values, smaller keys and counts, fewer flag bits), keeping every
-// change after which the sequence still fails the same way.
+// (fewer max_entries with the keys renumbered along, smaller value_size,
+// fewer flag bits) and the ops (fewer batch keys, smaller keys and counts,
+// fewer flag bits, values cut to the map's value size and made zero, or
+// zero past their first bytes, or the shortest repeating pattern), in rounds
+// until nothing changes, keeping every change after which the sequence
+// still fails the same way.
+//
+// "The same way" (SameDivergence) is the same divergence signature
+// (core::Divergence::Signature): the same op kind, map type, differing field
+// and answer classes, so the minimizer never trades the bug it was given
+// for another one (an EACCES creation case for an EINVAL one).
 //
 // Invariant: the result still satisfies `still_fails`, and is never larger
 // than the input (ops, max_entries, value_size).
@@ -35,8 +43,8 @@ core::Sequence Minimize(
     const std::function<bool(const core::Sequence&)>& still_fails,
     const MinimizeOptions& options = {}, MinimizeStats* stats = nullptr);
 
-// A predicate for Minimize: the sequence still diverges on `backends` with the
-// same kind of divergence, at an op of the same kind as `original`.
+// A predicate for Minimize: the sequence still diverges on `backends` with
+// the signature of `divergence` (found on `original`).
 std::function<bool(const core::Sequence&)> SameDivergence(
     const std::vector<core::Backend*>& backends, const core::Sequence& original,
     const core::Divergence& divergence);

@@ -129,6 +129,39 @@ TEST_F(AmcCliTest, RunIsReproducibleFromItsSeedWhateverTheJobs) {
   EXPECT_EQ(ops_part(ReadFile(P("1.json"))), ops_part(ReadFile(P("2.json"))));
 }
 
+TEST_F(AmcCliTest, RunWithAKernelProfileCarriesItIntoEveryCommandLineAndMinimizeReadsTheHeader) {
+  Ran r = Amc("--kernel-profile 6.12 run --backends model,faulty-multi "
+              "--sequences 300 --seed 3 --jobs 1 --out " + P("out"),
+              "AMC_BACKENDS=");
+  ASSERT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("repeat with: amc run --seed 3 --backends "
+                          "model,faulty-multi --kernel-profile 6.12"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("replay it with: amc replay --backends "
+                          "model,faulty-multi --kernel-profile 6.12 "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(" signatures ("), std::string::npos) << r.output;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(P("out"))) files.push_back(e.path());
+  ASSERT_FALSE(files.empty());
+  const std::string text = ReadFile(files[0]);
+  EXPECT_NE(text.find("# kernel profile: 6.12\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# signature: op "), std::string::npos) << text;
+  // No --backends and no AMC_BACKENDS: the header's backends and profile.
+  Ran m = Amc("minimize " + files[0].string(), "AMC_BACKENDS=");
+  EXPECT_EQ(m.status, 1) << m.output;
+  EXPECT_NE(m.output.find("backends from " + files[0].string() +
+                          "'s header: model,faulty-multi"),
+            std::string::npos)
+      << m.output;
+  EXPECT_NE(m.output.find("kernel profile from " + files[0].string() +
+                          "'s header: 6.12"),
+            std::string::npos)
+      << m.output;
+}
+
 TEST_F(AmcCliTest, FaultyBackendRunExitsOneWithAReproducerThatReplayFails) {
   Ran r =
       Amc("run --backends model,faulty --sequences 300 --seed 11 --out " +

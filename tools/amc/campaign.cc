@@ -50,10 +50,11 @@ struct Shared {
   std::mutex mu;  // guards everything below
   std::string error;
   size_t reproducers_written = 0;
+  size_t signatures_with_files = 0;
   size_t records = 0;  // divergence records kept, all workers
-  // Divergence signature -> the first sequence that showed it.
-  std::map<std::string, uint64_t> by_signature;
-  // First sequence of a kind -> later sequences that diverged that way.
+  // Divergence signature -> its group (first sequence, count, files).
+  std::map<std::string, SignatureGroup> by_signature;
+  // First sequence of a signature -> later sequences that diverged that way.
   std::map<uint64_t, uint64_t> same_counts;
 
   bool ShouldStop() const {
@@ -72,15 +73,13 @@ struct WorkerResult {
   std::vector<uint64_t> by_geometry;
 };
 
-// What kind of divergence this is: its kind, the kind of op, and every
-// backend's answer ("op update: model E2BIG | faulty ENOENT").
-std::string Signature(const core::Sequence& seq, const core::Divergence& d) {
-  std::string out = std::to_string(static_cast<int>(d.kind)) + " ";
-  if (d.step >= 0 && static_cast<size_t>(d.step) < seq.steps.size()) {
-    out += core::OpKindName(core::KindOf(seq.steps[d.step].op));
-  }
-  for (const auto& [name, text] : d.sides) out += " | " + name + " " + text;
-  return out;
+// A summary cut to a line's worth: a generated batch lookup can print a
+// thousand keys, which belong in the reproducer, not in every report.
+std::string Clip(const std::string& text) {
+  constexpr size_t kMax = 400;
+  if (text.size() <= kMax) return text;
+  return text.substr(0, kMax) + "... (" + std::to_string(text.size() - kMax) +
+         " more characters)";
 }
 
 // Minimizes one divergence on the worker's backends and writes its file.
@@ -93,32 +92,53 @@ std::optional<DivergenceRecord> Reproduce(
   const CampaignOptions& options = *shared.options;
   DivergenceRecord record;
   record.index = index;
-  record.summary = d.Summary(seq);
+  record.summary = Clip(d.Summary(seq));
   record.ops_before = seq.steps.size();
-  const std::string signature = Signature(seq, d);
+  record.signature = d.Signature();
   {
     std::lock_guard<std::mutex> lock(shared.mu);
-    // One reproducer per kind of divergence: the same op kind answered the
-    // same different ways is, as far as anyone can tell here, the same bug.
-    auto it = shared.by_signature.find(signature);
+    // Reproducers per signature, not per sequence: the same op kind, map
+    // type, field and answer classes is, as far as anyone can tell here,
+    // the same bug, whatever keys, values and sizes reached it.
+    auto it = shared.by_signature.find(record.signature);
     if (it != shared.by_signature.end()) {
-      ++shared.same_counts[it->second];
-      if (shared.records >= options.max_divergence_records) return std::nullopt;
+      SignatureGroup& group = it->second;
+      ++group.sequences;
+      ++shared.same_counts[group.first_index];
+      // A signature past --max-reproducers has no file and gets none.
+      if (group.files_reserved == 0 ||
+          group.files_reserved >= options.reproducers_per_signature) {
+        if (shared.records >= options.max_divergence_records) return std::nullopt;
+        ++shared.records;
+        record.same_as = group.first_index;
+        record.report = d.Report(seq);
+        return record;
+      }
+      // Another reproducer of a known signature (--reproducers-per-signature).
       ++shared.records;
-      record.same_as = it->second;
-      record.report = d.Report(seq);
-      return record;
+      record.same_as = group.first_index;
+      ++group.files_reserved;
+    } else {
+      SignatureGroup group;
+      group.signature = record.signature;
+      group.first_index = index;
+      group.sequences = 1;
+      group.summary = record.summary;
+      ++shared.records;
+      if (shared.signatures_with_files >= options.max_reproducers) {
+        group.note = "not minimized: already " +
+                     std::to_string(options.max_reproducers) +
+                     " signatures with reproducers (--max-reproducers)";
+        record.note = group.note;
+        record.report = d.Report(seq);
+        shared.by_signature.emplace(record.signature, std::move(group));
+        return record;
+      }
+      group.files_reserved = 1;  // reserved now: the caps hold across jobs
+      ++shared.signatures_with_files;
+      shared.by_signature.emplace(record.signature, std::move(group));
     }
-    shared.by_signature.emplace(signature, index);
-    ++shared.records;
-    if (shared.reproducers_written >= options.max_reproducers) {
-      record.note = "not minimized: already " +
-                    std::to_string(options.max_reproducers) +
-                    " reproducers (--max-reproducers)";
-      record.report = d.Report(seq);
-      return record;
-    }
-    ++shared.reproducers_written;  // reserved now, so the cap holds across jobs
+    ++shared.reproducers_written;
   }
   for (auto& t : timers) t.enabled = false;
   gen::MinimizeStats stats;
@@ -127,8 +147,11 @@ std::optional<DivergenceRecord> Reproduce(
   const auto same = gen::SameDivergence(backends, seq, d);
   const Clock::time_point give_up = Clock::now() + kMinimizeTimeLimit;
   bool timed_out = false;
+  // With its geometry, so that values can be cut to the syscall buffer size.
+  core::Sequence placed = seq;
+  placed.env = core::Geometry(CampaignGeometry(*shared.plan, index));
   core::Sequence minimized = gen::Minimize(
-      seq,
+      placed,
       [&](const core::Sequence& candidate) {
         if (Clock::now() >= give_up) {
           timed_out = true;
@@ -158,20 +181,29 @@ std::optional<DivergenceRecord> Reproduce(
   const std::string names = options.backend_list.empty()
                                 ? JoinNames(shared.plan->backend_names, ",")
                                 : options.backend_list;
+  const std::string profile = options.kernel_profile.empty()
+                                  ? ""
+                                  : " --kernel-profile " + options.kernel_profile;
   repro.comments = {
       "amc run divergence: sequence " + std::to_string(index) + " of seed " +
           std::to_string(options.seed) + " (amc run --backends " + names +
-          " --seed " + std::to_string(options.seed) + ")",
+          profile + " --seed " + std::to_string(options.seed) + ")",
       "backends: " + JoinNames(shared.plan->backend_names, ", "),
-      "divergence: " + (again.divergence ? again.divergence->Summary(minimized)
-                                         : record.summary),
+      "signature: " + record.signature,
+      "divergence: " + (again.divergence
+                            ? Clip(again.divergence->Summary(minimized))
+                            : record.summary),
       "as generated: " + record.summary,
       "minimized from " + std::to_string(record.ops_before) + " to " +
           std::to_string(record.ops_after) + " ops in " +
           std::to_string(stats.attempts) + " attempts" +
           (timed_out ? " (stopped at the time limit)" : ""),
-      "reproduce: amc replay --backends " + names + " THIS_FILE",
+      "reproduce: amc replay --backends " + names + profile + " THIS_FILE",
   };
+  if (!options.kernel_profile.empty()) {
+    repro.comments.insert(repro.comments.begin() + 2,
+                          "kernel profile: " + options.kernel_profile);
+  }
   std::lock_guard<std::mutex> lock(shared.mu);
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
@@ -185,6 +217,13 @@ std::optional<DivergenceRecord> Reproduce(
     return record;
   }
   record.file = path;
+  SignatureGroup& group = shared.by_signature[record.signature];
+  group.files.push_back(path);
+  if (!record.same_as) {
+    group.report = record.report;
+    group.ops_before = record.ops_before;
+    group.ops_after = record.ops_after;
+  }
   return record;
 }
 
@@ -497,6 +536,14 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
   for (const auto& [first, b] : blocks) result.case_blocks.push_back(b);
   result.divergent_sequences = shared.divergences.load();
   result.same_counts = shared.same_counts;
+  for (auto& [signature, group] : shared.by_signature) {
+    result.signatures.push_back(std::move(group));
+  }
+  // By first sequence: the order a run with one job meets them.
+  std::sort(result.signatures.begin(), result.signatures.end(),
+            [](const auto& a, const auto& b) {
+              return a.first_index < b.first_index;
+            });
   std::sort(result.divergences.begin(), result.divergences.end(),
             [](const auto& a, const auto& b) { return a.index < b.index; });
   return result;

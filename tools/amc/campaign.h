@@ -5,22 +5,24 @@
 // the same run). Each worker owns its own backend instances (backends are
 // not thread-safe; kernel maps and programs belong to the instance that made
 // them), runs every sequence through core::RunDifferential, tallies results,
-// and minimizes each new kind of divergence with gen::Minimize on its own
-// backends (at most 15 s each).
+// and minimizes the first divergence of each signature with gen::Minimize
+// on its own backends (at most 15 s each), keeping that signature.
 //
-// A kind of divergence is its Divergence kind, the op kind and every
-// backend's answer; later sequences that diverge the same way point to the
-// first one (same_as) instead of writing another file for the same bug.
+// Divergences are grouped by core::Divergence::Signature (op kind, map type,
+// the field that differs, each backend's answer class; never values): one
+// group per bug. Later sequences with a known signature point to its first
+// one (same_as) instead of writing another file for the same bug, unless
+// reproducers_per_signature asks for more.
 //
 // Memory stays bounded however long the run: passing sequences are kept only
 // as counts per block of kCaseBlock consecutive indices, and at most
 // max_divergence_records divergences keep a record (every new kind always
-// does); later repeats of a known kind are counted against its first one.
+// does); later repeats of a known signature are counted in its group.
 //
-// Invariant: a divergence is never dropped: it is counted (per kind), each
-// new kind keeps its summary, and each new kind (up to max_reproducers) gets
-// its minimized reproducer written as an .ops file that `amc replay` fails
-// on.
+// Invariant: a divergence is never dropped: it is counted (per signature),
+// each signature keeps its summary, and each signature (up to
+// max_reproducers of them) gets its minimized reproducer written as an .ops
+// file that `amc replay` fails on with that same signature.
 #ifndef AMC_TOOLS_AMC_CAMPAIGN_H_
 #define AMC_TOOLS_AMC_CAMPAIGN_H_
 
@@ -95,7 +97,13 @@ struct CampaignOptions {
   std::optional<double> seconds;      // stop after this long
   unsigned jobs = 1;
   std::string out_dir;
-  size_t max_reproducers = 20;
+  // Signatures that get minimized reproducers (later ones are counted and
+  // summarized, not minimized), and files per signature.
+  size_t max_reproducers = 100;
+  size_t reproducers_per_signature = 1;
+  // The --kernel-profile the run was given ("" for none): written into
+  // every reproducer's header and its replay line.
+  std::string kernel_profile;
   bool collect_cases = false;  // keep per-block case counts (JUnit)
   // Divergences beyond this many keep no record (only their kind's count),
   // unless they are the first of a new kind.
@@ -119,6 +127,7 @@ struct BackendTally {
 
 struct DivergenceRecord {
   uint64_t index = 0;
+  std::string signature;  // core::Divergence::Signature
   std::string summary;  // Divergence::Summary of the generated sequence
   std::string report;   // Divergence::Report of the minimized reproducer
   std::string file;     // where the reproducer was written ("" if not)
@@ -127,6 +136,20 @@ struct DivergenceRecord {
   // one's reproducer stands for this one.
   std::optional<uint64_t> same_as;
   double seconds = 0;  // the sequence's run, before minimizing
+  size_t ops_before = 0;
+  size_t ops_after = 0;
+};
+
+// The divergences of one signature.
+struct SignatureGroup {
+  std::string signature;
+  uint64_t first_index = 0;  // the sequence minimized for it
+  uint64_t sequences = 0;    // every sequence with this signature
+  std::string summary;       // Divergence::Summary of the first, as generated
+  std::string report;        // Divergence::Report of its minimized reproducer
+  std::vector<std::string> files;  // reproducers written, the first's first
+  std::string note;                // why none was written
+  size_t files_reserved = 0;
   size_t ops_before = 0;
   size_t ops_after = 0;
 };
@@ -153,9 +176,11 @@ struct CampaignResult {
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   uint64_t divergent_sequences = 0;           // all of them
   std::vector<DivergenceRecord> divergences;  // recorded ones, by index
-  // First sequence of each kind -> how many later ones diverged that way
-  // (recorded or not).
+  // First sequence of each signature -> how many later ones diverged that
+  // way (recorded or not).
   std::map<uint64_t, uint64_t> same_counts;
+  // One per signature, by first sequence index.
+  std::vector<SignatureGroup> signatures;
   std::vector<CaseBlock> case_blocks;  // by first index (collect_cases)
   // Sequences run per plan.geometries entry (empty without geometries).
   std::vector<uint64_t> sequences_by_geometry;

@@ -7,7 +7,9 @@
 #include <set>
 
 #include "backends/replay.h"
+#include "core/differential.h"
 #include "core/ops_text.h"
+#include "tools/amc/run_report.h"
 
 namespace amc::cli {
 namespace {
@@ -251,6 +253,144 @@ TEST(CampaignGeometryTest, GeometriesTheBackendsCannotTakeAreDroppedWithAReason)
   std::vector<core::Environment> kept = {core::Environment{4, 4096, "", 2}};
   EXPECT_TRUE(FilterGeometries("model,impl", {"model", "impl"}, &kept).empty());
   EXPECT_EQ(kept.size(), 1u);
+}
+
+std::string SignatureList(const CampaignResult& result) {
+  std::string out;
+  for (const auto& g : result.signatures) {
+    out += g.signature + " (" + std::to_string(g.sequences) + ")\n";
+  }
+  return out;
+}
+
+TEST(CampaignTest, EachPlantedFaultIsOneSignatureWithASmallReproducerThatReplaysToIt) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("amc_campaign_test_multi_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  CampaignPlan plan = ModelPlan("model,faulty-multi");
+  CampaignOptions options;
+  options.backend_list = "model,faulty-multi";
+  options.seed = 3;
+  options.sequences = 3000;
+  options.jobs = 2;
+  options.out_dir = dir.string();
+  CampaignResult result = RunCampaign(plan, options);
+  ASSERT_EQ(result.error, "");
+  const std::set<std::string> faults = {
+      "op update ARRAY: errno: model E2BIG, faulty-multi ENOENT",
+      "op update ARRAY: errno: model EEXIST, faulty-multi EINVAL",
+      "op lookup PERCPU_ARRAY: padding bytes: faulty-multi differs from model",
+      "op lookup_batch ARRAY: count: faulty-multi lower than model",
+  };
+  std::set<std::string> found;
+  uint64_t grouped = 0;
+  for (const auto& g : result.signatures) {
+    found.insert(g.signature);
+    grouped += g.sequences;
+  }
+  EXPECT_EQ(found, faults) << SignatureList(result);
+  EXPECT_EQ(grouped, result.divergent_sequences);
+  EXPECT_GT(result.divergent_sequences, 4 * result.signatures.size());
+  for (const auto& g : result.signatures) {
+    SCOPED_TRACE(g.signature);
+    ASSERT_EQ(g.files.size(), 1u);
+    auto parsed = core::ReadOpsFile(g.files[0]);
+    ASSERT_TRUE(std::holds_alternative<core::Sequence>(parsed));
+    const core::Sequence& seq = std::get<core::Sequence>(parsed);
+    const std::string text = core::PrintOps(seq);
+    EXPECT_LE(seq.steps.size(), 2u) << text;
+    EXPECT_LE(seq.spec.max_entries, 2u) << text;
+    EXPECT_LE(seq.spec.value_size, 8u) << text;
+    for (const core::Step& step : seq.steps) {
+      std::visit(
+          [&](const auto& op) {
+            using T = std::decay_t<decltype(op)>;
+            if constexpr (requires(T t) { t.value; }) {
+              EXPECT_LE(op.value.size(), 64u) << text;
+            }
+            if constexpr (requires(T t) { t.keys; }) {
+              EXPECT_LE(op.keys.size(), 1u) << text;
+            }
+          },
+          step.op);
+    }
+    // Replayed on fresh backends made for the file's environment, the
+    // reproducer diverges with the signature it was filed under.
+    backends::Selection selection =
+        backends::SelectBackends("model,faulty-multi", seq.env);
+    ASSERT_EQ(selection.available.size(), 2u);
+    std::vector<core::Backend*> ptrs = {selection.available[0].get(),
+                                        selection.available[1].get()};
+    core::RunOutcome replay = core::RunDifferential(seq, ptrs);
+    ASSERT_FALSE(replay.ok()) << text;
+    EXPECT_EQ(replay.divergence->Signature(), g.signature) << text;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CampaignTest, RunJUnitHasOneFailingCasePerSignatureUnderStableNames) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("amc_campaign_test_junit_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  CampaignPlan plan = ModelPlan("model,faulty");
+  plan.left_out_kinds.emplace_back("mmap", "not run by nommap (no mmap here)");
+  CampaignOptions options;
+  options.backend_list = "model,faulty";
+  options.seed = 8;
+  options.sequences = 2000;
+  options.jobs = 2;
+  options.out_dir = dir.string();
+  CampaignResult result = RunCampaign(plan, options);
+  // Updates past the end fail on both map types: one fault, two signatures,
+  // hundreds of divergent sequences.
+  ASSERT_EQ(result.signatures.size(), 2u) << SignatureList(result);
+  ASSERT_GT(result.divergent_sequences, 100u);
+  std::vector<TestCaseReport> cases = RunJUnitCases(plan, result, false);
+  std::set<std::string> failing;
+  size_t skipped = 0;
+  for (const auto& c : cases) {
+    if (c.failure) failing.insert(c.name);
+    if (c.skipped) {
+      ++skipped;
+      EXPECT_EQ(c.name, "mmap");
+      EXPECT_NE(c.skipped->find("no mmap here"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(failing, (std::set<std::string>{
+                         "op update ARRAY: errno: model E2BIG, faulty ENOENT",
+                         "op update PERCPU_ARRAY: errno: model E2BIG, faulty ENOENT"}));
+  EXPECT_EQ(skipped, 1u);
+  EXPECT_EQ(cases.size(), 3u);  // no passing campaign case: it diverged
+  options.seed = 9;
+  std::filesystem::remove_all(dir);
+  CampaignResult other = RunCampaign(plan, options);
+  std::set<std::string> other_failing;
+  for (const auto& c : RunJUnitCases(plan, other, false)) {
+    if (c.failure) other_failing.insert(c.name);
+  }
+  EXPECT_EQ(other_failing, failing);  // same names, another seed
+  const std::string xml = JUnitXml("amc run", cases, result.elapsed,
+                                   RunJUnitProperties(options, "model,faulty"));
+  EXPECT_LT(xml.size(), 8000u) << xml;
+  EXPECT_NE(xml.find("<property name=\"seed\" value=\"9\"/>"), std::string::npos);
+  EXPECT_NE(xml.find("<property name=\"amc_version\""), std::string::npos);
+  EXPECT_NE(xml.find("<property name=\"kernel_profile\""), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CampaignTest, RunJUnitOfAnAgreeingRunHasOnePassingCampaignCase) {
+  CampaignPlan plan = ModelPlan("model");
+  CampaignOptions options;
+  options.backend_list = "model";
+  options.seed = 1;
+  options.sequences = 20;
+  CampaignResult result = RunCampaign(plan, options);
+  std::vector<TestCaseReport> cases = RunJUnitCases(plan, result, false);
+  ASSERT_EQ(cases.size(), 1u);
+  EXPECT_FALSE(cases[0].failure || cases[0].skipped || cases[0].error);
+  std::vector<TestCaseReport> stopped = RunJUnitCases(plan, result, true);
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_TRUE(stopped[0].skipped.has_value());
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "tools/amc/expect_minimize.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
+#include "tools/amc/reproducer_header.h"
 #include "tools/amc/sysinfo.h"
 
 namespace amc::cli {
@@ -117,8 +118,10 @@ smaller max_entries and value_size, simpler values); a failed recorded
 expectation by removing ops only, each keeping its recorded result.
 
 options:
-  --backends LIST      backends to run (default: $AMC_BACKENDS if set, else
-                       every available one)
+  --backends LIST      backends to run (default: the --backends and
+                       --kernel-profile in the file's header, as amc run
+                       writes them; else $AMC_BACKENDS if set, else every
+                       available one)
   --out FILE           write the minimized case here (default: stdout)
   --max-attempts N     runs of the case at most (default 4000)
   --help               this text
@@ -464,8 +467,28 @@ int MinimizeCommand(int argc, char** argv) {
     return kExitUsage;
   }
   core::Sequence seq = std::get<core::Sequence>(std::move(parsed));
-  backends::Selection selection = backends::SelectBackends(
-      args.Get("backends", backends::BackendListFromEnvironment()), seq.env);
+  // Without --backends, the file is rerun as its header says (amc run
+  // writes the backends and the kernel profile there).
+  std::string list = args.Get("backends", "");
+  if (!args.Has("backends")) {
+    const ReproducerHeader header = ReadReproducerHeader(seq.comments);
+    list = header.backends.empty() ? backends::BackendListFromEnvironment()
+                                   : header.backends;
+    if (!header.backends.empty()) {
+      std::fprintf(stderr, "amc minimize: backends from %s's header: %s\n",
+                   file.c_str(), list.c_str());
+    }
+    if (!header.kernel_profile.empty() && !std::getenv("AMC_KERNEL_PROFILE")) {
+      if (!core::KernelProfileByName(header.kernel_profile)) {
+        return UsageError("minimize", file + ": unknown kernel profile '" +
+                                          header.kernel_profile + "' in its header");
+      }
+      setenv("AMC_KERNEL_PROFILE", header.kernel_profile.c_str(), 1);
+      std::fprintf(stderr, "amc minimize: kernel profile from %s's header: %s\n",
+                   file.c_str(), header.kernel_profile.c_str());
+    }
+  }
+  backends::Selection selection = backends::SelectBackends(list, seq.env);
   if (!selection.error.empty()) return UsageError("minimize", selection.error);
   if (selection.available.empty()) {
     std::string why;
@@ -519,7 +542,12 @@ int MinimizeCommand(int argc, char** argv) {
                                std::to_string(minimized.steps.size()) +
                                " ops, " + how + ", " +
                                std::to_string(attempts) +
-                               " attempts, backends " + Join(names, ",") + ")");
+                               " attempts, backends " + Join(names, ",") +
+                               (std::getenv("AMC_KERNEL_PROFILE")
+                                    ? std::string(", kernel profile ") +
+                                          std::getenv("AMC_KERNEL_PROFILE")
+                                    : std::string()) +
+                               ")");
   core::RunOutcome check = core::RunDifferential(minimized, backends);
   if (check.divergence) {
     std::fprintf(stderr, "%s", check.divergence->Report(minimized).c_str());

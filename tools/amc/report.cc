@@ -42,8 +42,10 @@ std::string XmlEscape(const std::string& text) {
   return out;
 }
 
-std::string JUnitXml(const std::string& suite_name,
-                     const std::vector<TestCaseReport>& cases, double seconds) {
+std::string JUnitXml(
+    const std::string& suite_name, const std::vector<TestCaseReport>& cases,
+    double seconds,
+    const std::vector<std::pair<std::string, std::string>>& properties) {
   size_t failures = 0, errors = 0, skipped = 0;
   for (const auto& c : cases) {
     if (c.error)
@@ -61,6 +63,14 @@ std::string JUnitXml(const std::string& suite_name,
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += "<testsuites name=\"" + XmlEscape(suite_name) + "\"" + counts + ">\n";
   out += "  <testsuite name=\"" + XmlEscape(suite_name) + "\"" + counts + ">\n";
+  if (!properties.empty()) {
+    out += "    <properties>\n";
+    for (const auto& [name, value] : properties) {
+      out += "      <property name=\"" + XmlEscape(name) + "\" value=\"" +
+             XmlEscape(value) + "\"/>\n";
+    }
+    out += "    </properties>\n";
+  }
   for (const auto& c : cases) {
     out += "    <testcase classname=\"" + XmlEscape(c.classname) +
            "\" name=\"" + XmlEscape(c.name) + "\" time=\"" +

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace amc::cli {
@@ -28,8 +29,11 @@ struct TestCaseReport {
 };
 
 // The whole JUnit document: <testsuites><testsuite ...><testcase .../>...
-std::string JUnitXml(const std::string& suite_name,
-                     const std::vector<TestCaseReport>& cases, double seconds);
+// `properties` (name, value) go into the suite's <properties>.
+std::string JUnitXml(
+    const std::string& suite_name, const std::vector<TestCaseReport>& cases,
+    double seconds,
+    const std::vector<std::pair<std::string, std::string>>& properties = {});
 
 // Escapes text for XML character data and attribute values.
 std::string XmlEscape(const std::string& text);

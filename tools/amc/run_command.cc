@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "tools/amc/cli_util.h"
 #include "tools/amc/commands.h"
 #include "tools/amc/report.h"
+#include "tools/amc/run_report.h"
 
 namespace amc::cli {
 namespace {
@@ -22,8 +24,11 @@ constexpr char kRunHelp[] = R"(usage: amc run [options]
 
 Runs a differential campaign: random operation sequences, biased to the edges
 of the array-map semantics, run on every selected backend; every result must
-agree. Each divergence is minimized and written as an .ops file that
-`amc replay` fails on.
+agree. Divergences are grouped by signature: what differs, not the values
+(op kind, map type, the field that differs, each backend's answer class,
+e.g. "op update ARRAY: errno: model E2BIG, faulty ENOENT"). The first
+divergence of each signature is minimized, keeping its signature, and
+written as an .ops file that `amc replay` fails on.
 
 Defaults: every available backend, both map types, 60 seconds, all cores,
 a fresh seed (printed; pass it back with --seed to repeat the run).
@@ -43,11 +48,19 @@ options:
   --jobs N             parallel workers, each with its own backends
                        (default: all cores)
   --out DIR            where reproducers go (default: amc-out)
-  --junit FILE         JUnit XML: a test case per 1000 sequences, and one per
-                       diverging sequence
+  --junit FILE         JUnit XML: a failing test case per divergence
+                       signature (named by it), a passing one for the
+                       campaign when nothing diverged, a skipped one per op
+                       kind left out; seed, backends, kernel and amc version
+                       as properties
   --json FILE          JSON summary
   --max-ops N          ops per sequence at most (default 32)
-  --max-reproducers N  distinct reproducers to minimize and write (default 20)
+  --max-reproducers N  signatures to minimize and write a reproducer for
+                       (default 100); later signatures are still counted
+                       and listed
+  --reproducers-per-signature N
+                       reproducers per signature, from its first N
+                       sequences (default 1)
   --possible-cpus N    run as on a machine with N possible CPUs, whatever
                        this one has (model, impl, plug-ins; the kernel runs
                        only where this machine matches, else it is left out
@@ -138,6 +151,7 @@ int RunCommand(int argc, char** argv) {
                                   {"json"},
                                   {"max-ops"},
                                   {"max-reproducers"},
+                                  {"reproducers-per-signature"},
                                   {"possible-cpus"},
                                   {"online-cpus"},
                                   {"page-size"},
@@ -152,13 +166,15 @@ int RunCommand(int argc, char** argv) {
     return UsageError("run",
                       "unexpected argument '" + args.positional()[0] + "'");
   }
-  std::optional<uint64_t> seed, sequences, jobs, max_ops, max_repro;
+  std::optional<uint64_t> seed, sequences, jobs, max_ops, max_repro,
+      per_signature;
   std::optional<double> seconds;
   for (auto [name, out] : {std::pair{"seed", &seed},
                            {"sequences", &sequences},
                            {"jobs", &jobs},
                            {"max-ops", &max_ops},
-                           {"max-reproducers", &max_repro}}) {
+                           {"max-reproducers", &max_repro},
+                           {"reproducers-per-signature", &per_signature}}) {
     error = args.GetUint(name, out);
     if (!error.empty()) return UsageError("run", error);
   }
@@ -201,7 +217,13 @@ int RunCommand(int argc, char** argv) {
   options.jobs = jobs ? static_cast<unsigned>(*jobs)
                       : std::max(1u, std::thread::hardware_concurrency());
   options.out_dir = args.Get("out", "amc-out");
-  options.max_reproducers = max_repro ? *max_repro : 20;
+  options.max_reproducers = max_repro ? *max_repro : 100;
+  options.reproducers_per_signature = per_signature ? *per_signature : 1;
+  // `amc --kernel-profile X` hands X over in AMC_KERNEL_PROFILE; every
+  // command line this run prints carries it, and so does each reproducer.
+  if (const char* profile = std::getenv("AMC_KERNEL_PROFILE")) {
+    options.kernel_profile = profile;
+  }
   options.collect_cases = args.Has("junit");
   options.stop = &g_stop;
 
@@ -278,7 +300,10 @@ int RunCommand(int argc, char** argv) {
   const std::string names = options.backend_list.empty()
                                 ? Join(plan.backend_names, ",")
                                 : options.backend_list;
-  std::string repeat = names;
+  const std::string profile_arg =
+      options.kernel_profile.empty() ? ""
+                                     : " --kernel-profile " + options.kernel_profile;
+  std::string repeat = names + profile_arg;
   if (sequences) repeat += " --sequences " + std::to_string(*sequences);
   if (geometry) {
     repeat += " --possible-cpus " + std::to_string(geometry->possible_cpus) +
@@ -393,44 +418,45 @@ int RunCommand(int argc, char** argv) {
     std::printf("  %s: %s\n", kind.c_str(), reason.c_str());
   }
   size_t files = 0;
-  for (const auto& d : result.divergences) {
-    if (!d.file.empty() && d.note.empty()) ++files;
-  }
+  for (const auto& g : result.signatures) files += g.files.size();
   std::printf("divergences: %llu",
               static_cast<unsigned long long>(result.divergent_sequences));
   if (result.divergent_sequences) {
-    std::printf(" (%zu distinct reproducers written to %s/)", files,
-                options.out_dir.c_str());
+    std::printf(" in %zu signature%s (%zu reproducer%s written to %s/)",
+                result.signatures.size(),
+                result.signatures.size() == 1 ? "" : "s", files,
+                files == 1 ? "" : "s", options.out_dir.c_str());
   }
   std::printf("\n");
-  std::map<uint64_t, uint64_t> same = result.same_counts;
-  size_t unlisted = 0, listed = 0;
-  for (const auto& d : result.divergences) {
-    if (d.same_as) continue;
-    if (listed++ >= 20) {
-      ++unlisted;
-      continue;
+  size_t listed = 0;
+  for (const auto& g : result.signatures) {
+    if (listed++ >= 20) break;
+    std::printf("  %s\n    %llu sequence%s; first: sequence %llu: %s\n",
+                g.signature.c_str(),
+                static_cast<unsigned long long>(g.sequences),
+                g.sequences == 1 ? "" : "s",
+                static_cast<unsigned long long>(g.first_index),
+                g.summary.c_str());
+    for (const auto& file : g.files) {
+      std::printf("    -> %s%s\n", file.c_str(),
+                  &file == &g.files.front()
+                      ? (" (minimized from " + std::to_string(g.ops_before) +
+                         " to " + std::to_string(g.ops_after) + " ops)")
+                            .c_str()
+                      : "");
     }
-    std::printf("  sequence %llu: %s\n",
-                static_cast<unsigned long long>(d.index), d.summary.c_str());
-    if (d.note.empty()) {
-      std::printf("    -> %s (minimized from %zu to %zu ops)\n", d.file.c_str(),
-                  d.ops_before, d.ops_after);
-    } else {
-      std::printf("    %s\n", d.note.c_str());
-    }
-    if (same[d.index]) {
-      std::printf("    and %llu more sequences diverged the same way\n",
-                  static_cast<unsigned long long>(same[d.index]));
-    }
+    if (!g.note.empty()) std::printf("    %s\n", g.note.c_str());
   }
-  if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
+  if (result.signatures.size() > 20) {
+    std::printf("  ... and %zu more signatures (see --json)\n",
+                result.signatures.size() - 20);
+  }
   // The first reproducer in full, so that a log alone is enough to start.
-  for (const auto& d : result.divergences) {
-    if (d.file.empty() || !d.note.empty()) continue;
-    std::printf("\nfirst divergence, minimized:\n%s", d.report.c_str());
-    std::printf("replay it with: amc replay --backends %s %s\n", names.c_str(),
-                d.file.c_str());
+  for (const auto& g : result.signatures) {
+    if (g.files.empty()) continue;
+    std::printf("\nfirst divergence, minimized:\n%s", g.report.c_str());
+    std::printf("replay it with: amc replay --backends %s%s %s\n", names.c_str(),
+                profile_arg.c_str(), g.files[0].c_str());
     break;
   }
   // The verdict: a divergence is a FAIL whatever else happened; otherwise a
@@ -457,50 +483,10 @@ int RunCommand(int argc, char** argv) {
   // ---- reports ----
   int report_status = exit_code;
   if (args.Has("junit")) {
-    std::map<uint64_t, const DivergenceRecord*> by_index;
-    for (const auto& d : result.divergences) by_index[d.index] = &d;
-    // Passing sequences per block of kCaseBlock indices (the file stays
-    // small however long the run), then each recorded divergence, then one
-    // case for divergences beyond the record limit (counted per kind).
-    std::vector<TestCaseReport> cases;
-    const std::string classname = "amc.run.seed" + std::to_string(options.seed);
-    for (const auto& b : result.case_blocks) {
-      TestCaseReport r;
-      r.classname = classname;
-      r.name = "sequences " + std::to_string(b.first) + "-" +
-               std::to_string(b.first + kCaseBlock - 1) + ": " +
-               std::to_string(b.agreed) + " of " + std::to_string(b.sequences) +
-               " agreed";
-      r.seconds = b.seconds;
-      cases.push_back(std::move(r));
-    }
-    for (const auto& d : result.divergences) {
-      TestCaseReport r;
-      r.classname = classname;
-      r.name = "sequence " + std::to_string(d.index);
-      r.seconds = d.seconds;
-      r.failure = d.summary;
-      const DivergenceRecord* first = d.same_as ? by_index[*d.same_as] : &d;
-      r.failure_text = d.report;
-      if (first && !first->file.empty()) {
-        r.failure_text += "reproducer: " + first->file + "\n";
-      }
-      cases.push_back(std::move(r));
-    }
-    if (result.divergent_sequences > result.divergences.size()) {
-      TestCaseReport r;
-      r.classname = classname;
-      r.name = "further divergent sequences";
-      r.failure = std::to_string(result.divergent_sequences -
-                                 result.divergences.size()) +
-                  " more sequences diverged in kinds listed above "
-                  "(not recorded one by one past " +
-                  std::to_string(options.max_divergence_records) + ")";
-      r.failure_text = *r.failure + "\n";
-      cases.push_back(std::move(r));
-    }
-    std::string e = WriteTextFile(args.Get("junit"),
-                                  JUnitXml("amc run", cases, result.elapsed));
+    std::string e = WriteTextFile(
+        args.Get("junit"),
+        JUnitXml("amc run", RunJUnitCases(plan, result, interrupted),
+                 result.elapsed, RunJUnitProperties(options, names)));
     if (!e.empty()) {
       std::fprintf(stderr, "amc run: %s\n", e.c_str());
       report_status = kExitUsage;
@@ -548,11 +534,29 @@ int RunCommand(int argc, char** argv) {
       left_out.Add(
           JsonList(true).Str("kind", kind).Str("reason", reason).Done());
     }
+    JsonList signatures(false);
+    for (const auto& g : result.signatures) {
+      JsonList files(false);
+      for (const auto& f : g.files) files.Add(JsonString(f));
+      signatures.Add(JsonList(true)
+                         .Str("signature", g.signature)
+                         .Int("sequences", g.sequences)
+                         .Int("seed", options.seed)
+                         .Int("first_sequence", g.first_index)
+                         .Str("summary", g.summary)
+                         .Str("reproducer", g.files.empty() ? "" : g.files[0])
+                         .Raw("reproducers", files.Done())
+                         .Str("note", g.note)
+                         .Int("ops_before", g.ops_before)
+                         .Int("ops_after", g.ops_after)
+                         .Done());
+    }
     JsonList divergences(false);
     for (const auto& d : result.divergences) {
       divergences.Add(
           JsonList(true)
               .Int("sequence", d.index)
+              .Str("signature", d.signature)
               .Str("summary", d.summary)
               .Str("file", d.file)
               .Str("note", d.note)
@@ -582,6 +586,8 @@ int RunCommand(int argc, char** argv) {
             .Raw("unavailable", unavail.Done())
             .Raw("left_out_kinds", left_out.Done())
             .Int("divergent_sequences", result.divergent_sequences)
+            .Raw("signatures", signatures.Done())
+            .Str("kernel_profile", options.kernel_profile)
             .Raw("divergences", divergences.Done())
             .Int("exit_code", static_cast<uint64_t>(exit_code))
             .Done();

@@ -1,0 +1,40 @@
+// tools/amc/run_report.h: the JUnit report of an `amc run` campaign, made
+// for CI viewers: one test case per divergence signature (named by the
+// signature alone: no seed, count or index, so the same bug keeps its name
+// from run to run), one passing case for the campaign when nothing
+// diverged, a skipped case per op kind left out (with the reason), and the
+// run's seed, backends, kernel release and profile and amc version as
+// <properties>.
+//
+// Invariant: the file's size grows with the number of distinct signatures
+// and left-out kinds, never with the number of sequences or divergences.
+#ifndef AMC_TOOLS_AMC_RUN_REPORT_H_
+#define AMC_TOOLS_AMC_RUN_REPORT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tools/amc/campaign.h"
+#include "tools/amc/report.h"
+
+namespace amc::cli {
+
+// The test cases of a finished campaign (`interrupted`: stopped by a signal
+// before its budget).
+std::vector<TestCaseReport> RunJUnitCases(const CampaignPlan& plan,
+                                          const CampaignResult& result,
+                                          bool interrupted);
+
+// The <properties> of a run: seed, backends, kernel_release,
+// kernel_profile, amc_version.
+std::vector<std::pair<std::string, std::string>> RunJUnitProperties(
+    const CampaignOptions& options, const std::string& backends);
+
+// This build's version: `git describe` when it was configured, else
+// "unknown".
+const char* AmcVersion();
+
+}  // namespace amc::cli
+
+#endif  // AMC_TOOLS_AMC_RUN_REPORT_H_
