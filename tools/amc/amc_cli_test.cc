@@ -416,3 +416,20 @@ TEST_F(AmcCliTest, InfoReportsMachineBackendsAndFeatures) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AmcVersionTest, VersionNamesTheReleaseTheRevisionAndThePluginAbi) {
+  Ran r = Amc("--version");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("amc 0.", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("git revision: "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("git revision: unknown"), std::string::npos)
+      << "built from a git checkout\n"
+      << r.output;
+  EXPECT_NE(r.output.find("plug-in ABI version: 3 (loads plug-ins of 1 to 3)"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace

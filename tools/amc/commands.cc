@@ -25,6 +25,7 @@
 #include "tools/amc/expect_minimize.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
+#include "tools/amc/run_report.h"
 #include "tools/amc/reproducer_header.h"
 #include "tools/amc/sysinfo.h"
 
@@ -50,8 +51,9 @@ Backends (--backends LIST, or $AMC_BACKENDS): model, impl, kernel, faulty
 (test only), and plugin:PATH, a shared library implementing
 plugin/amc_plugin.h (docs/plugins.md), run in a child process of its own.
 
-`amc COMMAND --help` describes each. Exit status: 0 all agree, 1 a divergence
-or failed expectation, 2 bad usage or unreadable input.
+`amc COMMAND --help` describes each; `amc --version` prints the version,
+the git revision and the plug-in ABI versions. Exit status: 0 all agree, 1 a
+divergence or failed expectation, 2 bad usage or unreadable input.
 
 Every command also takes --kernel-profile NAME: the model (and the impl) then
 answer as that kernel profile (`amc info` lists them: 6.1, 6.2-6.4, ..., 7.2+),
@@ -752,6 +754,10 @@ int Main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitAgree;
   }
   const std::string command = argv[1];
+  if (command == "--version" || command == "version") {
+    std::fputs(VersionText().c_str(), stdout);
+    return kExitAgree;
+  }
   if (command == "run") return RunCommand(argc, argv);
   if (command == "replay") return ReplayCommand(argc, argv);
   if (command == "record") return RecordCommand(argc, argv);

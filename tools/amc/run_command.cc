@@ -572,6 +572,7 @@ int RunCommand(int argc, char** argv) {
     std::string json =
         JsonList(true)
             .Str("command", "run")
+            .Str("amc_version", AmcVersion())
             .Int("seed", options.seed)
             .Int("jobs", options.jobs)
             .Int("sequences", result.sequences)

@@ -4,13 +4,22 @@
 #include "core/kernel_profile.h"
 #include "core/map_spec.h"
 
-#ifndef AMC_VERSION
-#define AMC_VERSION "unknown"
-#endif
+#include "amc_version.h"  // generated: cmake/write_version.cmake
+#include "plugin/amc_plugin.h"
 
 namespace amc::cli {
 
-const char* AmcVersion() { return AMC_VERSION; }
+const char* AmcVersion() {
+  return AMC_VERSION_NUMBER " (" AMC_GIT_REVISION ")";
+}
+
+std::string VersionText() {
+  return std::string("amc ") + AMC_VERSION_NUMBER + "\ngit revision: " +
+         AMC_GIT_REVISION + "\nplug-in ABI version: " +
+         std::to_string(AMC_PLUGIN_ABI_VERSION) + " (loads plug-ins of " +
+         std::to_string(AMC_PLUGIN_ABI_VERSION_MIN) + " to " +
+         std::to_string(AMC_PLUGIN_ABI_VERSION) + ")\n";
+}
 
 std::vector<TestCaseReport> RunJUnitCases(const CampaignPlan& plan,
                                           const CampaignResult& result,

@@ -31,9 +31,12 @@ std::vector<TestCaseReport> RunJUnitCases(const CampaignPlan& plan,
 std::vector<std::pair<std::string, std::string>> RunJUnitProperties(
     const CampaignOptions& options, const std::string& backends);
 
-// This build's version: `git describe` when it was configured, else
-// "unknown".
+// This build's version and the git revision of its sources ("0.1.0
+// (v0.1.0-12-gabc1234)"; "unknown" outside a git checkout), as of its build.
 const char* AmcVersion();
+// What `amc --version` prints: the version, the git revision of the sources
+// and the plug-in ABI versions this amc loads, one per line.
+std::string VersionText();
 
 }  // namespace amc::cli
 
