@@ -50,7 +50,7 @@ AMC_BACKENDS=model "$build/conformance/conformance_test" --gtest_brief=1 \
   || { tail -n 40 "$build/conformance.log"; echo "model-coverage: conformance_test failed" >&2; exit 1; }
 
 gcovr_args=(--root "$root" --object-directory "$build" --gcov-executable gcov-12
-  --filter "$root/model/" --exclude '.*_test\.cc'
+  --filter "$root/model/" --exclude '.*_test\.cc' --exclude-directories "$build/CMakeFiles"
   --exclude-throw-branches --exclude-unreachable-branches)
 gcovr "${gcovr_args[@]}" --branches --print-summary -o "$build/model-branches.txt" \
   | sed 's/^/model-coverage: /'
