@@ -343,7 +343,8 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   if (rdonly_and_wronly && !options.create_rdonly_wronly_checked_last) {
     return EINVAL;
   }
-  const bool numa = flags & kFNumaNode;
+  // NUMA_NO_NODE (-1) with BPF_F_NUMA_NODE means no node, as without it.
+  const bool numa = (flags & kFNumaNode) && attr.numa_node != UINT32_MAX;
   if (numa && attr.numa_node >= options.numa_nodes) return EINVAL;
   // arraymap.c array_map_alloc_check().
   if (attr.max_entries == 0 || attr.key_size != 4 || attr.value_size == 0 ||
@@ -953,9 +954,8 @@ int MapFd::Mmap(uint64_t offset, uint64_t length, int prot, int flags,
   if (pgoff + len / page < pgoff) return EOVERFLOW;
   if (len > (uint64_t{1} << 47) - page) return ENOMEM;
   // file_mmap_ok(): the map's inode is not a regular file, so the mapping
-  // may not reach past MAX_LFS_FILESIZE (LLONG_MAX) bytes.
-  constexpr uint64_t kMaxLfsFileSize = INT64_MAX;
-  if (len > kMaxLfsFileSize || pgoff > (kMaxLfsFileSize - len) / page) {
+  // may not reach past ULONG_MAX bytes (file_mmap_size_max).
+  if (pgoff > (UINT64_MAX - len) / page) {
     return EOVERFLOW;
   }
   const bool write = prot & kProtWrite;

@@ -647,11 +647,14 @@ class ModelMap : public core::MapInstance {
     // KNOWN_DIFFERENCES.md. QUESTION(kernel): other architectures.
     if (length > (uint64_t{1} << 47) - page) return Result::Errno(ENOMEM);
     // do_mmap -> file_mmap_ok(): the map's anon inode is not a regular
-    // file, so file_mmap_size_max() is MAX_LFS_FILESIZE (LLONG_MAX); a
-    // mapping reaching past it is EOVERFLOW. Settled on Linux 6.18:
-    // corpus/regressions/mmap_length_offset_limits.ops.
-    constexpr uint64_t kMaxLfsFileSize = INT64_MAX;
-    if (length > kMaxLfsFileSize || pgoff > (kMaxLfsFileSize - length) / page) {
+    // file, so file_mmap_size_max() is ULONG_MAX (MAX_LFS_FILESIZE is for
+    // regular files, block devices and sockets); a mapping reaching past it
+    // is EOVERFLOW, one below it goes on (an offset of 2^63 - 4096 reaches
+    // array_map_mmap: EINVAL). Settled on Linux 6.18:
+    // corpus/regressions/mmap_length_offset_limits.ops,
+    // conformance/cases/mmap_limits.ops.
+    constexpr uint64_t kFileMmapSizeMax = UINT64_MAX;
+    if (pgoff > (kFileMmapSizeMax - length) / page) {
       return Result::Errno(EOVERFLOW);
     }
     bool write = op.prot & core::kProtWrite;
@@ -978,8 +981,15 @@ int ModelCreateErrno(const MapSpec& spec, const Params& params) {
   if (rdonly_and_wronly && !params.profile.create_rdonly_wronly_checked_last) {
     return EINVAL;
   }
-  // map_create(): the NUMA node must exist and be online.
-  const bool numa = flags & core::kBpfFNumaNode;
+  // map_create(): the NUMA node must exist and be online, unless it is
+  // NUMA_NO_NODE (-1): bpf_map_attr_numa_node() gives NUMA_NO_NODE without
+  // BPF_F_NUMA_NODE, and BPF_F_NUMA_NODE with numa_node -1 is the same (both
+  // map_create and array_map_alloc_check test numa_node != NUMA_NO_NODE).
+  // Recorded on 6.18: conformance/cases/create_numa_node_none_array.ops,
+  // _percpu.ops.
+  constexpr uint32_t kNumaNoNode = UINT32_MAX;
+  const bool numa =
+      (flags & core::kBpfFNumaNode) && spec.numa_node != kNumaNoNode;
   if (numa && spec.numa_node >= params.numa_nodes) return EINVAL;
   // arraymap.c array_map_alloc_check().
   if (spec.max_entries == 0 || spec.key_size != 4 || spec.value_size == 0 ||

@@ -88,11 +88,13 @@ static int32_t create(const amc_map_spec *s, const amc_env *env,
   flags &= ~F_TOKEN_FD;
   if (s->map_type != AMC_MAP_TYPE_ARRAY && !pcpu) return EINVAL;
   if ((flags & F_RDONLY) && (flags & F_WRONLY)) return EINVAL;
-  if ((flags & F_NUMA_NODE) && s->numa_node >= 1) return EINVAL;
+  /* numa_node 0xffffffff is NUMA_NO_NODE: no node, as without the flag. */
+  int numa = (flags & F_NUMA_NODE) && s->numa_node != 0xffffffffu;
+  if (numa && s->numa_node >= 1) return EINVAL;
   if (s->max_entries == 0 || s->key_size != 4 || s->value_size == 0 ||
       (flags & ~CREATE_FLAG_MASK) ||
       ((flags & F_RDONLY_PROG) && (flags & F_WRONLY_PROG)) ||
-      (pcpu && (flags & F_NUMA_NODE)))
+      (pcpu && numa))
     return EINVAL;
   if (pcpu && (flags & (F_MMAPABLE | F_INNER_MAP))) return EINVAL;
   if (flags & F_PRESERVE_ELEMS) return EINVAL;
