@@ -6,7 +6,7 @@
 // not thread-safe; kernel maps and programs belong to the instance that made
 // them), runs every sequence through core::RunDifferential, tallies results,
 // and minimizes each new kind of divergence with gen::Minimize on its own
-// backends (at most 15 s each).
+// backends (at most 15 s each, never past --time, and a signal stops it).
 //
 // A kind of divergence is its Divergence kind, the op kind and every
 // backend's answer; later sequences that diverge the same way point to the
@@ -129,6 +129,10 @@ struct DivergenceRecord {
   double seconds = 0;  // the sequence's run, before minimizing
   size_t ops_before = 0;
   size_t ops_after = 0;
+  // Why minimization ended early ("at the time budget (--time)", "by a
+  // signal", "at its 15 s limit"), or "" when it ran to the end. The
+  // reproducer still fails the same way.
+  std::string minimization_stopped;
 };
 
 // Passing sequences are reported per block of this many consecutive

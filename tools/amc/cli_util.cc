@@ -95,11 +95,33 @@ std::string StopOnSignals::signal_name() const {
   }
 }
 
-std::string CheckOutputFolder(const std::string& dir) {
+std::string CheckOutputFolder(const std::string& dir, bool create) {
   if (dir.empty()) return "an empty output folder name";
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) {
     if (errno != ENOENT) return dir + ": " + std::strerror(errno);
+    if (!create) {
+      std::filesystem::path up = std::filesystem::path(dir).lexically_normal();
+      while (true) {
+        up = up.has_relative_path() ? up.parent_path() : up;
+        std::string at = up.empty() ? "." : up.string();
+        if (stat(at.c_str(), &st) == 0) {
+          if (!S_ISDIR(st.st_mode)) {
+            return dir + ": cannot create folder: " + at + " is not a folder";
+          }
+          std::string probe = at + "/.amc-write-check-XXXXXX";
+          int fd = mkstemp(probe.data());
+          if (fd < 0) {
+            return dir + ": cannot create folder: " + std::strerror(errno);
+          }
+          close(fd);
+          unlink(probe.c_str());
+          return "";
+        }
+        if (errno != ENOENT) return dir + ": " + at + ": " + std::strerror(errno);
+        if (up.empty() || !up.has_relative_path()) return dir + ": no existing parent folder";
+      }
+    }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return dir + ": cannot create folder: " + ec.message();

@@ -38,10 +38,13 @@ class StopOnSignals {
 };
 
 // Checks before any work that `dir` can hold output: created (with its
-// parents) if missing, and a file can be created and removed in it.
+// parents) if missing, and a file can be created and removed in it. With
+// `create` false a missing `dir` is not made: its nearest existing parent
+// must be a folder that takes a new file (so a run that writes nothing
+// leaves nothing behind).
 // Returns "" or "DIR: cannot create folder: Permission denied" /
 // "DIR: not writable: Read-only file system" / "DIR: not a folder".
-std::string CheckOutputFolder(const std::string& dir);
+std::string CheckOutputFolder(const std::string& dir, bool create = true);
 // The same for an output file: its folder must exist and take a new file,
 // and an existing FILE must be a regular file that can be opened for
 // writing (it is not truncated here).

@@ -204,6 +204,19 @@ int RunCommand(int argc, char** argv) {
   options.max_reproducers = max_repro ? *max_repro : 20;
   options.collect_cases = args.Has("junit");
   options.stop = &g_stop;
+  // Where reproducers (and reports) go is checked before any sequence runs,
+  // never found unwritable after the whole campaign. The folder is made
+  // only when a reproducer is written.
+  if (std::string e = CheckOutputFolder(options.out_dir, /*create=*/false);
+      !e.empty()) {
+    return UsageError("run", "--out " + e);
+  }
+  for (const char* report : {"json", "junit"}) {
+    if (!args.Has(report)) continue;
+    if (std::string e = CheckOutputFile(args.Get(report)); !e.empty()) {
+      return UsageError("run", std::string("--") + report + " " + e);
+    }
+  }
 
   backends::Selection selection =
       backends::SelectBackends(options.backend_list, geometry);
@@ -413,8 +426,12 @@ int RunCommand(int argc, char** argv) {
     std::printf("  sequence %llu: %s\n",
                 static_cast<unsigned long long>(d.index), d.summary.c_str());
     if (d.note.empty()) {
-      std::printf("    -> %s (minimized from %zu to %zu ops)\n", d.file.c_str(),
-                  d.ops_before, d.ops_after);
+      std::printf("    -> %s (minimized from %zu to %zu ops%s)\n",
+                  d.file.c_str(), d.ops_before, d.ops_after,
+                  d.minimization_stopped.empty()
+                      ? ""
+                      : ("; minimization stopped " + d.minimization_stopped)
+                            .c_str());
     } else {
       std::printf("    %s\n", d.note.c_str());
     }
@@ -562,6 +579,7 @@ int RunCommand(int argc, char** argv) {
                                           : 0)
               .Int("ops_before", d.ops_before)
               .Int("ops_after", d.ops_after)
+              .Str("minimization_stopped", d.minimization_stopped)
               .Done());
     }
     std::string json =
@@ -572,6 +590,8 @@ int RunCommand(int argc, char** argv) {
             .Int("sequences", result.sequences)
             .Int("ops", result.ops)
             .Num("seconds", result.elapsed)
+            .Raw("budget_seconds",
+                 options.seconds ? JsonNumber(*options.seconds) : "null")
             .Num("sequences_per_second", result.sequences / elapsed)
             .Num("ops_per_second", result.ops / elapsed)
             .Bool("interrupted", g_stop.load())
