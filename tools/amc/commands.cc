@@ -535,14 +535,15 @@ int MinimizeCommand(int argc, char** argv) {
     return kExitAgree;
   }
   const core::Divergence& d = *outcome.divergence;
+  // SIGINT / SIGTERM end the search before its next attempt; the smallest
+  // failing case found so far is still written (it fails the same way).
+  // Installed before the line below, which tells a watcher the search began.
+  StopOnSignals stop;
   std::fprintf(stderr, "amc minimize: %s fails: %s\n", file.c_str(),
                FirstDifference(seq, d).c_str());
   core::Sequence minimized;
   size_t attempts = 0;
   std::string how;
-  // SIGINT / SIGTERM end the search before its next attempt; the smallest
-  // failing case found so far is still written (it fails the same way).
-  StopOnSignals stop;
   const std::function<bool()> stopped = [&stop] { return stop.stopped(); };
   if (d.kind == core::Divergence::Kind::kExpectation) {
     minimized = MinimizeExpectationFailure(
