@@ -141,7 +141,9 @@ std::string CheckOutputFile(const std::string& file) {
   struct stat st;
   if (stat(file.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return file + ": is a folder, not a file";
-    if (!S_ISREG(st.st_mode)) return file + ": not a regular file";
+    // /dev/stdout, a FIFO a reader waits on: written as given, not opened
+    // here (opening a FIFO could wait for a reader).
+    if (!S_ISREG(st.st_mode)) return "";
     int fd = open(file.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return file + ": cannot write: " + std::strerror(errno);
     close(fd);

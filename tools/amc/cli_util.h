@@ -46,8 +46,8 @@ class StopOnSignals {
 // "DIR: not writable: Read-only file system" / "DIR: not a folder".
 std::string CheckOutputFolder(const std::string& dir, bool create = true);
 // The same for an output file: its folder must exist and take a new file,
-// and an existing FILE must be a regular file that can be opened for
-// writing (it is not truncated here).
+// and an existing regular FILE must open for writing (it is not truncated
+// here); a device or FIFO (/dev/stdout) is taken as given.
 std::string CheckOutputFile(const std::string& file);
 
 }  // namespace amc::cli
