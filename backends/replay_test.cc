@@ -27,13 +27,15 @@ class CollectOpsFilesTest : public ::testing::Test {
     std::ofstream(dir_ / "sub" / "notes.txt") << "not a case\n";
   }
   void TearDown() override { fs::remove_all(dir_); }
-  std::string P(const std::string& name) const { return (dir_ / name).string(); }
+  std::string P(const std::string& name) const {
+    return (dir_ / name).string();
+  }
   fs::path dir_;
 };
 
 TEST_F(CollectOpsFilesTest, SymlinkLoopsAreNamedAndTheRestIsStillFound) {
   fs::create_directory_symlink(dir_, dir_ / "sub" / "back_up");  // a cycle
-  fs::create_symlink(dir_ / "self.ops", dir_ / "self.ops");       // ELOOP
+  fs::create_symlink(dir_ / "self.ops", dir_ / "self.ops");      // ELOOP
   std::vector<std::string> files;
   std::vector<WalkProblem> problems;
   std::string error;
@@ -68,7 +70,8 @@ TEST_F(CollectOpsFilesTest, WithoutAProblemListAProblemIsTheError) {
       << error;
 }
 
-TEST_F(CollectOpsFilesTest, AGivenPathThatCannotBeStatedIsAnErrorWithItsReason) {
+TEST_F(CollectOpsFilesTest,
+       AGivenPathThatCannotBeStatedIsAnErrorWithItsReason) {
   fs::create_symlink(dir_ / "loop", dir_ / "loop");
   std::vector<std::string> files;
   std::string error;
@@ -80,7 +83,9 @@ TEST_F(CollectOpsFilesTest, AGivenPathThatCannotBeStatedIsAnErrorWithItsReason) 
 
 // Root reads any folder: the unreadable case needs another user.
 TEST_F(CollectOpsFilesTest, UnreadableFolderIsNamedWithPermissionDenied) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads every folder (the amc CLI test covers this as nobody)";
+  if (geteuid() == 0)
+    GTEST_SKIP()
+        << "root reads every folder (the amc CLI test covers this as nobody)";
   fs::create_directory(dir_ / "closed");
   fs::permissions(dir_ / "closed", fs::perms::none);
   std::vector<std::string> files;

@@ -86,17 +86,17 @@ std::string AsNobody() {
 TEST_F(AmcInputsTest, FifoAndDeviceInputsAreRefusedByNameWithoutBlocking) {
   ASSERT_EQ(mkfifo(P("x.fifo").c_str(), 0600), 0);
   for (const std::string& input : {P("x.fifo"), std::string("/dev/zero")}) {
-    const std::string type =
-        input == "/dev/zero" ? "character device" : "FIFO";
-    for (const std::string cmd :
-         {std::string("replay --backends model"), std::string("minimize --backends model"),
-          "record --out " + P("rec")}) {
+    const std::string type = input == "/dev/zero" ? "character device" : "FIFO";
+    for (const std::string cmd : {std::string("replay --backends model"),
+                                  std::string("minimize --backends model"),
+                                  "record --out " + P("rec")}) {
       int rc = Amc(cmd + " " + input, "out.log");
       std::string out = ReadFile(P("out.log"));
       EXPECT_EQ(rc, 2) << cmd << " " << input << "\n" << out;
       EXPECT_NE(out.find(input + ": not a regular file (" + type + ")"),
                 std::string::npos)
-          << cmd << "\n" << out;
+          << cmd << "\n"
+          << out;
     }
   }
 }
@@ -106,9 +106,9 @@ TEST_F(AmcInputsTest, SymlinkLoopsInAFolderAreNamedAndCountedNotAnAbort) {
   WriteFile(P("cases/good.ops"), kPassingCase);
   fs::create_directory_symlink(P("cases"), P("cases/sub/up"));
   fs::create_symlink(P("cases/self.ops"), P("cases/self.ops"));
-  int rc = Amc("replay --backends model " + P("cases") + " --json " +
-                   P("r.json"),
-               "replay.log");
+  int rc =
+      Amc("replay --backends model " + P("cases") + " --json " + P("r.json"),
+          "replay.log");
   std::string out = ReadFile(P("replay.log"));
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("ERROR " + P("cases/sub/up") + ": symlink loop"),
@@ -133,9 +133,12 @@ TEST_F(AmcInputsTest, SymlinkLoopsInAFolderAreNamedAndCountedNotAnAbort) {
 
 TEST_F(AmcInputsTest, AHugeBadTokenIsCutInTheMessage) {
   const std::string token(10u << 20, 'q');
-  WriteFile(P("big.ops"), "map type=ARRAY key_size=4 value_size=8 "
-                          "max_entries=4\nlookup key=" + token + "\n");
-  for (const char* cmd : {"replay --backends model", "minimize --backends model"}) {
+  WriteFile(P("big.ops"),
+            "map type=ARRAY key_size=4 value_size=8 "
+            "max_entries=4\nlookup key=" +
+                token + "\n");
+  for (const char* cmd :
+       {"replay --backends model", "minimize --backends model"}) {
     int rc = Amc(std::string(cmd) + " " + P("big.ops"), "out.log");
     std::string out = ReadFile(P("out.log"));
     EXPECT_EQ(rc, 2) << out.substr(0, 2000);
@@ -160,8 +163,9 @@ TEST_F(AmcInputsTest, UnreadableFilesAndFoldersSayPermissionDenied) {
                AsNobody());
   std::string out = ReadFile(P("file.log"));
   EXPECT_EQ(rc, 2) << out;
-  EXPECT_NE(out.find(P("cases/secret.ops") + ": cannot open: Permission denied"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(P("cases/secret.ops") + ": cannot open: Permission denied"),
+      std::string::npos)
       << out;
   rc = Amc("replay --backends model " + P("cases"), "folder.log", AsNobody());
   out = ReadFile(P("folder.log"));
@@ -182,15 +186,16 @@ TEST_F(AmcInputsTest, UnwritableOutIsRefusedBeforeAnyWork) {
   WriteFile(P("case.ops"), kFailingCase);
   fs::permissions(P("case.ops"), fs::perms::owner_all | fs::perms::others_read);
   const std::string nobody = AsNobody();
-  if (nobody.empty()) fs::permissions(P("ro"), fs::perms::owner_read | fs::perms::owner_exec);
+  if (nobody.empty())
+    fs::permissions(P("ro"), fs::perms::owner_read | fs::perms::owner_exec);
   struct Case {
     std::string args;
     std::string expect;
   } cases[] = {
       {"run --backends model --sequences 5 --out " + P("ro/out"),
        "--out " + P("ro/out") + ": cannot create folder: Permission denied"},
-      {"run --backends model --sequences 5 --out " + P("rw/out") +
-           " --json " + P("ro/r.json"),
+      {"run --backends model --sequences 5 --out " + P("rw/out") + " --json " +
+           P("ro/r.json"),
        "--json " + P("ro/r.json") + ": cannot be written: " + P("ro") +
            ": not writable: Permission denied"},
       {"minimize --backends model,faulty " + P("case.ops") + " --out " +
@@ -205,7 +210,7 @@ TEST_F(AmcInputsTest, UnwritableOutIsRefusedBeforeAnyWork) {
     std::string out = ReadFile(P("out.log"));
     EXPECT_EQ(rc, 2) << c.args << "\n" << out;
     EXPECT_NE(out.find(c.expect), std::string::npos) << c.args << "\n" << out;
-    EXPECT_EQ(out.find("seed"), std::string::npos) << out;  // no campaign
+    EXPECT_EQ(out.find("seed"), std::string::npos) << out;    // no campaign
     EXPECT_EQ(out.find("fails:"), std::string::npos) << out;  // no minimizing
   }
   // A path below a file cannot be a folder, for root too.
@@ -234,7 +239,8 @@ TEST_F(AmcInputsTest, TimeBudgetBoundsMinimizationToo) {
       "python3 -c \"import json,sys; d=json.load(open(sys.argv[1])); "
       "ds=d['divergences']; "
       "sys.exit(0 if d['budget_seconds']==2 and d['seconds'] < 3 and ds and "
-      "ds[0]['minimization_stopped']=='at the time budget (--time)' else 1)\" " +
+      "ds[0]['minimization_stopped']=='at the time budget (--time)' else "
+      "1)\" " +
       P("run.json");
   EXPECT_EQ(Shell(check), 0) << ReadFile(P("run.json"));
   rc = Amc("replay --backends model,faulty " + P("out"), "replay.log");
@@ -251,7 +257,8 @@ TEST_F(AmcInputsTest, SigtermStopsRunMinimizationAndReportsIt) {
       " run --backends model,faulty --time 600 --seed 5 --jobs 1 --out " +
       P("out") + " --json " + P("run.json") + " >" + log +
       " 2>&1 & pid=$!; until grep -q 'sequences, .* ops/s' " + log +
-      "; do sleep 0.1; done; kill -TERM $pid; wait $pid";
+      " || ! kill -0 $pid 2>/dev/null; do sleep 0.1; done; kill -TERM $pid; "
+      "wait $pid";
   int rc = Shell(script);
   std::string out = ReadFile(log);
   EXPECT_EQ(rc, 1) << out;  // a divergence was found: FAIL, not INTERRUPTED
@@ -277,11 +284,13 @@ TEST_F(AmcInputsTest, SigtermStopsReplayBetweenFiles) {
     WriteFile(P("cases/c" + std::to_string(1000 + i) + ".ops"), kPassingCase);
   }
   std::string log = P("replay.log");
-  std::string script =
-      "AMC_FAULTY_DELAY_MS=200 stdbuf -oL " + std::string(AMC_BINARY) +
-      " replay --verbose --backends model,faulty " + P("cases") + " --json " +
-      P("r.json") + " >" + log + " 2>&1 & pid=$!; until grep -q '^PASS' " +
-      log + "; do sleep 0.05; done; kill -TERM $pid; wait $pid";
+  std::string script = "AMC_FAULTY_DELAY_MS=200 stdbuf -oL " +
+                       std::string(AMC_BINARY) +
+                       " replay --verbose --backends model,faulty " +
+                       P("cases") + " --json " + P("r.json") + " >" + log +
+                       " 2>&1 & pid=$!; until grep -q '^PASS' " + log +
+                       " || ! kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
+                       "kill -TERM $pid; wait $pid";
   int rc = Shell(script);
   std::string out = ReadFile(log);
   EXPECT_EQ(rc, 130) << out;
@@ -296,11 +305,12 @@ TEST_F(AmcInputsTest, SigtermStopsReplayBetweenFiles) {
 TEST_F(AmcInputsTest, SigtermStopsMinimizeWithAPartialReproducer) {
   WriteFile(P("case.ops"), kFailingCase);
   std::string log = P("min.log");
-  std::string script =
-      "AMC_FAULTY_DELAY_MS=500 " + std::string(AMC_BINARY) +
-      " minimize --backends model,faulty " + P("case.ops") + " --out " +
-      P("min.ops") + " >" + log + " 2>&1 & pid=$!; until grep -q 'fails:' " +
-      log + "; do sleep 0.05; done; kill -TERM $pid; wait $pid";
+  std::string script = "AMC_FAULTY_DELAY_MS=500 " + std::string(AMC_BINARY) +
+                       " minimize --backends model,faulty " + P("case.ops") +
+                       " --out " + P("min.ops") + " >" + log +
+                       " 2>&1 & pid=$!; until grep -q 'fails:' " + log +
+                       " || ! kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
+                       "kill -TERM $pid; wait $pid";
   int rc = Shell(script);
   std::string out = ReadFile(log);
   EXPECT_EQ(rc, 130) << out;
@@ -310,6 +320,39 @@ TEST_F(AmcInputsTest, SigtermStopsMinimizeWithAPartialReproducer) {
       << ReadFile(P("min.ops"));
   rc = Amc("replay --backends model,faulty " + P("min.ops"), "replay.log");
   EXPECT_EQ(rc, 1) << ReadFile(P("replay.log"));
+}
+
+// Needs the kernel (root or CAP_BPF). The signal follows the first
+// "recorded" line; 5000 files keep the command busy far longer than the
+// shell takes to send it. Files recorded so far stay written.
+TEST_F(AmcInputsTest, SigtermStopsRecordBetweenFiles) {
+  fs::create_directories(P("cases"));
+  for (int i = 0; i < 5000; ++i) {
+    WriteFile(P("cases/c" + std::to_string(10000 + i) + ".ops"), kPassingCase);
+  }
+  std::string log = P("rec.log");
+  std::string script = "stdbuf -oL " + std::string(AMC_BINARY) +
+                       " record --out " + P("rec") + " " + P("cases") + " >" +
+                       log +
+                       " 2>&1 & pid=$!; until grep -q "
+                       "'^recorded\\|cannot record' " +
+                       log +
+                       " || ! kill -0 $pid 2>/dev/null; do sleep 0.02; done; "
+                       "kill -TERM $pid 2>/dev/null; wait $pid";
+  int rc = Shell(script);
+  std::string out = ReadFile(log);
+  if (out.find("cannot record") != std::string::npos) {
+    GTEST_SKIP() << "no kernel recording here: " << out;
+  }
+  EXPECT_EQ(rc, 130) << out.substr(out.size() > 2000 ? out.size() - 2000 : 0);
+  EXPECT_NE(out.find("INTERRUPTED (SIGTERM): "), std::string::npos);
+  size_t written = 0;
+  for (const auto& e : fs::directory_iterator(P("rec"))) {
+    (void)e;
+    ++written;
+  }
+  EXPECT_GT(written, 0u);
+  EXPECT_LT(written, 5000u);
 }
 
 }  // namespace
