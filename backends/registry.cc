@@ -1,7 +1,9 @@
 // backends/registry.cc: the list itself.
 #include "backends/registry.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include "backends/faulty_backend.h"
@@ -95,41 +97,91 @@ Selection SelectBackends(const std::string& list,
       if (!name.empty()) names.push_back(name);
     }
   }
+  // Plug-ins first: one that names the release it targets (ABI 3) sets the
+  // release the model and the impl answer as, when neither a case's
+  // environment nor the running kernel fixes it.
+  std::map<std::string, std::unique_ptr<plugin::PluginBackend>> plugins;
+  std::string target;
+  const bool has_kernel =
+      std::find(names.begin(), names.end(), "kernel") != names.end();
   for (const std::string& name : names) {
-    // "plugin:PATH": a plug-in library, run in a child process.
+    auto path = plugin::PluginPathOf(name);
+    if (!path || plugins.count(name)) continue;
+    std::string why;
+    auto opened = plugin::PluginBackend::Open(*path, env, &why);
+    if (!opened) {
+      out.error = "cannot load backend '" + name + "': " + why;
+      return out;
+    }
+    if (target.empty()) target = opened->target_release();
+    plugins.emplace(name, std::move(opened));
+  }
+  std::optional<core::Environment> make_env = env;
+  if (!env && !has_kernel && !target.empty()) {
+    make_env = core::HostEnvironment();
+    make_env->kernel_release = target;
+  }
+  // The profile this selection checks against when no case environment is
+  // given: a forced one (--kernel-profile), else the running kernel's or
+  // the plug-ins' target release's.
+  const std::string run_release = make_env ? make_env->kernel_release
+                                           : core::HostEnvironment().kernel_release;
+  for (const std::string& name : names) {
     std::unique_ptr<core::Backend> backend;
-    if (auto path = plugin::PluginPathOf(name)) {
-      std::string why;
-      backend = plugin::PluginBackend::Open(*path, env, &why);
-      if (!backend) {
-        out.error = "cannot load backend '" + name + "': " + why;
-        return out;
-      }
+    if (auto it = plugins.find(name); it != plugins.end()) {
+      backend = std::move(it->second);
+      plugins.erase(it);
     }
     const BackendEntry* entry = nullptr;
     for (const auto& e : AllBackends()) {
       if (e.name == name) entry = &e;
     }
     if (!entry && !backend) {
+      if (plugin::PluginPathOf(name)) {
+        out.error = "backend '" + name + "' is named twice";
+        return out;
+      }
       std::string known;
       for (const auto& e : AllBackends()) known += (known.empty() ? "" : ", ") + e.name;
       out.error = "unknown backend '" + name + "' (known: " + known + ", plugin:PATH)";
       return out;
     }
-    if (!backend) backend = entry->make(env);
+    const bool is_plugin = backend != nullptr;
+    if (!backend) backend = entry->make(make_env);
     core::Availability availability = backend->Probe();
-    if (availability.available && env) {
+    if (availability.available && is_plugin) {
+      // A plug-in is held to the release it targets, or else to this
+      // machine's: a case recorded on a release with another profile, or a
+      // run checking another profile, leaves it out with the reason.
+      const std::string& declared =
+          static_cast<plugin::PluginBackend*>(backend.get())->target_release();
       core::Environment have = backend->Env();
-      // A plug-in cannot be told which kernel release to answer as (amc_env
-      // has no release): like a default run, hold it to this machine's
-      // release's profile, so a case recorded on a release with another
-      // profile leaves it out with the reason instead of failing it.
-      if (plugin::PluginPathOf(name)) {
-        have.kernel_release = core::HostEnvironment().kernel_release;
+      have.kernel_release =
+          declared.empty() ? core::HostEnvironment().kernel_release : declared;
+      std::string mismatch;
+      if (env) {
+        mismatch = EnvironmentMismatch(*env, have);
+      } else {
+        auto want = core::SelectKernelProfile(run_release);
+        core::KernelProfile got = core::KernelProfileForRelease(have.kernel_release);
+        if (want && !(*want == got)) {
+          mismatch = "the plug-in answers as Linux " + have.kernel_release +
+                     " (kernel profile " + got.name + "); this run checks kernel profile " +
+                     want->name +
+                     (std::getenv("AMC_KERNEL_PROFILE") && *std::getenv("AMC_KERNEL_PROFILE")
+                          ? " (--kernel-profile)"
+                          : has_kernel ? " (the running kernel's)" : "");
+        }
       }
-      std::string mismatch = EnvironmentMismatch(*env, have);
       if (!mismatch.empty()) {
-        out.not_applicable.emplace_back(name, mismatch);
+        out.not_applicable.emplace_back(backend->Name(), mismatch);
+        continue;
+      }
+    } else if (availability.available && env) {
+      // The others answer as their Env() says (the kernel as itself).
+      std::string mismatch = EnvironmentMismatch(*env, backend->Env());
+      if (!mismatch.empty()) {
+        out.not_applicable.emplace_back(backend->Name(), mismatch);
         continue;
       }
     }

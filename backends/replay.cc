@@ -10,6 +10,17 @@
 
 namespace amc::backends {
 
+std::string ReplayOutcome::SkipReason() const {
+  std::string why;
+  for (const auto& [name, reason] : run.left_out) {
+    why += (why.empty() ? "" : "; ") + name + " " + reason;
+  }
+  for (const auto& [name, reason] : not_applicable) {
+    why += (why.empty() ? "" : "; ") + name + ": " + reason;
+  }
+  return why;
+}
+
 std::string ReplayOutcome::Line() const {
   if (parse_error) return "FAIL " + parse_error->ToString();
   std::string names;
@@ -20,16 +31,13 @@ std::string ReplayOutcome::Line() const {
   } else if (!run.ok()) {
     out = "FAIL " + path + ": " + run.divergence->Summary(*sequence);
   } else if (skipped()) {
-    out = "SKIP " + path + " (ran on " + (names.empty() ? "none" : names) +
-          ")";
+    out = "SKIP " + path + ": " + SkipReason() + " (" +
+          (names.empty() ? "nothing else ran" : "checked on " + names) + ")";
   } else {
     out = "PASS " + path + " (" + names + ")";
   }
   for (const auto& [name, reason] : unavailable) {
     out += "\n  not run on " + name + ": " + reason;
-  }
-  for (const auto& [name, reason] : run.left_out) {
-    out += "\n  left out " + name + ": " + reason;
   }
   return out;
 }
@@ -57,8 +65,7 @@ ReplayOutcome Replayer::ReplaySequence(const core::Sequence& seq,
   out.sequence = seq;
   Selection& selection = SelectionFor(seq.env);
   out.unavailable = selection.unavailable;
-  out.unavailable.insert(out.unavailable.end(), selection.not_applicable.begin(),
-                         selection.not_applicable.end());
+  out.not_applicable = selection.not_applicable;
   out.required_missing = MissingRequiredBackends(selection);
   std::vector<core::Backend*> backends;
   for (auto& b : selection.available) backends.push_back(b.get());

@@ -27,18 +27,28 @@ struct ReplayOutcome {
   core::RunOutcome run;
   // The backends that ran the case (not those left out of it).
   std::vector<std::string> backends_run;
+  // Selected backends that cannot run here at all, with the reason.
   std::vector<std::pair<std::string, std::string>> unavailable;
+  // Selected backends that run here but cannot check this case (recorded in
+  // another environment or for another kernel profile), with the reason.
+  std::vector<std::pair<std::string, std::string>> not_applicable;
   // Non-empty when a required backend (AMC_REQUIRE_KERNEL) could not run.
   std::string required_missing;
 
   bool ok() const {
     return !parse_error && run.ok() && required_missing.empty();
   }
-  // A selected backend that runs here sat the case out (an op kind it cannot
-  // run, e.g. program ops on Linux 5.10): the file is not a pass for it.
-  bool skipped() const { return ok() && !run.left_out.empty(); }
-  // One line: "PASS path (model, kernel)", "SKIP path (...): kernel does not
-  // implement prog_lookup: ...", or "FAIL path: step 3 ...".
+  // A selected backend that runs here sat the case out (an op kind or map
+  // it cannot run, e.g. program ops on Linux 5.10, or a case recorded for
+  // another kernel profile): the file is not a pass for it.
+  bool skipped() const {
+    return ok() && (!run.left_out.empty() || !not_applicable.empty());
+  }
+  // Every backend that sat the case out and why ("plugin:x.so does not
+  // implement mmap: ...; kernel: the case was recorded on ..."), or "".
+  std::string SkipReason() const;
+  // One line: "PASS path (model, kernel)", "SKIP path: kernel does not
+  // implement prog_lookup: ... (checked on model)", or "FAIL path: step 3 ...".
   std::string Line() const;
 };
 

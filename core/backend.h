@@ -59,6 +59,12 @@ class Backend {
   // Why ops of `kind` are not implemented, for summaries ("" = no reason
   // given, or supported). Decorators forward it with Supports().
   virtual std::string UnsupportedReason(OpKind /*kind*/) const { return ""; }
+  // Why maps like `spec` cannot be created here at all (a plug-in that
+  // declares a map type or a creation flag unsupported): "" = they can.
+  // A sequence on such a spec leaves this backend out with the reason.
+  virtual std::string UnsupportedSpec(const MapSpec& /*spec*/) const {
+    return "";
+  }
 };
 
 }  // namespace amc::core

@@ -278,8 +278,9 @@ RunOutcome RunDifferential(const Sequence& seq,
   RunOutcome outcome;
   std::vector<Backend*> active;
   for (Backend* b : backends) {
-    std::string missing;
-    for (const Step& step : seq.steps) {
+    std::string missing = b->UnsupportedSpec(seq.spec);
+    for (size_t i = 0; missing.empty() && i < seq.steps.size(); ++i) {
+      const Step& step = seq.steps[i];
       if (!b->Supports(KindOf(step.op))) {
         missing = std::string("does not implement ") +
                   OpKindName(KindOf(step.op));

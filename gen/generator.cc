@@ -358,6 +358,18 @@ MapSpec GenSpec(C& c, const GenOptions& o) {
     }
     spec.spin_lock_offset = GenLockOffset(c, spec.value_size);
   }
+  // What a backend cannot create at all is never drawn (no extra choices,
+  // so other specs decode as before).
+  if (o.excluded_map_types & (1u << static_cast<uint32_t>(spec.type))) {
+    spec.type = spec.type == MapType::kArray ? MapType::kPercpuArray
+                                             : MapType::kArray;
+    if (spec.type == MapType::kPercpuArray) {
+      uint64_t cap = std::max<uint64_t>(
+          1, o.max_map_bytes / (RoundUp8(spec.value_size) * o.env.possible_cpus));
+      spec.max_entries = static_cast<uint32_t>(std::min<uint64_t>(spec.max_entries, cap));
+    }
+  }
+  spec.map_flags &= ~o.excluded_map_flags;
   return spec;
 }
 

@@ -34,6 +34,12 @@ struct GenOptions {
   uint64_t max_map_bytes = uint64_t{4} << 20;
   // Op kinds that may be generated (plug-ins may lack some).
   std::bitset<core::kOpKindCount> kinds = std::bitset<core::kOpKindCount>().set();
+  // Map types (1u << type) and map_flags bits never drawn, because a backend
+  // cannot create such maps at all (a plug-in's declaration). A spec drawn
+  // with an excluded type takes the other array type; excluded flag bits
+  // are cleared. Both never exclude every array type.
+  uint32_t excluded_map_types = 0;
+  uint32_t excluded_map_flags = 0;
 };
 
 core::MapSpec GenerateSpec(Chooser& c, const GenOptions& options);

@@ -36,6 +36,10 @@
  *   1: the first interface.
  *   2: amc_env gained online_cpus (appended; amc always passes the whole
  *      struct, so a version-1 plug-in, which never reads it, still works).
+ *   3: amc_plugin gained target_release, unsupported_map_types and
+ *      unsupported_map_flags with their reasons (appended; a version-1 or
+ *      -2 table, with its smaller struct_size, still loads and reads as
+ *      "this machine's release, every map type and flag").
  */
 #ifndef AMC_PLUGIN_H_
 #define AMC_PLUGIN_H_
@@ -47,7 +51,7 @@
 extern "C" {
 #endif
 
-#define AMC_PLUGIN_ABI_VERSION 2u
+#define AMC_PLUGIN_ABI_VERSION 3u
 /* The oldest abi_version this amc still loads. */
 #define AMC_PLUGIN_ABI_VERSION_MIN 1u
 
@@ -103,6 +107,8 @@ enum amc_op_kind {
  * amc passes any bit pattern; answering it is part of the test. */
 #define AMC_MAP_TYPE_ARRAY 2u
 #define AMC_MAP_TYPE_PERCPU_ARRAY 6u
+/* Bit of a map type in amc_plugin.unsupported_map_types. */
+#define AMC_MAP_TYPE_BIT(type) (1u << (type))
 
 /* prot bits of amc_plugin.mmap (as PROT_READ / PROT_WRITE / PROT_EXEC). */
 #define AMC_PROT_READ 1u
@@ -309,7 +315,33 @@ typedef struct amc_plugin {
   int32_t (*prog_atomic_add)(amc_map *map, uint32_t cpu, uint32_t key,
                              uint32_t offset, uint64_t delta, uint64_t *old,
                              uint32_t *flags);
+
+  /* ---- since ABI 3: what the plug-in means to match ------------------- */
+
+  /* The Linux release whose array maps this plug-in behaves like ("7.3",
+   * "6.1", "5.10.262"), or NULL / "" for the release amc runs on. amc holds
+   * the plug-in to that release's kernel profile (`amc info` lists them):
+   * the reference model answers as that release, recorded cases of a
+   * release with another profile are skipped for the plug-in with the
+   * reason, and a run that also has the real kernel skips the plug-in
+   * unless the two profiles are the same. Static storage. */
+  const char *target_release;
+  /* AMC_MAP_TYPE_BIT(type) for each of ARRAY and PERCPU_ARRAY that the
+   * plug-in does not implement (0: both are). amc never creates a map of
+   * such a type on the plug-in (maps of other, invalid types still arrive:
+   * refusing them is part of the test); recorded cases that create one are
+   * SKIPPED for the plug-in with the reason below. */
+  uint32_t unsupported_map_types;
+  const char *unsupported_map_types_reason; /* required when the mask is set */
+  /* map_flags bits the plug-in does not implement (e.g. BPF_F_MMAPABLE =
+   * 1 << 10); amc never sets them on the plug-in's maps, and recorded cases
+   * that create a map with one are SKIPPED for it with the reason below. */
+  uint32_t unsupported_map_flags;
+  const char *unsupported_map_flags_reason; /* required when the mask is set */
 } amc_plugin;
+
+/* sizeof(amc_plugin) of tables built against ABI versions 1 and 2. */
+#define AMC_PLUGIN_STRUCT_SIZE_V2 offsetof(amc_plugin, target_release)
 
 /* The one exported symbol. Returns a table with static storage duration
  * (amc never frees it). Called once, right after dlopen(). */

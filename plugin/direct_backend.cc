@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/kernel_profile.h"
 #include "core/mapping_table.h"
 
 namespace amc::plugin {
@@ -344,7 +345,63 @@ const KindFunction kKindFunctions[AMC_OP_KIND_COUNT] = {
 };
 #undef AMC_FN
 
+// The ABI 3 declarations: known map types and flags, each mask with its
+// reason, and a release amc can map to a kernel profile.
+bool ValidateTargets(const amc_plugin* t, std::string* error) {
+  const uint32_t known_types = AMC_MAP_TYPE_BIT(AMC_MAP_TYPE_ARRAY) |
+                               AMC_MAP_TYPE_BIT(AMC_MAP_TYPE_PERCPU_ARRAY);
+  if (t->unsupported_map_types & ~known_types) {
+    *error = "unsupported_map_types names map types other than ARRAY (bit 2) "
+             "and PERCPU_ARRAY (bit 6)";
+    return false;
+  }
+  if (t->unsupported_map_types == known_types) {
+    *error = "unsupported_map_types leaves out both map types: nothing to test";
+    return false;
+  }
+  if (t->unsupported_map_types && (!t->unsupported_map_types_reason ||
+                                   !*t->unsupported_map_types_reason)) {
+    *error = "leaves out map types without unsupported_map_types_reason";
+    return false;
+  }
+  if (t->unsupported_map_flags && (!t->unsupported_map_flags_reason ||
+                                   !*t->unsupported_map_flags_reason)) {
+    *error = "leaves out map flags without unsupported_map_flags_reason";
+    return false;
+  }
+  if (t->target_release && *t->target_release &&
+      core::ReleaseVersion(t->target_release) < 0) {
+    *error = std::string("target_release '") + t->target_release +
+             "' is not a Linux release (write it as \"7.3\" or \"6.1.0\")";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+amc_plugin NormalizedTable(const amc_plugin* t) {
+  amc_plugin out{};
+  std::memcpy(&out, t, std::min<size_t>(t->struct_size, sizeof out));
+  return out;
+}
+
+std::string UnsupportedSpecReason(const amc_plugin& t,
+                                  const core::MapSpec& spec) {
+  const auto type = static_cast<uint32_t>(spec.type);
+  if (type < 32 && (t.unsupported_map_types & AMC_MAP_TYPE_BIT(type))) {
+    return std::string("does not implement map type ") +
+           (spec.type == core::MapType::kArray ? "ARRAY" : "PERCPU_ARRAY") + ": " +
+           t.unsupported_map_types_reason;
+  }
+  if (uint32_t bits = spec.map_flags & t.unsupported_map_flags) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%x", bits);
+    return std::string("does not implement map_flags ") + hex + ": " +
+           t.unsupported_map_flags_reason;
+  }
+  return "";
+}
 
 const char* RequiredFunctionName(OpKind kind) {
   return kKindFunctions[static_cast<size_t>(kind)].name;
@@ -365,12 +422,17 @@ bool ValidateTable(const amc_plugin* t, std::string* error) {
              "; rebuild it against this amc_plugin.h)";
     return false;
   }
-  if (t->struct_size != sizeof(amc_plugin)) {
+  // A table built against ABI 1 or 2 ends before target_release.
+  const size_t expected_size =
+      t->abi_version >= 3 ? sizeof(amc_plugin) : AMC_PLUGIN_STRUCT_SIZE_V2;
+  if (t->struct_size != expected_size) {
     *error = "plug-in table size " + std::to_string(t->struct_size) +
              " differs from sizeof(amc_plugin) = " +
-             std::to_string(sizeof(amc_plugin));
+             std::to_string(expected_size) + " of ABI version " +
+             std::to_string(t->abi_version);
     return false;
   }
+  if (t->abi_version >= 3 && !ValidateTargets(t, error)) return false;
   if (!t->create || !t->destroy || !t->read_state) {
     *error = "create, destroy and read_state are required";
     return false;
@@ -437,7 +499,10 @@ bool LoadPlugin(const std::string& path, LoadedPlugin* out,
     return false;
   }
   out->handle = handle;
-  out->table = table;
+  // Read through a whole-size copy, so an older, shorter table reads as
+  // "this machine's release, every map type and flag".
+  out->copy = std::make_shared<amc_plugin>(NormalizedTable(table));
+  out->table = out->copy.get();
   out->path = path;
   return true;
 }

@@ -26,7 +26,10 @@ static_assert(AMC_OP_KIND_COUNT == core::kOpKindCount);
 // A dlopen()ed plug-in whose table passed every load-time check.
 struct LoadedPlugin {
   void* handle = nullptr;  // from dlopen; never closed (see LoadPlugin)
+  // The plug-in's table as this amc's amc_plugin (NormalizedTable): an older
+  // table's missing fields read as zero.
   const amc_plugin* table = nullptr;
+  std::shared_ptr<const amc_plugin> copy;
   std::string path;
 };
 
@@ -39,6 +42,15 @@ bool LoadPlugin(const std::string& path, LoadedPlugin* out, std::string* error);
 
 // The load-time checks alone (for tables that are not in a file).
 bool ValidateTable(const amc_plugin* table, std::string* error);
+
+// A whole amc_plugin holding `table` (which passed ValidateTable): the
+// fields its ABI version lacks are zero.
+amc_plugin NormalizedTable(const amc_plugin* table);
+
+// Why a plug-in with this table cannot create `spec` (a map type or a map
+// flag it declares unsupported, with its reason), or "".
+std::string UnsupportedSpecReason(const amc_plugin& table,
+                                  const core::MapSpec& spec);
 
 // The function a kind needs (NULL when missing), for messages.
 const char* RequiredFunctionName(core::OpKind kind);
@@ -54,6 +66,9 @@ class DirectBackend : public core::Backend {
   core::CreateResult Create(const core::MapSpec& spec) override;
   bool Supports(core::OpKind kind) const override {
     return table_->supported_ops & AMC_OP_BIT(static_cast<unsigned>(kind));
+  }
+  std::string UnsupportedSpec(const core::MapSpec& spec) const override {
+    return UnsupportedSpecReason(*table_, spec);
   }
 
  private:

@@ -269,6 +269,15 @@ ReadStatus RecvFrame(
     hello.Str((t->supported_ops & AMC_OP_BIT(k)) || !why ? "" : why);
   }
   hello.U8(availability.available).Str(availability.reason);
+  // ABI 3 declarations (zero / empty for older tables: NormalizedTable).
+  hello.Str(t->target_release ? t->target_release : "")
+      .U32(t->unsupported_map_types)
+      .Str(t->unsupported_map_types_reason ? t->unsupported_map_types_reason
+                                           : "")
+      .U32(t->unsupported_map_flags)
+      .Str(t->unsupported_map_flags_reason ? t->unsupported_map_flags_reason
+                                           : "")
+      .U32(t->abi_version);
   if (!SendFrame(fd, hello.Take())) _exit(0);
 
   std::map<uint32_t, std::unique_ptr<core::MapInstance>> maps;
@@ -540,6 +549,15 @@ bool PluginBackend::Spawn(std::string* error) {
   for (size_t k = 0; k < core::kOpKindCount; ++k) reasons_.push_back(rd.Str());
   availability_.available = rd.U8();
   availability_.reason = rd.Str();
+  declared_ = amc_plugin{};
+  target_release_ = rd.Str();
+  declared_.unsupported_map_types = rd.U32();
+  types_reason_ = rd.Str();
+  declared_.unsupported_map_flags = rd.U32();
+  flags_reason_ = rd.Str();
+  abi_version_ = rd.U32();
+  declared_.unsupported_map_types_reason = types_reason_.c_str();
+  declared_.unsupported_map_flags_reason = flags_reason_.c_str();
   if (!rd.ok()) {
     *error = path_ + ": garbled hello from the plug-in's child process";
     Stop();
@@ -656,6 +674,16 @@ core::CreateResult PluginBackend::Create(const core::MapSpec& spec) {
     out.map = std::make_unique<ProxyMap>(this, id);
   }
   return out;
+}
+
+core::Environment PluginBackend::Env() const {
+  core::Environment env = env_;
+  if (!target_release_.empty()) env.kernel_release = target_release_;
+  return env;
+}
+
+std::string PluginBackend::UnsupportedSpec(const core::MapSpec& spec) const {
+  return UnsupportedSpecReason(declared_, spec);
 }
 
 std::string PluginBackend::UnsupportedReason(core::OpKind kind) const {

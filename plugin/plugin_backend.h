@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "plugin/amc_plugin.h"
 
 namespace amc::plugin {
 
@@ -54,11 +55,22 @@ class PluginBackend : public core::Backend {
 
   std::string Name() const override { return name_; }
   core::Availability Probe() override { return availability_; }
-  core::Environment Env() const override { return env_; }
+  // The environment it answers as; its kernel_release is the plug-in's
+  // target_release when it declares one (ABI 3).
+  core::Environment Env() const override;
   core::CreateResult Create(const core::MapSpec& spec) override;
   bool Supports(core::OpKind kind) const override {
     return supported_ops_ & (1u << static_cast<unsigned>(kind));
   }
+  // A map type or creation flag the plug-in declares unsupported (ABI 3).
+  std::string UnsupportedSpec(const core::MapSpec& spec) const override;
+  // The Linux release the plug-in means to match (amc_plugin.
+  // target_release), or "" for the release amc runs on.
+  const std::string& target_release() const { return target_release_; }
+  // The ABI version the plug-in was built against (amc_plugin.abi_version).
+  uint32_t abi_version() const { return abi_version_; }
+  // Its declarations as an amc_plugin (only the ABI 3 fields are set).
+  const amc_plugin& declarations() const { return declared_; }
 
   // The plug-in's own name for itself (amc_plugin.name).
   const std::string& implementation_name() const { return impl_name_; }
@@ -88,6 +100,11 @@ class PluginBackend : public core::Backend {
   core::Availability availability_;
   uint32_t supported_ops_ = 0;
   std::vector<std::string> reasons_;
+  std::string target_release_;
+  std::string types_reason_;
+  std::string flags_reason_;
+  amc_plugin declared_{};
+  uint32_t abi_version_ = 0;
   std::vector<std::string> incidents_;
   std::mutex mu_;  // one request at a time on the socket
   int fd_ = -1;

@@ -115,7 +115,7 @@ TEST(PluginLoaderTest, ChildIsAFreshProgramImageNotAForkedCopy) {
 TEST(PluginLoaderTest, AbiVersionMismatchIsRefusedNamingBothVersions) {
   std::string error = OpenError(AMC_TEST_PLUGIN_BAD_ABI_PATH);
   EXPECT_NE(error.find("plug-in ABI version 999 does not match this amc's ABI "
-                       "version 2 (it loads 1 to 2"),
+                       "version 3 (it loads 1 to 3"),
             std::string::npos)
       << error;
   EXPECT_NE(error.find(AMC_TEST_PLUGIN_BAD_ABI_PATH), std::string::npos);

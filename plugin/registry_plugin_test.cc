@@ -95,5 +95,119 @@ TEST(RegistryPluginTest, ReplayOfCaseWithUnsupportedKindNamesWhatWasLeftOut) {
       << out.Line();
 }
 
+// ---- ABI 3 declarations: the release a plug-in targets, the map types and
+// flags it leaves out.
+
+core::Sequence Parse(const std::string& text) {
+  auto parsed = core::ParseOps(text, "inline");
+  EXPECT_TRUE(std::holds_alternative<core::Sequence>(parsed))
+      << std::get<core::ParseError>(parsed).ToString();
+  return std::get<core::Sequence>(parsed);
+}
+
+// A BPF_F_CPU lookup: EINVAL before Linux 7.0, a value since.
+constexpr char kCpuFlagCase[] =
+    "env possible_cpus=2 page_size=4096 kernel=7.3.4\n"
+    "map type=PERCPU_ARRAY key_size=4 value_size=4 max_entries=2 flags=0 -> ok\n"
+    "lookup key=0 flags=BPF_F_CPU|CPU(1) -> ok value=00000000\n";
+
+TEST(RegistryPluginTargetTest, PluginTargetingAReleaseMakesTheModelAnswerAsIt) {
+  unsetenv("AMC_KERNEL_PROFILE");  // (it would force every profile)
+  Selection s = SelectBackends(std::string("model,impl,plugin:") +
+                               AMC_TEST_PLUGIN_TARGET_7_3_PATH);
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_EQ(s.available.size(), 3u);
+  EXPECT_EQ(s.available[0]->Env().kernel_release, "7.3");
+  EXPECT_EQ(s.available[1]->Env().kernel_release, "7.3");
+  EXPECT_EQ(s.available[2]->Env().kernel_release, "7.3");
+  EXPECT_TRUE(s.not_applicable.empty());
+}
+
+TEST(RegistryPluginTargetTest, CaseOfTheTargetedReleaseRunsOnThePlugin) {
+  Replayer replayer(std::string("model,plugin:") + AMC_TEST_PLUGIN_TARGET_7_3_PATH);
+  ReplayOutcome out = replayer.ReplaySequence(Parse(kCpuFlagCase), "inline");
+  EXPECT_TRUE(out.ok()) << out.Line();
+  EXPECT_FALSE(out.skipped()) << out.Line();
+  ASSERT_EQ(out.backends_run.size(), 2u) << out.Line();
+  EXPECT_EQ(out.backends_run[1], "plugin:libamc_test_plugin_target_7_3.so");
+}
+
+TEST(RegistryPluginTargetTest, CaseOfAnotherReleaseIsASkipForThePluginNotAPass) {
+  Replayer replayer(std::string("model,plugin:") + AMC_TEST_PLUGIN_FULL_PATH);
+  ReplayOutcome out = replayer.ReplaySequence(Parse(kCpuFlagCase), "inline");
+  core::Environment host = core::HostEnvironment();
+  if (core::KernelProfileForRelease(host.kernel_release) ==
+      core::KernelProfileForRelease("7.3.4")) {
+    GTEST_SKIP() << "this machine runs the case's profile";
+  }
+  EXPECT_TRUE(out.ok()) << out.Line();
+  EXPECT_TRUE(out.skipped()) << out.Line();
+  EXPECT_EQ(out.Line().rfind("SKIP inline: plugin:libamc_test_plugin_full.so: "
+                             "the case was recorded on Linux 7.3.4",
+                             0),
+            0u)
+      << out.Line();
+  EXPECT_NE(out.Line().find("(checked on model)"), std::string::npos) << out.Line();
+}
+
+TEST(RegistryPluginTargetTest, RunWithTheKernelLeavesOutAPluginOfAnotherProfile) {
+  core::Environment host = core::HostEnvironment();
+  if (core::KernelProfileForRelease(host.kernel_release) ==
+      core::KernelProfileForRelease("7.3")) {
+    GTEST_SKIP() << "this machine runs the plug-in's profile";
+  }
+  Selection s = SelectBackends(std::string("model,kernel,plugin:") +
+                               AMC_TEST_PLUGIN_TARGET_7_3_PATH);
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_EQ(s.not_applicable.size(), 1u);
+  EXPECT_EQ(s.not_applicable[0].first, "plugin:libamc_test_plugin_target_7_3.so");
+  EXPECT_NE(s.not_applicable[0].second.find("answers as Linux 7.3 (kernel profile 7.2+)"),
+            std::string::npos)
+      << s.not_applicable[0].second;
+}
+
+TEST(RegistryPluginTargetTest, DeclaredMapTypeAndFlagLeaveThePluginOutWithTheReason) {
+  Replayer replayer(std::string("model,plugin:") + AMC_TEST_PLUGIN_NO_PERCPU_PATH);
+  ReplayOutcome percpu = replayer.ReplaySequence(
+      Parse("env possible_cpus=2 page_size=4096\n"
+            "map type=PERCPU_ARRAY key_size=4 value_size=4 max_entries=2 "
+            "flags=0 -> ok\nlookup key=0 flags=BPF_ANY -> ok value=00*16\n"),
+      "percpu");
+  EXPECT_TRUE(percpu.skipped()) << percpu.Line();
+  EXPECT_NE(percpu.Line().find("does not implement map type PERCPU_ARRAY: no "
+                               "per-CPU storage in this runtime"),
+            std::string::npos)
+      << percpu.Line();
+  ReplayOutcome mmapable = replayer.ReplaySequence(
+      Parse("map type=ARRAY key_size=4 value_size=4 max_entries=2 "
+            "flags=BPF_F_MMAPABLE -> ok\n"),
+      "mmapable");
+  EXPECT_TRUE(mmapable.skipped()) << mmapable.Line();
+  EXPECT_NE(mmapable.Line().find("does not implement map_flags 0x400: maps are "
+                                 "not mappable here"),
+            std::string::npos)
+      << mmapable.Line();
+  ReplayOutcome plain = replayer.ReplaySequence(
+      Parse("map type=ARRAY key_size=4 value_size=4 max_entries=2 flags=0 -> "
+            "ok\nlookup key=0 flags=BPF_ANY -> ok value=00000000\n"),
+      "plain");
+  EXPECT_TRUE(plain.ok()) << plain.Line();
+  EXPECT_FALSE(plain.skipped()) << plain.Line();
+  EXPECT_EQ(plain.backends_run.size(), 2u) << plain.Line();
+}
+
+TEST(RegistryPluginTargetTest, TableOfAnOlderAbiLoadsWithoutDeclarations) {
+  Selection s = SelectBackends(std::string("model,plugin:") +
+                               AMC_TEST_PLUGIN_ABI_V2_PATH);
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_EQ(s.available.size(), 2u);
+  core::MapSpec percpu;
+  percpu.type = core::MapType::kPercpuArray;
+  percpu.map_flags = 1u << 10;
+  EXPECT_EQ(s.available[1]->UnsupportedSpec(percpu), "");
+  // The bytes past its table are not read as a target release.
+  EXPECT_EQ(s.available[1]->Env().kernel_release, s.available[0]->Env().kernel_release);
+}
+
 }  // namespace
 }  // namespace amc::backends

@@ -295,6 +295,8 @@ static const amc_plugin kTable = {
     .prog_lookup = prog_lookup,
     .prog_update = prog_update,
     .prog_delete = prog_delete,
+    /* The rules it implements are Linux 6.15-6.18's (no BPF_F_CPU). */
+    .target_release = "6.18",
 };
 
 AMC_PLUGIN_EXPORT const amc_plugin *amc_plugin_get(void) { return &kTable; }

@@ -9,6 +9,9 @@
 //   BAD_ABI        declares ABI version 999
 //   NO_REASON      leaves out freeze without a reason
 //   NO_SYMBOL      exports no amc_plugin_get
+//   TARGET_7_3     every op kind, answering as Linux 7.3 (target_release)
+//   NO_PERCPU      declares PERCPU_ARRAY maps and BPF_F_MMAPABLE unsupported
+//   ABI_V2         a table built against ABI 2 (shorter, no declarations)
 #include <unistd.h>
 
 #include <cstring>
@@ -25,6 +28,10 @@ using amc::core::Environment;
 std::unique_ptr<Backend> MakeModel(const Environment& env) {
   amc::model::Params params = amc::model::Params::Host();
   params.env = env;
+#ifdef AMC_TEST_PLUGIN_TARGET_7_3
+  // Answers as the release it declares, whatever amc's own profile.
+  params.profile = amc::core::KernelProfileForRelease("7.3");
+#endif
   return std::make_unique<amc::model::ModelBackend>(params);
 }
 
@@ -85,6 +92,22 @@ const amc_plugin* Build() {
 #endif
 #ifdef AMC_TEST_PLUGIN_BAD_ABI
   table.abi_version = 999;
+#endif
+#ifdef AMC_TEST_PLUGIN_TARGET_7_3
+  table.target_release = "7.3";
+#endif
+#ifdef AMC_TEST_PLUGIN_NO_PERCPU
+  table.unsupported_map_types = AMC_MAP_TYPE_BIT(AMC_MAP_TYPE_PERCPU_ARRAY);
+  table.unsupported_map_types_reason = "no per-CPU storage in this runtime";
+  table.unsupported_map_flags = 1u << 10;  // BPF_F_MMAPABLE
+  table.unsupported_map_flags_reason = "maps are not mappable here";
+#endif
+#ifdef AMC_TEST_PLUGIN_ABI_V2
+  // What a plug-in built against the ABI 2 header hands over: the version
+  // and size of that header's table (the fields after it are not its own).
+  table.abi_version = 2;
+  table.struct_size = AMC_PLUGIN_STRUCT_SIZE_V2;
+  table.target_release = "garbage amc must not read";
 #endif
   return &table;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -310,6 +311,8 @@ std::vector<core::Environment> DefaultGeometries(const core::Environment& host) 
   for (const core::Environment& g : kRotation) {
     if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
   }
+  // Every geometry answers as the same release (its kernel profile).
+  for (core::Environment& g : out) g.kernel_release = host.kernel_release;
   return out;
 }
 
@@ -369,6 +372,35 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
   }
   for (const auto& b : selection.available)
     plan.backend_names.push_back(b->Name());
+  // Map types and creation flags some backend cannot create (a plug-in's
+  // declaration) are never generated, and said so.
+  for (const auto& b : selection.available) {
+    for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
+      core::MapSpec probe;
+      probe.type = type;
+      if (std::string why = b->UnsupportedSpec(probe); !why.empty()) {
+        plan.gen.excluded_map_types |= 1u << static_cast<uint32_t>(type);
+        plan.left_out_kinds.emplace_back(
+            type == core::MapType::kArray ? "ARRAY maps" : "PERCPU_ARRAY maps",
+            "not run by " + b->Name() + " (" + why + ")");
+      }
+    }
+    for (uint32_t bit = 0; bit < 32; ++bit) {
+      core::MapSpec probe;
+      probe.type = b->UnsupportedSpec(probe).empty() ? core::MapType::kArray
+                                                     : core::MapType::kPercpuArray;
+      probe.map_flags = 1u << bit;
+      if (std::string why = b->UnsupportedSpec(probe); !why.empty()) {
+        if (plan.gen.excluded_map_flags & probe.map_flags) continue;
+        plan.gen.excluded_map_flags |= probe.map_flags;
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "0x%x", probe.map_flags);
+        plan.left_out_kinds.emplace_back(
+            std::string("map_flags ") + hex,
+            "not run by " + b->Name() + " (" + why + ")");
+      }
+    }
+  }
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
     auto kind = static_cast<core::OpKind>(k);
     std::vector<std::string> lacking;

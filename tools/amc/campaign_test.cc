@@ -45,6 +45,40 @@ TEST(CampaignTest, PlanLeavesOutKindsABackendLacksWithItsReason) {
             "not run by nommap (no shared memory here)");
 }
 
+// A backend that cannot create PERCPU_ARRAY maps nor BPF_F_MMAPABLE ones,
+// like a plug-in's ABI 3 declarations.
+class ArrayOnlyBackend : public NoMmapBackend {
+ public:
+  std::string Name() const override { return "arrayonly"; }
+  bool Supports(core::OpKind) const override { return true; }
+  std::string UnsupportedSpec(const core::MapSpec& spec) const override {
+    if (spec.type == core::MapType::kPercpuArray) return "no per-CPU maps";
+    if (spec.map_flags & core::kBpfFMmapable) return "no mmap";
+    return "";
+  }
+};
+
+TEST(CampaignTest, PlanNeverGeneratesMapsABackendCannotCreateAndSaysSo) {
+  backends::Selection selection = backends::SelectBackends("model");
+  selection.available.push_back(std::make_unique<ArrayOnlyBackend>());
+  CampaignPlan plan = PlanCampaign(selection, 16);
+  EXPECT_EQ(plan.gen.excluded_map_types,
+            1u << static_cast<uint32_t>(core::MapType::kPercpuArray));
+  EXPECT_EQ(plan.gen.excluded_map_flags, core::kBpfFMmapable);
+  ASSERT_EQ(plan.left_out_kinds.size(), 2u);
+  EXPECT_EQ(plan.left_out_kinds[0].first, "PERCPU_ARRAY maps");
+  EXPECT_EQ(plan.left_out_kinds[0].second, "not run by arrayonly (no per-CPU maps)");
+  EXPECT_EQ(plan.left_out_kinds[1].first, "map_flags 0x400");
+  size_t arrays = 0;
+  for (uint64_t i = 0; i < 2000; ++i) {
+    core::Sequence seq = CampaignSequence(plan, 5, i);
+    ASSERT_EQ(seq.spec.type, core::MapType::kArray) << i;
+    ASSERT_EQ(seq.spec.map_flags & core::kBpfFMmapable, 0u) << i;
+    ++arrays;
+  }
+  EXPECT_EQ(arrays, 2000u);
+}
+
 TEST(CampaignTest, SequenceSeedsDifferPerIndexAndRepeatPerSeed) {
   std::set<uint64_t> seen;
   for (uint64_t i = 0; i < 1000; ++i) seen.insert(SequenceSeed(42, i));
@@ -171,9 +205,11 @@ TEST(CampaignGeometryTest, DefaultRotationHasOfflineCpusManyCpusAndLargePages) {
   core::Environment host{2, 4096, "6.18.0"};
   std::vector<core::Environment> g = DefaultGeometries(host);
   ASSERT_GE(g.size(), 5u);
-  EXPECT_EQ(g[0], core::Geometry(host));
+  EXPECT_EQ(g[0], host);
   bool offline = false, many = false, large = false;
   for (const auto& e : g) {
+    // Every geometry answers as the host's release (one kernel profile).
+    EXPECT_EQ(e.kernel_release, "6.18.0");
     offline |= e.Online() < e.possible_cpus;
     many |= e.possible_cpus == 64;
     large |= e.page_size == 65536;

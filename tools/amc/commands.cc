@@ -22,8 +22,10 @@
 #include "core/kernel_profile.h"
 #include "core/ops_text.h"
 #include "gen/minimize.h"
+#include "plugin/plugin_backend.h"
 #include "tools/amc/args.h"
 #include "tools/amc/cli_util.h"
+#include "tools/amc/conform.h"
 #include "tools/amc/expect_minimize.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
@@ -44,7 +46,12 @@ commands:
   replay     replay .ops files and folders: expectations and agreement
   record     record .ops files on the kernel, with its results as expectations
   minimize   shrink a failing .ops case
+  conform    compliance report of one implementation: PASS/FAIL/SKIP per rule
   info       kernel, privileges, CPUs, page size, backends, kernel features
+
+Backends (--backends LIST, or $AMC_BACKENDS): model, impl, kernel, faulty
+(test only), and plugin:PATH, a shared library implementing
+plugin/amc_plugin.h (docs/plugins.md), run in a child process of its own.
 
 `amc COMMAND --help` describes each. Exit status: 0 all agree, 1 a divergence
 or failed expectation, 2 bad usage or unreadable input.
@@ -62,22 +69,30 @@ A file's recorded expectations are checked on every backend, and the backends
 must agree with each other. Prints one line per failing file with the first
 differing op, then counts.
 
+Verdicts: PASS (every selected backend that runs here ran the file and met
+it), FAIL (a difference or a broken expectation), SKIP (a selected backend
+could not run the file: an op kind, map type or map flag it does not
+implement, which is printed per file, or a case recorded in another
+environment or for another kernel profile, which is counted per backend),
+ERROR (the file cannot be read or parsed). A SKIP is never a pass.
+
 options:
   --backends LIST   comma-separated backends (default: $AMC_BACKENDS if set,
                     else every available one)
   --junit FILE      JUnit XML, one test case per file
   --json FILE       JSON summary
-  --verbose         also print a line per passing file
+  --verbose         also print a line per passing file and per file a
+                    backend could not check for its environment
   --help            this text
 
 Only regular files are read (a FIFO or device is refused by name, without
 waiting); a folder entry that cannot be walked (a symlink loop, an unreadable
 folder) is an ERROR line of its own and counts as unreadable.
 
-exit status: 0 all passed, 1 a file failed, 2 bad usage, a missing path, an
-unreadable or malformed file (named with its line), 130 stopped by SIGINT or
-SIGTERM before every file was replayed (the summary and reports are still
-written, marked interrupted)
+exit status: 0 none failed (some may be skipped), 1 a file failed, 2 bad
+usage, a missing path, an unreadable or malformed file (named with its line),
+130 stopped by SIGINT or SIGTERM before every file was replayed (the summary
+and reports are still written, marked interrupted)
 )";
 
 constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
@@ -130,11 +145,18 @@ exit status: 1 the case fails (minimized case written), 0 it does not fail
 or SIGTERM (the partial minimization is written)
 )";
 
-constexpr char kInfoHelp[] = R"(usage: amc info
+constexpr char kInfoHelp[] = R"(usage: amc info [--backends LIST]
 
 Prints the kernel release, this process's BPF privileges, possible CPUs, page
 size, each backend's availability (with the reason when it cannot run), and
 which array-map features the running kernel has, probed with real bpf() calls.
+
+options:
+  --backends LIST   describe these backends instead of the built-in ones; a
+                    plug-in (plugin:PATH) is described in full: its name, the
+                    ABI version it was built against, the kernel release it
+                    targets, and every op kind, map type and map flag it
+                    leaves out, with its reasons
 
 exit status: 0, or 2 on bad usage
 )";
@@ -212,6 +234,9 @@ int ReplayCommand(int argc, char** argv) {
   size_t passed = 0, failed = 0, unreadable = 0, skipped = 0;
   std::map<std::string, std::string> not_run;  // backend -> reason (first seen)
   std::map<std::string, std::string> left_out;
+  // backend -> files it could not check (recorded in another environment
+  // or for another kernel profile).
+  std::map<std::string, size_t> sat_out_elsewhere;
   std::vector<TestCaseReport> cases;
   Clock::time_point start = Clock::now();
   for (const auto& problem : walk_problems) {
@@ -239,6 +264,8 @@ int ReplayCommand(int argc, char** argv) {
       not_run.emplace(name, reason);
     for (const auto& [name, reason] : out.run.left_out)
       left_out.emplace(name, reason);
+    for (const auto& [name, reason] : out.not_applicable)
+      ++sat_out_elsewhere[name];
     std::string line;
     if (out.parse_error) {
       ++unreadable;
@@ -255,17 +282,19 @@ int ReplayCommand(int argc, char** argv) {
       tc.failure = first;
       tc.failure_text = out.run.divergence->Report(*out.sequence);
     } else if (out.skipped()) {
-      // A selected backend could not run some op kind of the file: not a
-      // pass for it, whatever the others did.
+      // A selected backend could not run the file (an op kind, a map type
+      // or flag, another environment or kernel profile): not a pass for
+      // it, whatever the others did.
       ++skipped;
-      std::string why;
-      for (const auto& [name, reason] : out.run.left_out) {
-        why += (why.empty() ? "" : "; ") + name + " " + reason;
-      }
+      std::string why = out.SkipReason();
       std::string ran = out.backends_run.empty()
                             ? std::string("nothing else ran")
                             : "checked on " + Join(out.backends_run, ", ");
-      line = "SKIP " + file + ": " + why + " (" + ran + ")";
+      // Files another environment's or release's backends recorded are
+      // counted per backend below; listed one by one with --verbose.
+      if (!out.run.left_out.empty() || args.Has("verbose")) {
+        line = "SKIP " + file + ": " + why + " (" + ran + ")";
+      }
       tc.skipped = why;
     } else if (out.backends_run.empty()) {
       ++skipped;
@@ -294,6 +323,12 @@ int ReplayCommand(int argc, char** argv) {
   }
   for (const auto& [name, reason] : left_out) {
     std::printf("  %s sat out some files: %s\n", name.c_str(), reason.c_str());
+  }
+  for (const auto& [name, count] : sat_out_elsewhere) {
+    std::printf(
+        "  %s could not check %zu files recorded in another environment or "
+        "kernel profile (skipped; --verbose lists them)\n",
+        name.c_str(), count);
   }
   const bool interrupted = stop.stopped();
   if (interrupted) {
@@ -608,11 +643,77 @@ int MinimizeCommand(int argc, char** argv) {
 
 // ------------------------------------------------------------------ info
 
+// `amc info --backends LIST`: each backend of the list, a plug-in in full.
+int DescribeBackends(const std::string& list) {
+  backends::Selection selection = backends::SelectBackends(list);
+  if (!selection.error.empty()) return UsageError("info", selection.error);
+  for (const auto& [name, reason] : selection.unavailable) {
+    std::printf("%s: unavailable: %s\n", name.c_str(), reason.c_str());
+  }
+  for (const auto& [name, reason] : selection.not_applicable) {
+    std::printf("%s: left out of runs with these backends: %s\n",
+                name.c_str(), reason.c_str());
+  }
+  for (const auto& b : selection.available) {
+    std::printf("%s: available\n", b->Name().c_str());
+    if (auto* p = dynamic_cast<plugin::PluginBackend*>(b.get())) {
+      std::printf("  implementation: %s\n", p->implementation_name().c_str());
+      std::printf("  plug-in ABI version: %u (this amc loads %u to %u)\n",
+                  p->abi_version(), AMC_PLUGIN_ABI_VERSION_MIN,
+                  AMC_PLUGIN_ABI_VERSION);
+      std::printf("  targets: %s\n",
+                  p->target_release().empty()
+                      ? "the release amc runs on (no target_release)"
+                      : ("Linux " + p->target_release()).c_str());
+    }
+    core::Environment env = b->Env();
+    auto profile = core::SelectKernelProfile(env.kernel_release);
+    std::printf("  answers as: Linux %s, kernel profile %s\n",
+                env.kernel_release.empty() ? "(newest)" : env.kernel_release.c_str(),
+                profile ? profile->name.c_str() : "?");
+    std::printf("  op kinds left out:");
+    bool any = false;
+    for (size_t k = 0; k < core::kOpKindCount; ++k) {
+      auto kind = static_cast<core::OpKind>(k);
+      if (b->Supports(kind)) continue;
+      std::string why = b->UnsupportedReason(kind);
+      std::printf("\n    %s: %s", core::OpKindName(kind),
+                  why.empty() ? "(no reason given)" : why.c_str());
+      any = true;
+    }
+    std::printf("%s\n", any ? "" : " none");
+    any = false;
+    std::printf("  maps left out:");
+    for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
+      core::MapSpec spec;
+      spec.type = type;
+      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
+        std::printf("\n    %s", why.c_str());
+        any = true;
+      }
+    }
+    for (uint32_t bit = 0; bit < 32; ++bit) {
+      core::MapSpec spec;
+      spec.type = b->UnsupportedSpec(spec).empty() ? core::MapType::kArray
+                                                   : core::MapType::kPercpuArray;
+      spec.map_flags = 1u << bit;
+      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
+        std::printf("\n    %s", why.c_str());
+        any = true;
+      }
+    }
+    std::printf("%s\n", any ? "" : " none");
+  }
+  return kExitAgree;
+}
+
 int InfoCommand(int argc, char** argv) {
   Args args;
-  std::string error = args.Parse(argc, argv, 2, {{"help", false}});
+  std::string error =
+      args.Parse(argc, argv, 2, {{"backends"}, {"help", false}});
   if (!error.empty()) return UsageError("info", error);
   if (WantsHelp(args, kInfoHelp)) return kExitAgree;
+  if (args.Has("backends")) return DescribeBackends(args.Get("backends"));
   if (!args.positional().empty()) {
     return UsageError("info",
                       "unexpected argument '" + args.positional()[0] + "'");
@@ -729,6 +830,7 @@ int Main(int argc, char** argv) {
   if (command == "record") return RecordCommand(argc, argv);
   if (command == "minimize") return MinimizeCommand(argc, argv);
   if (command == "info") return InfoCommand(argc, argv);
+  if (command == "conform") return ConformCommand(argc, argv);
   std::fprintf(stderr, "amc: unknown command '%s'\n\n%s", command.c_str(),
                kMainHelp);
   return kExitUsage;

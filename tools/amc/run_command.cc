@@ -275,6 +275,7 @@ int RunCommand(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> geometries_dropped;
   if (geometry) {
     plan.geometries = {core::Geometry(*geometry)};
+    plan.geometries[0].kernel_release = plan.gen.env.kernel_release;
   } else if (!kernel_runs) {
     plan.geometries = DefaultGeometries(plan.gen.env);
     geometries_dropped = FilterGeometries(options.backend_list,
@@ -399,7 +400,7 @@ int RunCommand(int argc, char** argv) {
   for (const auto& [name, reason] : unavailable) {
     std::printf("  %s: %s\n", name.c_str(), reason.c_str());
   }
-  std::printf("op kinds left out: %s\n",
+  std::printf("op kinds and maps left out (not tested): %s\n",
               plan.left_out_kinds.empty() ? "none" : "");
   for (const auto& [kind, reason] : plan.left_out_kinds) {
     std::printf("  %s: %s\n", kind.c_str(), reason.c_str());

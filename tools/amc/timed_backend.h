@@ -31,6 +31,12 @@ class TimedBackend : public core::Backend {
   bool Supports(core::OpKind kind) const override {
     return inner_->Supports(kind);
   }
+  std::string UnsupportedReason(core::OpKind kind) const override {
+    return inner_->UnsupportedReason(kind);
+  }
+  std::string UnsupportedSpec(const core::MapSpec& spec) const override {
+    return inner_->UnsupportedSpec(spec);
+  }
   core::CreateResult Create(const core::MapSpec& spec) override;
 
  private:
