@@ -3,6 +3,9 @@
 #include "backends/faulty_backend.h"
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 
 namespace amc::backends {
 namespace {
@@ -53,6 +56,16 @@ class FaultyMap : public core::MapInstance {
 }  // namespace
 
 core::CreateResult FaultyBackend::Create(const core::MapSpec& spec) {
+  // AMC_FAULTY_DELAY_MS=N makes each map creation take N ms more: a slow
+  // backend whose divergences take long to minimize, for tests of time
+  // budgets that must not depend on the machine's speed.
+  static const long delay_ms = [] {
+    const char* text = std::getenv("AMC_FAULTY_DELAY_MS");
+    return text ? std::strtol(text, nullptr, 10) : 0L;
+  }();
+  if (delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  }
   core::CreateResult r = inner_.Create(spec);
   if (r.map) r.map = std::make_unique<FaultyMap>(std::move(r.map), spec, faults_);
   return r;

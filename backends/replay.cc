@@ -1,8 +1,12 @@
 // backends/replay.cc: file replay on top of the differential runner.
 #include "backends/replay.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <filesystem>
+#include <cerrno>
+#include <cstring>
 
 namespace amc::backends {
 
@@ -84,33 +88,98 @@ ReplayOutcome Replayer::ReplayFile(const std::string& path) {
   return ReplaySequence(std::get<core::Sequence>(parsed), path);
 }
 
+namespace {
+
+bool EndsWithOps(const std::string& name) {
+  return name.size() >= 4 && name.compare(name.size() - 4, 4, ".ops") == 0;
+}
+
+// Walks `dir` (already stat'ed as `st`), adding *.ops regular files to
+// `found`. `ancestors` holds the (device, inode) of every folder from the
+// top down to `dir`: a symlink leading back to one of them is a loop.
+void Walk(const std::string& dir, std::vector<std::pair<dev_t, ino_t>>& ancestors,
+          std::vector<std::string>* found, std::vector<WalkProblem>* problems) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) {
+    problems->push_back({dir, std::string("cannot read folder: ") +
+                                  std::strerror(errno)});
+    return;
+  }
+  std::vector<std::string> names;
+  while (true) {
+    errno = 0;
+    struct dirent* e = readdir(d);
+    if (!e) {
+      if (errno != 0) {
+        problems->push_back({dir, std::string("cannot read folder: ") +
+                                      std::strerror(errno)});
+      }
+      break;
+    }
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string path = dir + (dir.back() == '/' ? "" : "/") + name;
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+      // A symlink loop (ELOOP), a dangling link, an entry gone meanwhile.
+      problems->push_back({path, std::strerror(errno)});
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      auto id = std::make_pair(st.st_dev, st.st_ino);
+      if (std::find(ancestors.begin(), ancestors.end(), id) != ancestors.end()) {
+        problems->push_back(
+            {path, "symlink loop: leads back to a folder above it (not followed)"});
+        continue;
+      }
+      ancestors.push_back(id);
+      Walk(path, ancestors, found, problems);
+      ancestors.pop_back();
+    } else if (EndsWithOps(name)) {
+      if (S_ISREG(st.st_mode)) {
+        found->push_back(path);
+      } else {
+        problems->push_back(
+            {path, "not a regular file (" + core::FileTypeName(st.st_mode) + ")"});
+      }
+    }
+  }
+}
+
+}  // namespace
+
 bool CollectOpsFiles(const std::vector<std::string>& paths,
-                     std::vector<std::string>* files, std::string* error) {
-  namespace fs = std::filesystem;
+                     std::vector<std::string>* files, std::string* error,
+                     std::vector<WalkProblem>* problems) {
+  std::vector<WalkProblem> own;
+  std::vector<WalkProblem>* into = problems ? problems : &own;
   for (const std::string& p : paths) {
-    std::error_code ec;
-    fs::file_status status = fs::status(p, ec);
-    if (ec || !fs::exists(status)) {
-      *error = p + ": no such file or folder";
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0) {
+      *error = p + ": " + (errno == ENOENT ? std::string("no such file or folder")
+                                           : std::strerror(errno));
       return false;
     }
-    if (fs::is_directory(status)) {
+    if (S_ISDIR(st.st_mode)) {
       std::vector<std::string> found;
-      for (auto it = fs::recursive_directory_iterator(p, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file() && it->path().extension() == ".ops") {
-          found.push_back(it->path().string());
-        }
-      }
-      if (ec) {
-        *error = p + ": " + ec.message();
-        return false;
-      }
+      std::vector<std::pair<dev_t, ino_t>> ancestors = {{st.st_dev, st.st_ino}};
+      Walk(p, ancestors, &found, into);
       std::sort(found.begin(), found.end());
       files->insert(files->end(), found.begin(), found.end());
     } else {
-      files->push_back(p);
+      files->push_back(p);  // whatever it is: ReadOpsFile names its type
     }
+  }
+  if (!problems && !own.empty()) {
+    *error = own[0].path + ": " + own[0].reason;
+    if (own.size() > 1) {
+      *error += " (and " + std::to_string(own.size() - 1) + " more)";
+    }
+    return false;
   }
   return true;
 }

@@ -72,10 +72,23 @@ class Replayer {
   std::optional<Selection> host_;
 };
 
-// Expands files and folders (recursively, *.ops, sorted) into file paths.
-// Returns false and sets `error` for a path that does not exist.
+// An entry a folder walk could not take: a symlink loop, an unreadable
+// folder, a dangling link, an .ops name that is not a regular file.
+struct WalkProblem {
+  std::string path;
+  std::string reason;  // "Permission denied", "not a regular file (FIFO)"
+};
+
+// Expands files and folders (recursively, *.ops, sorted, following symlinks
+// but never around a loop) into file paths; a path given directly is kept
+// whatever its type (ReadOpsFile refuses what is not a regular file).
+// Returns false and sets `error` for a path that cannot be stat'ed (one that
+// does not exist, a symlink loop). Entries found inside folders that cannot
+// be walked go to `problems`, each named; without `problems` the first of
+// them is the error (false), so no caller skips one silently.
 bool CollectOpsFiles(const std::vector<std::string>& paths,
-                     std::vector<std::string>* files, std::string* error);
+                     std::vector<std::string>* files, std::string* error,
+                     std::vector<WalkProblem>* problems = nullptr);
 
 }  // namespace amc::backends
 

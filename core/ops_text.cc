@@ -3,14 +3,22 @@
 // cannot drift apart.
 #include "core/ops_text.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <utility>
 
 namespace amc::core {
 namespace {
+
+std::string Shown(std::string_view text) { return CutForMessage(text); }
 
 // ---- field wrappers that change how a number is spelled ----
 struct ElemFlagsField {
@@ -462,7 +470,7 @@ class FieldParser {
     if (it == fields_.end()) return;  // left out: default
     if (!parse(it->second)) {
       error_ = std::string("field '") + name + "': expected " + expected +
-               ", got '" + it->second + "'";
+               ", got '" + Shown(it->second) + "'";
     }
     fields_.erase(it);
   }
@@ -511,12 +519,12 @@ bool KeyValues(const std::vector<std::string>& tokens, size_t from, size_t to,
   for (size_t i = from; i < to; ++i) {
     size_t eq = tokens[i].find('=');
     if (eq == std::string::npos || eq == 0) {
-      error = "expected name=value, got '" + tokens[i] + "'";
+      error = "expected name=value, got '" + Shown(tokens[i]) + "'";
       return false;
     }
     std::string name = tokens[i].substr(0, eq);
     if (!out.emplace(name, tokens[i].substr(eq + 1)).second) {
-      error = "field '" + name + "' given twice";
+      error = "field '" + Shown(name) + "' given twice";
       return false;
     }
   }
@@ -528,7 +536,7 @@ std::string UnknownFields(const std::map<std::string, std::string>& left,
   std::string names;
   for (const auto& [name, value] : left) {
     if (!names.empty()) names += ", ";
-    names += "'" + name + "'";
+    names += "'" + Shown(name) + "'";
   }
   return "unknown field " + names + " (fields: " + allowed + ")";
 }
@@ -568,7 +576,7 @@ bool ParseResultTokens(const std::vector<std::string>& tokens, size_t from,
   }
   auto err = ErrnoFromName(tokens[from]);
   if (!err) {
-    error = "expected ok or an errno name after '->', got '" + tokens[from] +
+    error = "expected ok or an errno name after '->', got '" + Shown(tokens[from]) +
             "'";
     return false;
   }
@@ -583,12 +591,12 @@ bool ParseResultTokens(const std::vector<std::string>& tokens, size_t from,
     size_t eq = tokens[i].find('=');
     if (eq == std::string::npos || eq == 0) {
       error = "expected a result field (value= next= count= out= keys= "
-              "aligned= old=) or null, got '" + tokens[i] + "'";
+              "aligned= old=) or null, got '" + Shown(tokens[i]) + "'";
       return false;
     }
     std::string name = tokens[i].substr(0, eq);
     if (!fields.emplace(name, tokens[i].substr(eq + 1)).second) {
-      error = "result field '" + name + "' given twice";
+      error = "result field '" + Shown(name) + "' given twice";
       return false;
     }
   }
@@ -615,12 +623,12 @@ bool ParseResultTokens(const std::vector<std::string>& tokens, size_t from,
       good = n.has_value();
       if (good) r.old = *n;
     } else {
-      error = "unknown result field '" + name +
+      error = "unknown result field '" + Shown(name) +
               "' (fields: value next count out keys aligned old)";
       return false;
     }
     if (!good) {
-      error = "result field '" + name + "': bad value '" + text + "'";
+      error = "result field '" + Shown(name) + "': bad value '" + Shown(text) + "'";
       return false;
     }
   }
@@ -767,6 +775,11 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.size() > kMaxOpsLineBytes) {
+      return fail("line is " + std::to_string(line.size()) +
+                  " bytes, over the limit of " +
+                  std::to_string(kMaxOpsLineBytes) + " bytes per line");
+    }
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     size_t first = line.find_first_not_of(" \t\r");  // as Tokens() splits
     if (first == std::string_view::npos) continue;
@@ -810,7 +823,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
           auto n = ParseU32(value);
           if (!n || *n == 0) {
             return fail("env " + name + ": expected a positive number, got '" +
-                        value + "'");
+                        Shown(value) + "'");
           }
           (name == "possible_cpus" ? env.possible_cpus
            : name == "page_size"   ? env.page_size
@@ -818,7 +831,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
         } else if (name == "kernel") {
           env.kernel_release = value;
         } else {
-          return fail("unknown env field '" + name +
+          return fail("unknown env field '" + Shown(name) +
                       "' (fields: possible_cpus online_cpus page_size kernel)");
         }
       }
@@ -847,7 +860,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
             spec.type = MapType::kPercpuArray;
           } else {
             return fail("map type: expected ARRAY or PERCPU_ARRAY, got '" +
-                        value + "'");
+                        Shown(value) + "'");
           }
           continue;
         }
@@ -855,7 +868,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
           auto n = ParseBits(value, kMapFlagNames, "0");
           if (!n || *n > UINT32_MAX) {
             return fail("map flags: expected BPF_F_* names or a number, got '" +
-                        value + "'");
+                        Shown(value) + "'");
           }
           spec.map_flags = static_cast<uint32_t>(*n);
           continue;
@@ -870,14 +883,14 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
           target = &*spec.spin_lock_offset;
         }
         if (!target) {
-          return fail("unknown map field '" + name +
+          return fail("unknown map field '" + Shown(name) +
                       "' (fields: type key_size value_size max_entries flags "
                       "numa_node spin_lock)");
         }
         auto n = ParseU32(value);
         if (!n) {
           return fail("map " + name + ": expected a 32-bit number, got '" +
-                      value + "'");
+                      Shown(value) + "'");
         }
         *target = *n;
       }
@@ -889,7 +902,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
         auto err = ErrnoFromName(tokens[arrow + 1]);
         if (!err) {
           return fail("map result: expected ok or an errno name, got '" +
-                      tokens[arrow + 1] + "'");
+                      Shown(tokens[arrow + 1]) + "'");
         }
         seq.expect_create = *err;
       }
@@ -902,7 +915,7 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
         names += i ? ", " : "";
         names += OpKindName(static_cast<OpKind>(i));
       }
-      return fail("unknown operation '" + word + "' (expected env, map, " +
+      return fail("unknown operation '" + Shown(word) + "' (expected env, map, " +
                   names + ")");
     }
     if (!have_map) {
@@ -930,12 +943,73 @@ std::variant<Sequence, ParseError> ParseOps(std::string_view text,
   return seq;
 }
 
+std::string CutForMessage(std::string_view text, size_t max_chars) {
+  if (text.size() <= max_chars) return std::string(text);
+  return std::string(text.substr(0, max_chars)) + "... (" +
+         std::to_string(text.size()) + " bytes)";
+}
+
+std::string FileTypeName(unsigned mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "regular file";
+    case S_IFDIR: return "directory";
+    case S_IFIFO: return "FIFO";
+    case S_IFSOCK: return "socket";
+    case S_IFCHR: return "character device";
+    case S_IFBLK: return "block device";
+    case S_IFLNK: return "symbolic link";
+    default: return "unknown file type";
+  }
+}
+
 std::variant<Sequence, ParseError> ReadOpsFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ParseError{path, 0, "cannot open file"};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return ParseOps(buf.str(), path);
+  auto fail = [&](const std::string& message) {
+    return ParseError{path, 0, message};
+  };
+  // O_NONBLOCK: opening a FIFO with no writer would wait forever; the type
+  // check below then refuses it before any read.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    return fail(std::string("cannot stat: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail("not a regular file (" + FileTypeName(st.st_mode) + ")");
+  }
+  auto too_big = [&](uint64_t size) {
+    return fail("file is " + std::to_string(size) + " bytes, over the limit of " +
+                std::to_string(kMaxOpsFileBytes) + " bytes (" +
+                std::to_string(kMaxOpsFileBytes >> 20) + " MiB) for an .ops file");
+  };
+  if (static_cast<uint64_t>(st.st_size) > kMaxOpsFileBytes) {
+    return too_big(static_cast<uint64_t>(st.st_size));
+  }
+  std::string text;
+  text.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  // The file may grow while read: the limit holds on what is read.
+  while (true) {
+    if (got == text.size()) {
+      if (text.size() > kMaxOpsFileBytes) return too_big(text.size());
+      text.resize(std::min<size_t>(kMaxOpsFileBytes + 1,
+                                   std::max<size_t>(4096, text.size() * 2)));
+    }
+    ssize_t n = read(fd, text.data() + got, text.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(std::string("cannot read: ") + std::strerror(errno));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  if (text.size() > kMaxOpsFileBytes) return too_big(text.size());
+  return ParseOps(text, path);
 }
 
 }  // namespace amc::core

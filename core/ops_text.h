@@ -49,8 +49,18 @@ struct ParseError {
 // Parses a whole .ops file. `file` names it in errors.
 std::variant<Sequence, ParseError> ParseOps(std::string_view text,
                                             const std::string& file);
-// Reads and parses a file from disk.
+// Reads and parses a file from disk. Only a regular file of at most
+// kMaxOpsFileBytes is read: a FIFO, socket, device or folder is refused by
+// its type without blocking ("x.ops: not a regular file (FIFO)"), and a
+// failure names the reason ("x.ops: cannot open: Permission denied").
 std::variant<Sequence, ParseError> ReadOpsFile(const std::string& path);
+
+// `text` for an error message: at most `max_chars` of it, then
+// "... (N bytes)" when it was longer. Every input token an error quotes
+// goes through it.
+std::string CutForMessage(std::string_view text, size_t max_chars = 80);
+// "FIFO", "socket", "character device", "directory", ... for st_mode.
+std::string FileTypeName(unsigned mode);
 
 // Prints a sequence as .ops text (comments, env, map, one op per line,
 // with expectations where present).
@@ -68,6 +78,10 @@ std::string PrintMapFlags(uint32_t flags);
 // Limits that keep any parsed input small: bytes per field, bytes in all.
 inline constexpr size_t kMaxParsedFieldBytes = 4u << 20;
 inline constexpr size_t kMaxParsedTotalBytes = 16u << 20;
+// Limits on the text: a whole .ops file, and one line (room for two fields
+// of kMaxParsedFieldBytes written in hex, an op's and its result's).
+inline constexpr size_t kMaxOpsFileBytes = 64u << 20;
+inline constexpr size_t kMaxOpsLineBytes = 4 * kMaxParsedFieldBytes + (64u << 10);
 
 }  // namespace amc::core
 

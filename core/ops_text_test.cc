@@ -1,6 +1,12 @@
 #include "core/ops_text.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace amc::core {
 namespace {
@@ -195,11 +201,84 @@ TEST(OpsTextTest, OversizedByteRunsAreRejectedNotAllocated) {
             std::string::npos);
 }
 
-TEST(OpsTextTest, MissingFileIsAnErrorNamingIt) {
+TEST(OpsTextTest, MissingFileIsAnErrorNamingItAndTheReason) {
   auto parsed = ReadOpsFile("/nonexistent/x.ops");
   ASSERT_TRUE(std::holds_alternative<ParseError>(parsed));
   EXPECT_EQ(std::get<ParseError>(parsed).ToString(),
-            "/nonexistent/x.ops: cannot open file");
+            "/nonexistent/x.ops: cannot open: No such file or directory");
+}
+
+std::string ReadError(const std::string& path) {
+  auto parsed = ReadOpsFile(path);
+  if (!std::holds_alternative<ParseError>(parsed)) return "(parsed)";
+  return std::get<ParseError>(parsed).ToString();
+}
+
+std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "ops_text_test_" + std::to_string(getpid()) +
+         "_" + name;
+}
+
+// A FIFO without a writer would block a plain open (and read) forever.
+TEST(OpsTextTest, FifoIsRefusedByItsTypeWithoutBlocking) {
+  const std::string path = TempPath("x.fifo");
+  unlink(path.c_str());
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_EQ(ReadError(path), path + ": not a regular file (FIFO)");
+  unlink(path.c_str());
+}
+
+TEST(OpsTextTest, DevicesAndFoldersAreRefusedByTheirType) {
+  EXPECT_EQ(ReadError("/dev/zero"),
+            "/dev/zero: not a regular file (character device)");
+  EXPECT_EQ(ReadError("/"), "/: not a regular file (directory)");
+}
+
+TEST(OpsTextTest, FileOverTheSizeLimitIsRefusedNamingTheLimit) {
+  const std::string path = TempPath("big.ops");
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  ASSERT_EQ(truncate(path.c_str(), kMaxOpsFileBytes + 1), 0);
+  EXPECT_EQ(ReadError(path),
+            path + ": file is " + std::to_string(kMaxOpsFileBytes + 1) +
+                " bytes, over the limit of " + std::to_string(kMaxOpsFileBytes) +
+                " bytes (64 MiB) for an .ops file");
+  unlink(path.c_str());
+}
+
+TEST(OpsTextTest, LineOverTheLineLimitIsRefusedNamingTheLine) {
+  std::string text = "map type=ARRAY\n# " + std::string(kMaxOpsLineBytes, 'x');
+  auto parsed = ParseOps(text, "long.ops");
+  ASSERT_TRUE(std::holds_alternative<ParseError>(parsed));
+  EXPECT_EQ(std::get<ParseError>(parsed).ToString(),
+            "long.ops:2: line is " + std::to_string(kMaxOpsLineBytes + 2) +
+                " bytes, over the limit of " + std::to_string(kMaxOpsLineBytes) +
+                " bytes per line");
+}
+
+TEST(OpsTextTest, LongBadTokensAreCutInErrors) {
+  const std::string token(10u << 20, 'z');
+  for (const std::string& text :
+       {"map type=" + token + "\n", "map type=ARRAY\n" + token + "\n",
+        "map type=ARRAY\nlookup key=" + token + "\n",
+        "map type=ARRAY\nlookup " + token + "=1\n",
+        "map type=ARRAY\nlookup key=1 -> " + token + "\n"}) {
+    auto parsed = ParseOps(text, "bad.ops");
+    ASSERT_TRUE(std::holds_alternative<ParseError>(parsed));
+    std::string message = std::get<ParseError>(parsed).ToString();
+    EXPECT_LT(message.size(), 400u) << message.substr(0, 400);
+    EXPECT_NE(message.find(std::string(80, 'z') + "... (" +
+                           std::to_string(token.size()) + " bytes)"),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST(OpsTextTest, CutForMessageKeepsShortTextWhole) {
+  EXPECT_EQ(CutForMessage("abc"), "abc");
+  EXPECT_EQ(CutForMessage(std::string(81, 'a'), 80),
+            std::string(80, 'a') + "... (81 bytes)");
 }
 
 TEST(OpsTextTest, BytesPrintWithRunsAndParseBack) {

@@ -78,8 +78,21 @@ int main(int argc, char** argv) {
   for (const std::string& path : paths) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-      for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
-        if (entry.is_regular_file()) files.push_back(entry.path().string());
+      // error_code forms throughout: a symlink loop or an unreadable folder
+      // is named and ends the run, never an uncaught filesystem_error.
+      std::filesystem::recursive_directory_iterator it(path, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        std::error_code entry_ec;
+        if (it->is_regular_file(entry_ec)) files.push_back(it->path().string());
+        if (entry_ec) {
+          std::fprintf(stderr, "%s: %s\n", it->path().c_str(),
+                       entry_ec.message().c_str());
+          return 1;
+        }
+      }
+      if (ec) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), ec.message().c_str());
+        return 1;
       }
     } else if (std::filesystem::exists(path, ec)) {
       files.push_back(path);

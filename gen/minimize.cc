@@ -11,11 +11,15 @@ namespace {
 class Search {
  public:
   Search(const std::function<bool(const core::Sequence&)>& still_fails,
-         size_t budget)
-      : still_fails_(still_fails), budget_(budget) {}
+         size_t budget, const std::function<bool()>& stop)
+      : still_fails_(still_fails), budget_(budget), stop_(stop) {}
 
   // Keeps `candidate` in `best` when it still fails.
   bool Try(core::Sequence& best, const core::Sequence& candidate) {
+    if (!stopped_ && stop_ && stop_()) {
+      stopped_ = true;
+      budget_ = attempts_;  // exhausted: every loop ends
+    }
     if (attempts_ >= budget_ || candidate == best) return false;
     ++attempts_;
     if (!still_fails_(candidate)) return false;
@@ -24,10 +28,13 @@ class Search {
   }
   bool exhausted() const { return attempts_ >= budget_; }
   size_t attempts() const { return attempts_; }
+  bool stopped() const { return stopped_; }
 
  private:
   const std::function<bool(const core::Sequence&)>& still_fails_;
   size_t budget_;
+  const std::function<bool()>& stop_;
+  bool stopped_ = false;
   size_t attempts_ = 0;
 };
 
@@ -325,7 +332,7 @@ core::Sequence Minimize(
   core::Sequence best = failing;
   for (core::Step& step : best.steps) step.expect.reset();
   best.expect_create.reset();
-  Search search(still_fails, options.max_attempts);
+  Search search(still_fails, options.max_attempts, options.stop);
   // Rounds until nothing changes (at most three): simplifying fields can
   // make more ops removable, and fewer ops more fields.
   for (int round = 0; round < 3 && !search.exhausted(); ++round) {
@@ -339,6 +346,7 @@ core::Sequence Minimize(
     stats->attempts = search.attempts();
     stats->ops_before = failing.steps.size();
     stats->ops_after = best.steps.size();
+    stats->stopped = search.stopped();
   }
   return best;
 }

@@ -30,12 +30,17 @@ namespace amc::gen {
 struct MinimizeOptions {
   // Upper bound on predicate calls (each runs the sequence on every backend).
   size_t max_attempts = 4000;
+  // Polled before each attempt: true ends the search at once (a signal, a
+  // time budget), and the smallest failing sequence found so far is the
+  // result. Unset: never.
+  std::function<bool()> stop;
 };
 
 struct MinimizeStats {
   size_t attempts = 0;
   size_t ops_before = 0;
   size_t ops_after = 0;
+  bool stopped = false;  // options.stop ended the search early
 };
 
 core::Sequence Minimize(

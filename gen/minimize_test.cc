@@ -147,6 +147,28 @@ TEST(MinimizeTest, UpdateBatchShrinksToTheOneKeyThatMatters) {
   EXPECT_EQ(b.keys.size(), 1u) << core::PrintOps(small);
   EXPECT_LE(b.values.size(), 8u) << core::PrintOps(small);
   EXPECT_LE(small.spec.max_entries, 2u) << core::PrintOps(small);
+// A stop (signal, time budget) ends the search before the next attempt, and
+// what is returned is the smallest sequence found failing so far.
+TEST(MinimizeTest, StopEndsTheSearchWithTheBestFailingSequenceSoFar) {
+  core::Sequence seq;
+  for (int i = 0; i < 64; ++i) seq.steps.push_back({core::Freeze{}, std::nullopt});
+  size_t calls = 0;
+  MinimizeOptions options;
+  options.stop = [&] { return calls >= 3; };
+  MinimizeStats stats;
+  // Fails while it keeps at least 8 ops: each kept candidate is smaller.
+  core::Sequence small = Minimize(
+      seq,
+      [&](const core::Sequence& s) {
+        ++calls;
+        return s.steps.size() >= 8;
+      },
+      options, &stats);
+  EXPECT_EQ(calls, 3u);
+  EXPECT_EQ(stats.attempts, 3u);
+  EXPECT_TRUE(stats.stopped);
+  EXPECT_GE(small.steps.size(), 8u);
+  EXPECT_LT(small.steps.size(), 64u);
 }
 
 }  // namespace

@@ -143,23 +143,30 @@ std::optional<DivergenceRecord> Reproduce(
   for (auto& t : timers) t.enabled = false;
   gen::MinimizeStats stats;
   // Bounded in time too: on the kernel each attempt costs milliseconds, and
-  // the campaign's budget should not stretch by minutes.
-  const auto same = gen::SameDivergence(backends, seq, d);
+  // the campaign's budget should not stretch by minutes. --time is a hard
+  // budget that minimization shares, and a signal stops it too; what was
+  // found so far still fails the same way.
   const Clock::time_point give_up = Clock::now() + kMinimizeTimeLimit;
-  bool timed_out = false;
+  gen::MinimizeOptions minimize_options;
+  minimize_options.stop = [&] {
+    const char* why = nullptr;
+    if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+      why = "by a signal";
+    } else if (shared.deadline && Clock::now() >= *shared.deadline) {
+      why = "at the time budget (--time)";
+    } else if (Clock::now() >= give_up) {
+      why = "at its 15 s limit";
+    } else if (shared.failed.load(std::memory_order_relaxed)) {
+      why = "as a worker failed";
+    }
+    if (why) record.minimization_stopped = why;
+    return why != nullptr;
+  };
   // With its geometry, so that values can be cut to the syscall buffer size.
   core::Sequence placed = seq;
   placed.env = core::Geometry(CampaignGeometry(*shared.plan, index));
   core::Sequence minimized = gen::Minimize(
-      placed,
-      [&](const core::Sequence& candidate) {
-        if (Clock::now() >= give_up) {
-          timed_out = true;
-          return false;
-        }
-        return same(candidate);
-      },
-      {}, &stats);
+      placed, gen::SameDivergence(backends, seq, d), minimize_options, &stats);
   core::RunOptions run_options;
   run_options.check_expectations = false;
   core::RunOutcome again =
@@ -197,7 +204,10 @@ std::optional<DivergenceRecord> Reproduce(
       "minimized from " + std::to_string(record.ops_before) + " to " +
           std::to_string(record.ops_after) + " ops in " +
           std::to_string(stats.attempts) + " attempts" +
-          (timed_out ? " (stopped at the time limit)" : ""),
+          (record.minimization_stopped.empty()
+               ? ""
+               : " (minimization stopped " + record.minimization_stopped +
+                     ": a partial minimization)"),
       "reproduce: amc replay --backends " + names + profile + " THIS_FILE",
   };
   if (!options.kernel_profile.empty()) {
@@ -207,6 +217,10 @@ std::optional<DivergenceRecord> Reproduce(
   std::lock_guard<std::mutex> lock(shared.mu);
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    record.note = options.out_dir + ": cannot create folder: " + ec.message();
+    return record;
+  }
   std::string path = (std::filesystem::path(options.out_dir) /
                       ("seed" + std::to_string(options.seed) + "-seq" +
                        std::to_string(index) + ".ops"))
@@ -223,6 +237,7 @@ std::optional<DivergenceRecord> Reproduce(
     group.report = record.report;
     group.ops_before = record.ops_before;
     group.ops_after = record.ops_after;
+    group.minimization_stopped = record.minimization_stopped;
   }
   return record;
 }

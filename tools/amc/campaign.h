@@ -6,7 +6,8 @@
 // not thread-safe; kernel maps and programs belong to the instance that made
 // them), runs every sequence through core::RunDifferential, tallies results,
 // and minimizes the first divergence of each signature with gen::Minimize
-// on its own backends (at most 15 s each), keeping that signature.
+// on its own backends (at most 15 s each, never past --time, and a signal
+// stops it), keeping that signature.
 //
 // Divergences are grouped by core::Divergence::Signature (op kind, map type,
 // the field that differs, each backend's answer class; never values): one
@@ -138,6 +139,10 @@ struct DivergenceRecord {
   double seconds = 0;  // the sequence's run, before minimizing
   size_t ops_before = 0;
   size_t ops_after = 0;
+  // Why minimization ended early ("at the time budget (--time)", "by a
+  // signal", "at its 15 s limit"), or "" when it ran to the end. The
+  // reproducer still fails the same way.
+  std::string minimization_stopped;
 };
 
 // The divergences of one signature.
@@ -152,6 +157,9 @@ struct SignatureGroup {
   size_t files_reserved = 0;
   size_t ops_before = 0;
   size_t ops_after = 0;
+  // Why the minimization of its reproducer stopped early ("" = it ran out
+  // of simplifications).
+  std::string minimization_stopped;
 };
 
 // Passing sequences are reported per block of this many consecutive

@@ -2,11 +2,15 @@
 // `amc info` and the top-level dispatch (`amc run` is in run_command.cc).
 #include "tools/amc/commands.h"
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -84,8 +88,14 @@ options:
                     backend could not check for its environment
   --help            this text
 
-exit status: 0 none failed (some may be skipped), 1 a file failed, 2 bad usage, a missing path or a
-malformed file (named with its line)
+Only regular files are read (a FIFO or device is refused by name, without
+waiting); a folder entry that cannot be walked (a symlink loop, an unreadable
+folder) is an ERROR line of its own and counts as unreadable.
+
+exit status: 0 none failed (some may be skipped), 1 a file failed, 2 bad
+usage, a missing path, an unreadable or malformed file (named with its line),
+130 stopped by SIGINT or SIGTERM before every file was replayed (the summary
+and reports are still written, marked interrupted)
 )";
 
 constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
@@ -108,8 +118,11 @@ Linux 5.14; `amc info` lists the kinds) is not recorded: it is named as
 SKIPPED with the reason, the others are recorded, and the exit status is 2
 (0 with --allow-unrunnable).
 
+--out is checked (created, writable) before any file is recorded. SIGINT or
+SIGTERM stops between files: the files recorded so far stay written.
+
 exit status: 0 recorded, 2 bad usage, unreadable input, no kernel access, or
-a file not recorded
+a file not recorded, 130 stopped by SIGINT or SIGTERM
 )";
 
 constexpr char kMinimizeHelp[] = R"(usage: amc minimize [options] FILE
@@ -128,8 +141,13 @@ options:
   --max-attempts N     runs of the case at most (default 4000)
   --help               this text
 
+--out is checked (its folder takes a new file) before the search starts.
+SIGINT or SIGTERM stops the search before its next attempt: the smallest case
+found failing so far is written, marked as a partial minimization.
+
 exit status: 1 the case fails (minimized case written), 0 it does not fail
-(nothing to minimize), 2 bad usage or unreadable input
+(nothing to minimize), 2 bad usage or unreadable input, 130 stopped by SIGINT
+or SIGTERM (the partial minimization is written)
 )";
 
 constexpr char kInfoHelp[] = R"(usage: amc info [--backends LIST]
@@ -202,10 +220,14 @@ int ReplayCommand(int argc, char** argv) {
   if (args.positional().empty())
     return UsageError("replay", "no .ops file or folder given");
   std::vector<std::string> files;
-  if (!backends::CollectOpsFiles(args.positional(), &files, &error)) {
+  // Entries a folder walk could not take (symlink loops, unreadable
+  // folders): each is an ERROR line and counts as unreadable.
+  std::vector<backends::WalkProblem> walk_problems;
+  if (!backends::CollectOpsFiles(args.positional(), &files, &error,
+                                 &walk_problems)) {
     return UsageError("replay", error);
   }
-  if (files.empty()) {
+  if (files.empty() && walk_problems.empty()) {
     return UsageError("replay",
                       "no .ops files under " + Join(args.positional(), ", "));
   }
@@ -222,7 +244,21 @@ int ReplayCommand(int argc, char** argv) {
   std::map<std::string, size_t> sat_out_elsewhere;
   std::vector<TestCaseReport> cases;
   Clock::time_point start = Clock::now();
+  for (const auto& problem : walk_problems) {
+    ++unreadable;
+    std::string message = problem.path + ": " + problem.reason;
+    std::printf("ERROR %s\n", message.c_str());
+    TestCaseReport tc;
+    tc.classname = "amc.replay";
+    tc.name = problem.path;
+    tc.error = message;
+    cases.push_back(std::move(tc));
+  }
+  StopOnSignals stop;
+  size_t replayed = 0;
   for (const std::string& file : files) {
+    if (stop.stopped()) break;
+    ++replayed;
     Clock::time_point t0 = Clock::now();
     backends::ReplayOutcome out = replayer.ReplayFile(file);
     TestCaseReport tc;
@@ -286,7 +322,7 @@ int ReplayCommand(int argc, char** argv) {
   std::printf(
       "replayed %zu files: %zu passed, %zu failed, %zu unreadable, %zu "
       "skipped\n",
-      files.size(), passed, failed, unreadable, skipped);
+      replayed + walk_problems.size(), passed, failed, unreadable, skipped);
   for (const auto& [name, reason] : not_run) {
     std::printf("  not run on %s: %s\n", name.c_str(), reason.c_str());
   }
@@ -299,9 +335,17 @@ int ReplayCommand(int argc, char** argv) {
         "kernel profile (skipped; --verbose lists them)\n",
         name.c_str(), count);
   }
-  const int exit_code = unreadable ? kExitUsage
-                        : failed   ? kExitDiverge
-                                   : kExitAgree;
+  const bool interrupted = stop.stopped();
+  if (interrupted) {
+    std::printf(
+        "INTERRUPTED (%s): %zu of %zu files replayed before the stop; the "
+        "others were not run, so no verdict on them\n",
+        stop.signal_name().c_str(), replayed, files.size());
+  }
+  const int exit_code = unreadable    ? kExitUsage
+                        : failed      ? kExitDiverge
+                        : interrupted ? kExitInterrupted
+                                      : kExitAgree;
   int status = exit_code;
   if (args.Has("junit")) {
     std::string e = WriteTextFile(args.Get("junit"),
@@ -335,11 +379,13 @@ int ReplayCommand(int argc, char** argv) {
     }
     std::string json = JsonList(true)
                            .Str("command", "replay")
-                           .Int("files", files.size())
+                           .Int("files", files.size() + walk_problems.size())
                            .Int("passed", passed)
                            .Int("failed", failed)
                            .Int("unreadable", unreadable)
                            .Int("skipped", skipped)
+                           .Int("not_run", files.size() - replayed)
+                           .Bool("interrupted", interrupted)
                            .Num("seconds", seconds)
                            .Raw("unavailable", unavailable.Done())
                            .Raw("results", list.Done())
@@ -370,15 +416,27 @@ int RecordCommand(int argc, char** argv) {
   namespace fs = std::filesystem;
   // Input file -> output path (a folder argument keeps the path below it).
   std::vector<std::pair<std::string, fs::path>> jobs;
+  std::vector<backends::WalkProblem> walk_problems;
   for (const std::string& p : args.positional()) {
     std::vector<std::string> files;
-    if (!backends::CollectOpsFiles({p}, &files, &error))
+    if (!backends::CollectOpsFiles({p}, &files, &error, &walk_problems))
       return UsageError("record", error);
     bool folder = fs::is_directory(p);
     for (const auto& f : files) {
       fs::path rel = folder ? fs::relative(f, p) : fs::path(f).filename();
       jobs.emplace_back(f, fs::path(args.Get("out")) / rel);
     }
+  }
+  // Every entry a folder walk could not take is named, then the command
+  // stops before any kernel work.
+  for (const auto& problem : walk_problems) {
+    std::fprintf(stderr, "amc record: ERROR %s: %s\n", problem.path.c_str(),
+                 problem.reason.c_str());
+  }
+  if (!walk_problems.empty()) {
+    std::fprintf(stderr, "amc record: %zu folder entries could not be read; "
+                 "nothing recorded\n", walk_problems.size());
+    return kExitUsage;
   }
   if (jobs.empty())
     return UsageError("record",
@@ -402,6 +460,11 @@ int RecordCommand(int argc, char** argv) {
     }
     sequences.push_back(std::get<core::Sequence>(std::move(parsed)));
   }
+  // --out is checked before any kernel work: created if missing, writable.
+  if (std::string e = CheckOutputFolder(args.Get("out")); !e.empty()) {
+    std::fprintf(stderr, "amc record: --out %s\n", e.c_str());
+    return kExitUsage;
+  }
   KernelRecorder recorder;
   if (!recorder.unavailable().empty()) {
     std::fprintf(stderr, "amc record: cannot record: %s\n",
@@ -409,7 +472,14 @@ int RecordCommand(int argc, char** argv) {
     return kExitUsage;
   }
   size_t not_recorded = 0;
+  StopOnSignals stop;
   for (size_t i = 0; i < jobs.size(); ++i) {
+    if (stop.stopped()) {
+      std::printf("INTERRUPTED (%s): %zu of %zu files handled before the "
+                  "stop; the others were not recorded\n",
+                  stop.signal_name().c_str(), i, jobs.size());
+      return kExitInterrupted;
+    }
     std::string why;
     std::optional<core::Sequence> recorded =
         recorder.Record(sequences[i], &why);
@@ -461,8 +531,19 @@ int MinimizeCommand(int argc, char** argv) {
   error = args.GetUint("max-attempts", &max_attempts);
   if (!error.empty()) return UsageError("minimize", error);
   const std::string file = args.positional()[0];
-  if (!std::filesystem::exists(file))
-    return UsageError("minimize", file + ": no such file");
+  struct stat st;
+  if (stat(file.c_str(), &st) != 0) {
+    return UsageError("minimize",
+                      file + ": " + (errno == ENOENT ? std::string("no such file")
+                                                     : std::strerror(errno)));
+  }
+  // --out is checked before any attempt runs, not after the search.
+  if (args.Has("out")) {
+    if (std::string e = CheckOutputFile(args.Get("out")); !e.empty()) {
+      std::fprintf(stderr, "amc minimize: --out %s\n", e.c_str());
+      return kExitUsage;
+    }
+  }
   auto parsed = core::ReadOpsFile(file);
   if (auto* e = std::get_if<core::ParseError>(&parsed)) {
     std::fprintf(stderr, "amc minimize: %s\n", e->ToString().c_str());
@@ -514,18 +595,25 @@ int MinimizeCommand(int argc, char** argv) {
     return kExitAgree;
   }
   const core::Divergence& d = *outcome.divergence;
+  // SIGINT / SIGTERM end the search before its next attempt; the smallest
+  // failing case found so far is still written (it fails the same way).
+  // Installed before the line below, which tells a watcher the search began.
+  StopOnSignals stop;
   std::fprintf(stderr, "amc minimize: %s fails: %s\n", file.c_str(),
                FirstDifference(seq, d).c_str());
   core::Sequence minimized;
   size_t attempts = 0;
   std::string how;
+  const std::function<bool()> stopped = [&stop] { return stop.stopped(); };
   if (d.kind == core::Divergence::Kind::kExpectation) {
     minimized = MinimizeExpectationFailure(
-        seq, outcome, backends, max_attempts ? *max_attempts : 4000, &attempts);
+        seq, outcome, backends, max_attempts ? *max_attempts : 4000, &attempts,
+        stopped);
     how = "removing ops (recorded expectations kept)";
   } else {
     gen::MinimizeOptions options;
     if (max_attempts) options.max_attempts = *max_attempts;
+    options.stop = stopped;
     gen::MinimizeStats stats;
     core::Sequence found = gen::Minimize(
         seq, gen::SameDivergence(backends, seq, d), options, &stats);
@@ -550,6 +638,12 @@ int MinimizeCommand(int argc, char** argv) {
                                           std::getenv("AMC_KERNEL_PROFILE")
                                     : std::string()) +
                                ")");
+  const bool interrupted = stop.stopped();
+  if (interrupted) {
+    minimized.comments.push_back("minimization stopped by " +
+                                 stop.signal_name() +
+                                 " (a partial minimization: it still fails)");
+  }
   core::RunOutcome check = core::RunDifferential(minimized, backends);
   if (check.divergence) {
     std::fprintf(stderr, "%s", check.divergence->Report(minimized).c_str());
@@ -566,6 +660,13 @@ int MinimizeCommand(int argc, char** argv) {
     std::fprintf(stderr, "amc minimize: wrote %s\n", args.Get("out").c_str());
   } else {
     std::fputs(text.c_str(), stdout);
+  }
+  if (interrupted) {
+    std::fprintf(stderr,
+                 "amc minimize: INTERRUPTED (%s): minimization stopped early; "
+                 "the case written is the smallest found failing so far\n",
+                 stop.signal_name().c_str());
+    return kExitInterrupted;
   }
   return kExitDiverge;
 }

@@ -36,7 +36,7 @@ std::map<std::string, std::string> Contradicting(
 core::Sequence MinimizeExpectationFailure(
     const core::Sequence& failing, const core::RunOutcome& outcome,
     const std::vector<core::Backend*>& backends, size_t max_attempts,
-    size_t* attempts) {
+    size_t* attempts, const std::function<bool()>& stop) {
   const core::Divergence& d = *outcome.divergence;
   core::Sequence best = failing;
   *attempts = 0;
@@ -66,10 +66,14 @@ core::Sequence MinimizeExpectationFailure(
   // Removes chunks of the steps before the failing one, halving the chunk
   // size down to single steps.
   size_t chunk = std::max<size_t>(1, (best.steps.size() - 1) / 2);
-  while (*attempts < max_attempts) {
+  bool stopped = false;
+  auto more = [&] {
+    if (!stopped && stop && stop()) stopped = true;
+    return !stopped && *attempts < max_attempts;
+  };
+  while (more()) {
     bool removed = false;
-    for (size_t start = 0;
-         start + 1 < best.steps.size() && *attempts < max_attempts;) {
+    for (size_t start = 0; start + 1 < best.steps.size() && more();) {
       size_t end = std::min(start + chunk, best.steps.size() - 1);
       core::Sequence candidate = best;
       candidate.steps.erase(candidate.steps.begin() + start,

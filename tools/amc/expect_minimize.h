@@ -16,6 +16,7 @@
 #define AMC_TOOLS_AMC_EXPECT_MINIMIZE_H_
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "core/backend.h"
@@ -25,11 +26,12 @@
 namespace amc::cli {
 
 // `outcome` is the run of `failing` with expectations checked; its
-// divergence must be of kind kExpectation.
+// divergence must be of kind kExpectation. `stop`, polled before each
+// attempt, ends the search with the smallest failing case found so far.
 core::Sequence MinimizeExpectationFailure(
     const core::Sequence& failing, const core::RunOutcome& outcome,
     const std::vector<core::Backend*>& backends, size_t max_attempts,
-    size_t* attempts);
+    size_t* attempts, const std::function<bool()>& stop = {});
 
 }  // namespace amc::cli
 

@@ -1,6 +1,9 @@
 // tools/amc/report.cc: JUnit XML and JSON text.
 #include "tools/amc/report.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -139,11 +142,21 @@ JsonList& JsonList::Raw(const std::string& key, const std::string& json) {
 }
 
 std::string WriteTextFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return path + ": cannot write: " + std::strerror(errno);
-  out << text;
-  out.close();
-  if (!out) return path + ": write failed";
+  // POSIX calls, so that every failure keeps its errno for the message.
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return path + ": cannot write: " + std::strerror(errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = n < 0 ? std::strerror(errno) : "wrote nothing";
+      close(fd);
+      return path + ": write failed: " + why;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0) return path + ": write failed: " + std::strerror(errno);
   return "";
 }
 

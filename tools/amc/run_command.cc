@@ -226,6 +226,19 @@ int RunCommand(int argc, char** argv) {
   }
   options.collect_cases = args.Has("junit");
   options.stop = &g_stop;
+  // Where reproducers (and reports) go is checked before any sequence runs,
+  // never found unwritable after the whole campaign. The folder is made
+  // only when a reproducer is written.
+  if (std::string e = CheckOutputFolder(options.out_dir, /*create=*/false);
+      !e.empty()) {
+    return UsageError("run", "--out " + e);
+  }
+  for (const char* report : {"json", "junit"}) {
+    if (!args.Has(report)) continue;
+    if (std::string e = CheckOutputFile(args.Get(report)); !e.empty()) {
+      return UsageError("run", std::string("--") + report + " " + e);
+    }
+  }
 
   backends::Selection selection =
       backends::SelectBackends(options.backend_list, geometry);
@@ -441,7 +454,11 @@ int RunCommand(int argc, char** argv) {
       std::printf("    -> %s%s\n", file.c_str(),
                   &file == &g.files.front()
                       ? (" (minimized from " + std::to_string(g.ops_before) +
-                         " to " + std::to_string(g.ops_after) + " ops)")
+                         " to " + std::to_string(g.ops_after) + " ops" +
+                         (g.minimization_stopped.empty()
+                              ? ""
+                              : "; minimization stopped " + g.minimization_stopped) +
+                         ")")
                             .c_str()
                       : "");
     }
@@ -567,6 +584,7 @@ int RunCommand(int argc, char** argv) {
                                           : 0)
               .Int("ops_before", d.ops_before)
               .Int("ops_after", d.ops_after)
+              .Str("minimization_stopped", d.minimization_stopped)
               .Done());
     }
     std::string json =
@@ -578,6 +596,8 @@ int RunCommand(int argc, char** argv) {
             .Int("sequences", result.sequences)
             .Int("ops", result.ops)
             .Num("seconds", result.elapsed)
+            .Raw("budget_seconds",
+                 options.seconds ? JsonNumber(*options.seconds) : "null")
             .Num("sequences_per_second", result.sequences / elapsed)
             .Num("ops_per_second", result.ops / elapsed)
             .Bool("interrupted", g_stop.load())
