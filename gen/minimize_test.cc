@@ -147,6 +147,8 @@ TEST(MinimizeTest, UpdateBatchShrinksToTheOneKeyThatMatters) {
   EXPECT_EQ(b.keys.size(), 1u) << core::PrintOps(small);
   EXPECT_LE(b.values.size(), 8u) << core::PrintOps(small);
   EXPECT_LE(small.spec.max_entries, 2u) << core::PrintOps(small);
+}
+
 // A stop (signal, time budget) ends the search before the next attempt, and
 // what is returned is the smallest sequence found failing so far.
 TEST(MinimizeTest, StopEndsTheSearchWithTheBestFailingSequenceSoFar) {
