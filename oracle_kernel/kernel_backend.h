@@ -33,7 +33,10 @@
 //
 // Invariant: every fd, mapping and program the backend opens is released by
 // the MapInstance or by the backend's cache (DropCache, destructor); results
-// carry errnos exactly as the kernel returned them, positive.
+// carry errnos exactly as the kernel returned them, positive. A failure of
+// the harness's own calls (its fds, its read-backs, its scratch maps, a
+// capability it needs) is thrown as core::HarnessError, never returned as a
+// result (kernel_backend.cc says which call's errnos are which).
 #ifndef AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 #define AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 
@@ -62,6 +65,12 @@ struct ProbeFacts {
   // errno of loading prog_lookup_percpu (bpf_map_lookup_percpu_elem, Linux
   // 5.19) against a PERCPU_ARRAY; probed only when the other program loads.
   int lookup_percpu_load_err = 0;
+  // The first other command the backend needs that failed on a fresh map of
+  // each type (get-info, get-fd-by-id, batch update and lookup, mmap), with
+  // the capability it needs ("BPF_MAP_GET_FD_BY_ID gave EPERM (... needs
+  // CAP_SYS_ADMIN)"); "" when all worked. Non-empty makes the backend
+  // unavailable: without them every read-back would fail.
+  std::string harness_call_failed;
   bool cap_bpf = false;        // effective CAP_BPF
   bool cap_sys_admin = false;  // effective CAP_SYS_ADMIN
   // /proc/sys/kernel/unprivileged_bpf_disabled, -1 when unreadable.
@@ -69,8 +78,10 @@ struct ProbeFacts {
   std::string kernel_release;
 };
 
-// "" when the facts say the backend can run (it can create maps), otherwise
-// the precise reason (no CAP_BPF, kernel.unprivileged_bpf_disabled=N, ...).
+// "" when the facts say the backend can run (it can create maps and run
+// every command it needs on them), otherwise the precise reason (no CAP_BPF,
+// kernel.unprivileged_bpf_disabled=N, BPF_MAP_GET_FD_BY_ID needs
+// CAP_SYS_ADMIN, ...).
 std::string UnavailableReason(const ProbeFacts& facts);
 
 // "" when ops of `kind` can run here, otherwise why not. Only program ops
