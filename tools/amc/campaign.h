@@ -17,6 +17,9 @@
 // max_divergence_records divergences keep a record (every new kind always
 // does); later repeats of a known kind are counted against its first one.
 //
+// A harness error (core/harness_error.h) is its own class: counted, the
+// first ones kept with their message, never minimized nor written.
+//
 // Invariant: a divergence is never dropped: it is counted (per kind), each
 // new kind keeps its summary, and each new kind (up to max_reproducers) gets
 // its minimized reproducer written as an .ops file that `amc replay` fails
@@ -85,6 +88,7 @@ struct Progress {
   uint64_t sequences = 0;
   uint64_t ops = 0;  // ops run (one op on every backend counts once)
   uint64_t divergences = 0;
+  uint64_t harness_errors = 0;
   double elapsed = 0;
 };
 
@@ -131,6 +135,14 @@ struct DivergenceRecord {
   size_t ops_after = 0;
 };
 
+// A sequence the harness failed on (core/harness_error.h): no verdict on it.
+struct HarnessErrorRecord {
+  uint64_t index = 0;
+  std::string message;  // RunOutcome::harness_error
+};
+// Harness errors beyond this many are only counted.
+inline constexpr uint64_t kMaxHarnessErrorRecords = 100;
+
 // Passing sequences are reported per block of this many consecutive
 // indices; each diverging sequence is a case of its own.
 inline constexpr uint64_t kCaseBlock = 1000;
@@ -152,6 +164,10 @@ struct CampaignResult {
   std::vector<BackendTally> backends;  // in selection order
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   uint64_t divergent_sequences = 0;           // all of them
+  // Sequences on which amc itself failed (never divergences), and the first
+  // kMaxHarnessErrorRecords of them, by index.
+  uint64_t harness_errors = 0;
+  std::vector<HarnessErrorRecord> harness_error_records;
   std::vector<DivergenceRecord> divergences;  // recorded ones, by index
   // First sequence of each kind -> how many later ones diverged that way
   // (recorded or not).

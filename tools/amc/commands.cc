@@ -21,6 +21,7 @@
 #include "tools/amc/args.h"
 #include "tools/amc/cli_util.h"
 #include "tools/amc/expect_minimize.h"
+#include "tools/amc/limits.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
 #include "tools/amc/sysinfo.h"
@@ -66,8 +67,10 @@ options:
   --verbose         also print a line per passing file
   --help            this text
 
-exit status: 0 all passed, 1 a file failed, 2 bad usage, a missing path or a
-malformed file (named with its line)
+exit status: 0 all passed, 1 a file failed, 2 bad usage, a missing path, a
+malformed file (named with its line), or a harness error (amc itself failed
+on a file: out of descriptors or memory, a refused read-back; the file is
+named ERROR, no verdict)
 )";
 
 constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
@@ -75,7 +78,9 @@ constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
 Runs each .ops file (folders: every *.ops below them) on the real kernel and
 writes it to DIR with the kernel's results as expectations and the kernel's
 environment (possible CPUs, page size, release) as its env line. Needs the
-kernel backend: root, or CAP_BPF (see `amc info`).
+kernel backend: root, or CAP_BPF together with CAP_SYS_ADMIN (maps are read
+back with BPF_MAP_GET_FD_BY_ID) and CAP_PERFMON for program ops; `amc info`
+says what is missing. Without them nothing is recorded (exit 2).
 
 options:
   --out DIR           where recorded files go (required); a file keeps its
@@ -89,6 +94,10 @@ A file holding an op kind the kernel cannot run here (program ops need
 Linux 5.14; `amc info` lists the kinds) is not recorded: it is named as
 SKIPPED with the reason, the others are recorded, and the exit status is 2
 (0 with --allow-unrunnable).
+
+A harness error (amc itself failed: out of file descriptors or memory, a
+refused read-back) records nothing for that file, is named as HARNESS ERROR,
+and makes the exit status 2 even with --allow-unrunnable.
 
 exit status: 0 recorded, 2 bad usage, unreadable input, no kernel access, or
 a file not recorded
@@ -182,12 +191,19 @@ int ReplayCommand(int argc, char** argv) {
     return UsageError("replay",
                       "no .ops files under " + Join(args.positional(), ", "));
   }
-  backends::Replayer replayer(
-      args.Get("backends", backends::BackendListFromEnvironment()));
+  const std::string backend_list =
+      args.Get("backends", backends::BackendListFromEnvironment());
+  {
+    LimitCheck limits = EnsureLimits(1, MayRunKernel(backend_list));
+    if (!limits.error.empty()) return UsageError("replay", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
+  }
+  backends::Replayer replayer(backend_list);
   error = replayer.SelectionError();
   if (!error.empty()) return UsageError("replay", error);
 
   size_t passed = 0, failed = 0, unreadable = 0, skipped = 0;
+  size_t harness_errors = 0;  // amc itself failed: no verdict on the file
   std::map<std::string, std::string> not_run;  // backend -> reason (first seen)
   std::map<std::string, std::string> left_out;
   std::vector<TestCaseReport> cases;
@@ -208,6 +224,12 @@ int ReplayCommand(int argc, char** argv) {
       ++unreadable;
       line = "ERROR " + out.parse_error->ToString();
       tc.error = out.parse_error->ToString();
+    } else if (out.run.harness_error) {
+      // Not a result of any backend: ERROR, never FAIL (nor PASS).
+      ++harness_errors;
+      line = "ERROR " + file + ": HARNESS ERROR (amc itself failed, no "
+             "verdict): " + *out.run.harness_error;
+      tc.error = "HARNESS ERROR: " + *out.run.harness_error;
     } else if (!out.required_missing.empty()) {
       ++failed;
       line = "FAIL " + file + ": " + out.required_missing;
@@ -253,15 +275,20 @@ int ReplayCommand(int argc, char** argv) {
       "replayed %zu files: %zu passed, %zu failed, %zu unreadable, %zu "
       "skipped\n",
       files.size(), passed, failed, unreadable, skipped);
+  if (harness_errors) {
+    std::printf("HARNESS ERROR: %zu files could not be checked because amc "
+                "itself failed (see ERROR lines): no verdict on them\n",
+                harness_errors);
+  }
   for (const auto& [name, reason] : not_run) {
     std::printf("  not run on %s: %s\n", name.c_str(), reason.c_str());
   }
   for (const auto& [name, reason] : left_out) {
     std::printf("  %s sat out some files: %s\n", name.c_str(), reason.c_str());
   }
-  const int exit_code = unreadable ? kExitUsage
-                        : failed   ? kExitDiverge
-                                   : kExitAgree;
+  const int exit_code = unreadable || harness_errors ? kExitUsage
+                        : failed                      ? kExitDiverge
+                                                      : kExitAgree;
   int status = exit_code;
   if (args.Has("junit")) {
     std::string e = WriteTextFile(args.Get("junit"),
@@ -300,6 +327,7 @@ int ReplayCommand(int argc, char** argv) {
                            .Int("failed", failed)
                            .Int("unreadable", unreadable)
                            .Int("skipped", skipped)
+                           .Int("harness_errors", harness_errors)
                            .Num("seconds", seconds)
                            .Raw("unavailable", unavailable.Done())
                            .Raw("results", list.Done())
@@ -362,17 +390,30 @@ int RecordCommand(int argc, char** argv) {
     }
     sequences.push_back(std::get<core::Sequence>(std::move(parsed)));
   }
+  {
+    LimitCheck limits = EnsureLimits(1, /*kernel=*/true);
+    if (!limits.error.empty()) return UsageError("record", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
+  }
   KernelRecorder recorder;
   if (!recorder.unavailable().empty()) {
     std::fprintf(stderr, "amc record: cannot record: %s\n",
                  recorder.unavailable().c_str());
     return kExitUsage;
   }
-  size_t not_recorded = 0;
+  size_t not_recorded = 0, harness_errors = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     std::string why;
+    bool harness_error = false;
     std::optional<core::Sequence> recorded =
-        recorder.Record(sequences[i], &why);
+        recorder.Record(sequences[i], &why, &harness_error);
+    if (!recorded && harness_error) {
+      // Never an expectation: the kernel did not answer, amc failed.
+      std::fprintf(stderr, "amc record: HARNESS ERROR %s (not recorded): %s\n",
+                   jobs[i].first.c_str(), why.c_str());
+      ++harness_errors;
+      continue;
+    }
     if (!recorded) {
       // Nothing is written for it (a refused program load is no kernel
       // answer); the other files are still recorded, and the exit says so.
@@ -392,8 +433,15 @@ int RecordCommand(int argc, char** argv) {
     std::printf("recorded %s -> %s\n", jobs[i].first.c_str(),
                 jobs[i].second.c_str());
   }
-  std::printf("recorded %zu files on kernel %s\n", jobs.size() - not_recorded,
+  std::printf("recorded %zu files on kernel %s\n",
+              jobs.size() - not_recorded - harness_errors,
               ReadableKernelRelease().c_str());
+  if (harness_errors) {
+    std::fprintf(stderr,
+                 "amc record: %zu file(s) NOT recorded because amc itself "
+                 "failed (HARNESS ERROR, see above): exit 2\n",
+                 harness_errors);
+  }
   if (not_recorded) {
     std::fprintf(stderr,
                  "amc record: %zu file(s) NOT recorded: they hold ops this "
@@ -402,7 +450,7 @@ int RecordCommand(int argc, char** argv) {
                  args.Has("allow-unrunnable") ? "; --allow-unrunnable: not an error" : "");
     if (!args.Has("allow-unrunnable")) return kExitUsage;
   }
-  return kExitAgree;
+  return harness_errors ? kExitUsage : kExitAgree;
 }
 
 // -------------------------------------------------------------- minimize
@@ -446,6 +494,13 @@ int MinimizeCommand(int argc, char** argv) {
     names.push_back(b->Name());
   }
   core::RunOutcome outcome = core::RunDifferential(seq, backends);
+  if (outcome.harness_error) {
+    std::fprintf(stderr,
+                 "amc minimize: HARNESS ERROR (amc itself failed, no verdict "
+                 "on %s; nothing minimized): %s\n",
+                 file.c_str(), outcome.harness_error->c_str());
+    return kExitUsage;
+  }
   if (outcome.ok()) {
     std::fprintf(stderr,
                  "amc minimize: %s passes on %s (expectations and agreement); "

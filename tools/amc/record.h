@@ -31,9 +31,12 @@ class KernelRecorder {
   const std::string& unavailable() const { return unavailable_; }
   // `seq` with expect_create, every step's expect and env set from the
   // kernel (earlier expectations and "recorded on" comments are replaced),
-  // or nullopt with `error` set.
+  // or nullopt with `error` set; `*harness_error` (when given) is set when
+  // the harness failed (core/harness_error.h) rather than the file holding
+  // ops the kernel cannot run: nothing is recorded from such a run.
   std::optional<core::Sequence> Record(const core::Sequence& seq,
-                                       std::string* error);
+                                       std::string* error,
+                                       bool* harness_error = nullptr);
 
  private:
   std::string unavailable_;

@@ -13,6 +13,7 @@
 #include "tools/amc/campaign.h"
 #include "tools/amc/cli_util.h"
 #include "tools/amc/commands.h"
+#include "tools/amc/limits.h"
 #include "tools/amc/report.h"
 
 namespace amc::cli {
@@ -61,8 +62,11 @@ rotates through several geometries (1, 3, 4 and 64 possible CPUs, some with
 fewer online; 4 KiB and 64 KiB pages), sequence i in geometry i mod their
 number; the summary says which ran.
 
-exit status: 0 all backends agreed, 1 a divergence, 2 bad usage or nothing
-checked (a named backend that cannot run, no sequence run), 130 interrupted
+exit status: 0 all backends agreed, 1 a divergence, 2 bad usage, nothing
+checked (a named backend that cannot run, no sequence run), or a harness
+error (amc itself failed: out of descriptors or memory, a refused read-back;
+such sequences are printed, never minimized nor counted as divergences, and
+the verdict is HARNESS ERROR whatever else happened), 130 interrupted
 (SIGINT/SIGTERM) before the budget was spent without a divergence: such a
 run prints no PASS, and its reports say "interrupted"
 )";
@@ -101,7 +105,11 @@ std::string ProgressLine(const Progress& p, const CampaignOptions& o) {
                 static_cast<unsigned long long>(p.sequences),
                 Rate(ops_rate).c_str(),
                 static_cast<unsigned long long>(p.divergences), left.c_str());
-  return buf;
+  std::string line = buf;
+  if (p.harness_errors) {
+    line += ", " + std::to_string(p.harness_errors) + " HARNESS ERRORS";
+  }
+  return line;
 }
 
 std::string HistogramLine(const std::map<std::string, uint64_t>& histogram) {
@@ -204,6 +212,14 @@ int RunCommand(int argc, char** argv) {
   options.max_reproducers = max_repro ? *max_repro : 20;
   options.collect_cases = args.Has("junit");
   options.stop = &g_stop;
+  // Descriptors and address space before anything runs: running out of
+  // them mid-run would be harness errors on every sequence.
+  {
+    LimitCheck limits =
+        EnsureLimits(options.jobs, MayRunKernel(options.backend_list));
+    if (!limits.error.empty()) return UsageError("run", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
+  }
 
   backends::Selection selection =
       backends::SelectBackends(options.backend_list, geometry);
@@ -424,6 +440,27 @@ int RunCommand(int argc, char** argv) {
     }
   }
   if (unlisted) std::printf("  ... and %zu more (see --json)\n", unlisted);
+  // Harness errors: amc itself failed on these sequences; no verdict on
+  // them. The first few in full, then the count.
+  constexpr size_t kHarnessErrorsShown = 5;
+  std::printf("harness errors: %llu%s\n",
+              static_cast<unsigned long long>(result.harness_errors),
+              result.harness_errors
+                  ? " (amc itself failed; not results of any backend, never "
+                    "minimized nor written)"
+                  : "");
+  for (size_t i = 0;
+       i < result.harness_error_records.size() && i < kHarnessErrorsShown;
+       ++i) {
+    const HarnessErrorRecord& h = result.harness_error_records[i];
+    std::printf("  sequence %llu: HARNESS ERROR: %s\n",
+                static_cast<unsigned long long>(h.index), h.message.c_str());
+  }
+  if (result.harness_errors > kHarnessErrorsShown) {
+    std::printf("  ... and %llu more (see --json)\n",
+                static_cast<unsigned long long>(result.harness_errors -
+                                                kHarnessErrorsShown));
+  }
   // The first reproducer in full, so that a log alone is enough to start.
   for (const auto& d : result.divergences) {
     if (d.file.empty() || !d.note.empty()) continue;
@@ -437,7 +474,17 @@ int RunCommand(int argc, char** argv) {
   const bool interrupted = g_stop.load();
   int exit_code = kExitAgree;
   const char* verdict = "PASS: every backend agreed on every sequence";
-  if (result.divergent_sequences > 0) {
+  std::string harness_verdict;
+  if (result.harness_errors > 0) {
+    // amc could not do its part: whatever else happened, no verdict.
+    exit_code = kExitUsage;
+    harness_verdict =
+        "HARNESS ERROR: amc itself failed on " +
+        std::to_string(result.harness_errors) +
+        " sequences (see above); no verdict (" +
+        std::to_string(result.divergent_sequences) + " divergences)";
+    verdict = harness_verdict.c_str();
+  } else if (result.divergent_sequences > 0) {
     exit_code = kExitDiverge;
     verdict = interrupted ? "FAIL: backends diverged (run interrupted)"
                           : "FAIL: backends diverged";
@@ -496,6 +543,13 @@ int RunCommand(int argc, char** argv) {
                   "(not recorded one by one past " +
                   std::to_string(options.max_divergence_records) + ")";
       r.failure_text = *r.failure + "\n";
+      cases.push_back(std::move(r));
+    }
+    for (const auto& h : result.harness_error_records) {
+      TestCaseReport r;
+      r.classname = classname;
+      r.name = "sequence " + std::to_string(h.index) + " (harness error)";
+      r.error = "HARNESS ERROR: " + h.message;
       cases.push_back(std::move(r));
     }
     std::string e = WriteTextFile(args.Get("junit"),
@@ -564,6 +618,13 @@ int RunCommand(int argc, char** argv) {
               .Int("ops_after", d.ops_after)
               .Done());
     }
+    JsonList harness_list(false);
+    for (const auto& h : result.harness_error_records) {
+      harness_list.Add(JsonList(true)
+                           .Int("sequence", h.index)
+                           .Str("message", h.message)
+                           .Done());
+    }
     std::string json =
         JsonList(true)
             .Str("command", "run")
@@ -582,6 +643,8 @@ int RunCommand(int argc, char** argv) {
             .Raw("left_out_kinds", left_out.Done())
             .Int("divergent_sequences", result.divergent_sequences)
             .Raw("divergences", divergences.Done())
+            .Int("harness_errors", result.harness_errors)
+            .Raw("harness_error_list", harness_list.Done())
             .Int("exit_code", static_cast<uint64_t>(exit_code))
             .Done();
     std::string e = WriteTextFile(args.Get("json"), json + "\n");
