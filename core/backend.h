@@ -70,6 +70,11 @@ class Backend {
   // Why ops of `kind` are not implemented, for summaries ("" = no reason
   // given, or supported). Decorators forward it with Supports().
   virtual std::string UnsupportedReason(OpKind /*kind*/) const { return ""; }
+  // Why this backend sits out every sequence on `spec` ("" = it runs them),
+  // e.g. the kernel backend's per-map memory bound: such a sequence reports
+  // the backend as left out with this reason (RunOutcome::left_out), never
+  // as a result. Decorators forward it.
+  virtual std::string SitsOut(const MapSpec& /*spec*/) { return ""; }
 };
 
 }  // namespace amc::core

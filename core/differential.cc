@@ -335,6 +335,7 @@ RunOutcome RunDifferential(const Sequence& seq,
         break;
       }
     }
+    if (missing.empty()) missing = b->SitsOut(seq.spec);
     if (!missing.empty()) {
       outcome.left_out.emplace_back(b->Name(), missing);
     } else {

@@ -121,6 +121,20 @@ struct KernelStats {
 // EOPNOTSUPP) stays the creation's result.
 std::string SpinLockMissing(int map_fd, const core::MapSpec& spec);
 
+// The kernel memory a map of `spec` asks for: value_size rounded up to 8,
+// times max_entries, times the possible CPUs for PERCPU_ARRAY
+// (array_map_alloc, bpf_array_alloc_percpu).
+uint64_t KernelMapBytes(const core::MapSpec& spec, uint32_t possible_cpus);
+
+// The default per-map bound (64 MiB), and the bound this process uses:
+// AMC_KERNEL_MAP_LIMIT (bytes, or with a K, M or G suffix; set by
+// `amc --kernel-map-limit`), else the default. nullopt with `error` set for
+// a malformed value.
+inline constexpr uint64_t kDefaultKernelMapLimit = uint64_t{64} << 20;
+std::optional<uint64_t> KernelMapLimitFromEnvironment(std::string* error);
+// Parses "67108864", "64M", "1G", "512K".
+std::optional<uint64_t> ParseByteCount(const std::string& text);
+
 class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
 class KernelBackend : public core::Backend {
@@ -139,6 +153,15 @@ class KernelBackend : public core::Backend {
     return UnsupportedReason(kind).empty();
   }
   std::string UnsupportedReason(core::OpKind kind) const override;
+  // Kernel safety: a spec whose map would make the kernel allocate more
+  // than the per-map bound (KernelMapLimit) is sat out with the reason,
+  // unless the kernel refuses it before allocating (asked with the same
+  // spec at one entry: a refusal there is checks, not memory, so the real
+  // creation runs and answers promptly). Create() of such a spec throws
+  // core::HarnessError instead of asking the kernel.
+  std::string SitsOut(const core::MapSpec& spec) override;
+  uint64_t KernelMapLimit() const { return map_limit_; }
+  void SetKernelMapLimit(uint64_t bytes) { map_limit_ = bytes; }
   // The facts the backend's availability and op kinds come from.
   const ProbeFacts& Facts() const;
 
@@ -152,6 +175,7 @@ class KernelBackend : public core::Backend {
 
  private:
   core::Environment env_;
+  uint64_t map_limit_ = kDefaultKernelMapLimit;
   std::shared_ptr<KernelPool> pool_;
   mutable std::once_flag facts_once_;
   mutable ProbeFacts facts_;

@@ -69,6 +69,12 @@ Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {
       return out;
     }
   }
+  // A map above the kernel backend's memory bound is not asked of the
+  // kernel (kernel safety): nothing to record.
+  if (std::string why = backend->SitsOut(seq.spec); !why.empty()) {
+    out.error = "the kernel backend " + why;
+    return out;
+  }
   core::Sequence rec;
   rec.spec = seq.spec;
   for (const std::string& c : seq.comments) {

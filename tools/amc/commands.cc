@@ -50,6 +50,13 @@ Every command also takes --kernel-profile NAME: the model (and the impl) then
 answer as that kernel profile (`amc info` lists them: 6.1, 6.2-6.4, ..., 7.2+),
 or as the profile of a release given instead of a name (--kernel-profile 7.1),
 instead of the one of the running kernel's release or a case's recorded release.
+
+Every command also takes --kernel-map-limit BYTES (K, M, G suffixes; default
+64M): the kernel backend does not create a map that would make the kernel
+allocate more (value_size rounded to 8, times max_entries, times the possible
+CPUs for PERCPU_ARRAY) unless the kernel refuses it before allocating; the
+kernel sits such a sequence out with the reason (never a pass, never a
+divergence), and `record` does not record it.
 )";
 
 constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...
@@ -445,7 +452,8 @@ int RecordCommand(int argc, char** argv) {
   if (not_recorded) {
     std::fprintf(stderr,
                  "amc record: %zu file(s) NOT recorded: they hold ops this "
-                 "kernel cannot run (see above)%s\n",
+                 "kernel cannot run, or a map above --kernel-map-limit (see "
+                 "above)%s\n",
                  not_recorded,
                  args.Has("allow-unrunnable") ? "; --allow-unrunnable: not an error" : "");
     if (!args.Has("allow-unrunnable")) return kExitUsage;
@@ -667,8 +675,40 @@ std::string TakeKernelProfile(int& argc, char** argv) {
   return "";
 }
 
+// Takes `--kernel-map-limit BYTES` (or `=BYTES`) out of argv, checks it and
+// passes it to every kernel backend through AMC_KERNEL_MAP_LIMIT.
+std::string TakeKernelMapLimit(int& argc, char** argv) {
+  const std::string flag = "--kernel-map-limit";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    std::string value;
+    int used = 0;
+    if (arg == flag) {
+      if (i + 1 >= argc) return flag + " needs a number of bytes";
+      value = argv[i + 1];
+      used = 2;
+    } else if (arg.rfind(flag + "=", 0) == 0) {
+      value = arg.substr(flag.size() + 1);
+      used = 1;
+    } else {
+      continue;
+    }
+    setenv("AMC_KERNEL_MAP_LIMIT", value.c_str(), 1);
+    for (int j = i; j + used < argc; ++j) argv[j] = argv[j + used];
+    argc -= used;
+    --i;
+  }
+  std::string error;
+  if (!KernelMapLimitValid(&error)) return error;
+  return "";
+}
+
 int Main(int argc, char** argv) {
   if (std::string error = TakeKernelProfile(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "amc: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  if (std::string error = TakeKernelMapLimit(argc, argv); !error.empty()) {
     std::fprintf(stderr, "amc: %s\n", error.c_str());
     return kExitUsage;
   }

@@ -138,4 +138,26 @@ TEST_F(HarnessErrorCliTest, RecordWithoutCapSysAdminRefusesAndNamesTheCapability
   EXPECT_FALSE(Has(ran.output, "divergences:")) << ran.output;
 }
 
+TEST_F(HarnessErrorCliTest, AHugePercpuMapIsSatOutByTheKernelPromptlyAndNotRecorded) {
+  if (!Has(Sh("AMC info").output, "kernel  available")) {
+    GTEST_SKIP() << "the kernel backend cannot run here";
+  }
+  const std::string file = (dir_ / "huge.ops").string();
+  std::ofstream(file) << "map type=PERCPU_ARRAY key_size=4 value_size=32768 "
+                         "max_entries=1048576 flags=0 numa_node=0\n"
+                         "lookup key=0 flags=BPF_ANY\n";
+  Ran ran = Sh("timeout 60 AMC replay --backends model,kernel " + file);
+  EXPECT_NE(ran.status, 124) << "the kernel was asked for the map";
+  EXPECT_TRUE(Has(ran.output, "SKIP " + file)) << ran.output;
+  EXPECT_TRUE(Has(ran.output, "above --kernel-map-limit 64 MiB")) << ran.output;
+  EXPECT_FALSE(Has(ran.output, "PASS")) << ran.output;
+  ran = Sh("timeout 60 AMC record " + file + " --out " +
+           (dir_ / "rec").string());
+  EXPECT_EQ(ran.status, 2) << ran.output;
+  EXPECT_FALSE(fs::exists(dir_ / "rec" / "huge.ops"));
+  ran = Sh("AMC replay --kernel-map-limit 12MB --backends model " + file);
+  EXPECT_EQ(ran.status, 2) << ran.output;
+  EXPECT_TRUE(Has(ran.output, "bad kernel map limit")) << ran.output;
+}
+
 }  // namespace

@@ -13,6 +13,15 @@
 
 namespace amc::cli {
 
+bool KernelMapLimitValid(std::string* error) {
+#ifdef AMC_CLI_HAVE_KERNEL_RECORD
+  return oracle_kernel::KernelMapLimitFromEnvironment(error).has_value();
+#else
+  (void)error;
+  return true;
+#endif
+}
+
 KernelRecorder::KernelRecorder() {
   backends::Selection selection = backends::SelectBackends("kernel");
   if (!selection.error.empty()) {

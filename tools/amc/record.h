@@ -22,6 +22,10 @@
 
 namespace amc::cli {
 
+// Whether AMC_KERNEL_MAP_LIMIT (set by --kernel-map-limit) is well formed
+// for the kernel backend; false with `error` set otherwise.
+bool KernelMapLimitValid(std::string* error);
+
 class KernelRecorder {
  public:
   // Probes the kernel backend once.

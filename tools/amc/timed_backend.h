@@ -31,6 +31,12 @@ class TimedBackend : public core::Backend {
   bool Supports(core::OpKind kind) const override {
     return inner_->Supports(kind);
   }
+  std::string UnsupportedReason(core::OpKind kind) const override {
+    return inner_->UnsupportedReason(kind);
+  }
+  std::string SitsOut(const core::MapSpec& spec) override {
+    return inner_->SitsOut(spec);
+  }
   core::CreateResult Create(const core::MapSpec& spec) override;
 
  private:
