@@ -1207,13 +1207,26 @@ std::string ProbeHarnessCalls(const ProbeFacts& f) {
     attr.batch.values = Ptr(values.data());
     attr.batch.count = 2;
     attr.batch.map_fd = rw_fd.get();
-    if (int err = BpfErr(BPF_MAP_UPDATE_BATCH, &attr)) {
+    // A kernel without batch ops for the type (PERCPU_ARRAY before 5.13:
+    // ENOTSUPP) answers so for every map: the ops' results say it, and the
+    // state is read back key by key instead, which must then work.
+    constexpr int kEnotsupp = 524;
+    auto no_batch = [](int err) { return err == kEnotsupp || err == EINVAL; };
+    if (int err = BpfErr(BPF_MAP_UPDATE_BATCH, &attr); err && !no_batch(err)) {
       return "on " + what + ": " + CallFailed("BPF_MAP_UPDATE_BATCH", err);
     }
-    Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, rw_fd.get(), spec, env,
-                                 std::nullopt, 2, 0, 0);
-    if (all.err != 0 && all.err != ENOENT) {
+    Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, rw_fd.get(), spec,
+                                 env, std::nullopt, 2, 0, 0);
+    if (all.err != 0 && all.err != ENOENT && !no_batch(all.err)) {
       return "on " + what + ": " + CallFailed("BPF_MAP_LOOKUP_BATCH", all.err);
+    }
+    uint32_t key = 1;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = rw_fd.get();
+    attr.key = Ptr(&key);
+    attr.value = Ptr(values.data());
+    if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+      return "on " + what + ": " + CallFailed("BPF_MAP_LOOKUP_ELEM", err);
     }
     if (type == MapType::kArray) {
       uint64_t size = MmapRegionSize(spec, env);
