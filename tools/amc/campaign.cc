@@ -8,6 +8,7 @@
 #include <mutex>
 #include <new>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "core/differential.h"
@@ -423,10 +424,25 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
   std::vector<std::thread> threads;
   std::atomic<unsigned> running{jobs};
   for (unsigned j = 0; j < jobs; ++j) {
-    threads.emplace_back([&, j] {
-      Worker(shared, results[j]);
-      running.fetch_sub(1);
-    });
+    try {
+      threads.emplace_back([&, j] {
+        Worker(shared, results[j]);
+        running.fetch_sub(1);
+      });
+    } catch (const std::system_error& e) {
+      // No thread (its stack did not fit: ulimit -v, or too many threads):
+      // a harness error that stops the run, never an abort.
+      {
+        std::lock_guard<std::mutex> lock(shared.mu);
+        shared.error = "HARNESS ERROR: cannot start worker thread " +
+                       std::to_string(j + 1) + " of " + std::to_string(jobs) +
+                       ": " + e.what() +
+                       " (out of memory or address space? fewer --jobs)";
+      }
+      shared.failed = true;
+      running.fetch_sub(jobs - j);
+      break;
+    }
   }
   auto progress = [&] {
     Progress p;
