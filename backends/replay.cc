@@ -28,6 +28,8 @@ std::string ReplayOutcome::Line() const {
   std::string out;
   if (!required_missing.empty()) {
     out = "FAIL " + path + ": " + required_missing;
+  } else if (run.harness_error) {
+    out = "ERROR " + path + ": HARNESS ERROR: " + *run.harness_error;
   } else if (!run.ok()) {
     out = "FAIL " + path + ": " + run.divergence->Summary(*sequence);
   } else if (skipped()) {

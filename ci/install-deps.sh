@@ -10,6 +10,7 @@ packages=(
   libbpf-dev libelf-dev zlib1g-dev bpftool
   qemu-system-x86 busybox-static      # the kernel matrix (ci/kernel-matrix.sh):
   debian-archive-keyring binutils     # Debian's package indexes, strip
+  libcap2-bin util-linux              # capsh, prlimit: harness_error_cli_test
 )
 
 missing=()

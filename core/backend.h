@@ -5,6 +5,13 @@
 // Invariant: a Backend never sees fuzzer bytes or generator types, only
 // core values. Creating a map is differential too: refusal is a CreateResult
 // with an errno, not an exception.
+//
+// Harness errors (core/harness_error.h): Create, Execute and ReadState throw
+// core::HarnessError when the backend's own machinery failed (its own fds:
+// EMFILE/ENFILE; its own allocations or mappings: ENOMEM, bad_alloc; a call
+// it needs refused for lack of a capability; a failed read-back), and only
+// then. An errno the implementation under test answers is a result, never a
+// HarnessError; a harness failure is never reported as a result.
 #ifndef AMC_CORE_BACKEND_H_
 #define AMC_CORE_BACKEND_H_
 
@@ -22,14 +29,16 @@ namespace amc::core {
 class MapInstance {
  public:
   virtual ~MapInstance() = default;
-  // Runs one op and returns what it gave. Never throws for any op value.
+  // Runs one op and returns what it gave. Never throws for any op value;
+  // throws HarnessError only when the harness itself failed.
   virtual Result Execute(const Op& op) = 0;
   // Hands back a result of this map's that the caller is done with, so
   // that its buffers can serve later results (ResultBuffers). Optional:
   // the default drops it.
   virtual void Recycle(Result&& /*result*/) {}
   // Reads every key and CPU slot (see MapState), bypassing fd modes and
-  // freezing, for the final comparison.
+  // freezing, for the final comparison. A read-back that fails is a
+  // HarnessError, never a state.
   virtual MapState ReadState() = 0;
 };
 
@@ -52,7 +61,9 @@ class Backend {
   virtual Availability Probe() = 0;
   // The environment results depend on (possible CPUs, page size, release).
   virtual Environment Env() const = 0;
-  // BPF_MAP_CREATE.
+  // BPF_MAP_CREATE: the implementation's answer as a CreateResult; throws
+  // HarnessError when the harness could not ask (e.g. its own fds ran out
+  // setting the map up).
   virtual CreateResult Create(const MapSpec& spec) = 0;
   // Whether this backend implements ops of `kind` (plug-ins may not).
   virtual bool Supports(OpKind /*kind*/) const { return true; }
@@ -65,6 +76,11 @@ class Backend {
   virtual std::string UnsupportedSpec(const MapSpec& /*spec*/) const {
     return "";
   }
+  // Why this backend sits out every sequence on `spec` ("" = it runs them),
+  // e.g. the kernel backend's per-map memory bound: such a sequence reports
+  // the backend as left out with this reason (RunOutcome::left_out), never
+  // as a result. Decorators forward it.
+  virtual std::string SitsOut(const MapSpec& /*spec*/) { return ""; }
 };
 
 }  // namespace amc::core

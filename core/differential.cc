@@ -3,8 +3,10 @@
 
 #include <cstdio>
 #include <memory>
+#include <new>
 
 #include "core/coverage.h"
+#include "core/harness_error.h"
 #include "core/ops_text.h"
 #include "core/signature.h"
 
@@ -18,6 +20,10 @@ std::string Hex2(uint8_t b) {
 }
 
 std::string CreateText(int err) { return err == 0 ? "created" : ErrnoName(err); }
+
+std::string StepName(size_t index, const Op& op) {
+  return "step " + std::to_string(index) + " (" + OpKindName(KindOf(op)) + ")";
+}
 
 const char* KindName(Divergence::Kind kind) {
   switch (kind) {
@@ -112,6 +118,14 @@ Sequence Reproducer(const Sequence& seq, const Divergence& divergence) {
   return out;
 }
 
+std::string RunOutcome::FailureReport(const Sequence& seq) const {
+  if (harness_error) {
+    return "HARNESS ERROR (amc itself failed; not a result of any backend): " +
+           *harness_error + "\n";
+  }
+  return divergence ? divergence->Report(seq) : "";
+}
+
 std::string Divergence::Summary(const Sequence& seq) const {
   std::string out;
   if (step >= 0 && static_cast<size_t>(step) < seq.steps.size()) {
@@ -157,8 +171,17 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
     : spec_(spec), backends_(backends), options_(options) {
   maps_.reserve(backends_.size());
   create_errs_.reserve(backends_.size());
-  for (Backend* b : backends_) {
-    CreateResult created = b->Create(spec_);
+  for (size_t b = 0; b < backends_.size(); ++b) {
+    CreateResult created;
+    try {
+      created = backends_[b]->Create(spec_);
+    } catch (const HarnessError& e) {
+      FailHarness(b, "map creation", e.what());
+      return;
+    } catch (const std::bad_alloc&) {
+      FailHarness(b, "map creation", "out of memory (std::bad_alloc)");
+      return;
+    }
     if (created.err == 0 && !created.map) created.err = EFAULT;
     create_errs_.push_back(created.err);
     maps_.push_back(std::move(created.map));
@@ -206,6 +229,12 @@ std::vector<std::string> DifferentialRun::Names() const {
   return names;
 }
 
+void DifferentialRun::FailHarness(size_t b, const std::string& where,
+                                  const std::string& what) {
+  harness_error_ = backends_[b]->Name() + ", " + where + ": " + what;
+  running_ = false;
+}
+
 std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() const {
   std::vector<std::pair<std::string, std::string>> sides;
   for (size_t b = 0; b < backends_.size(); ++b) {
@@ -219,8 +248,16 @@ bool DifferentialRun::Step(size_t index, const Op& op,
                            const std::optional<Result>& expect) {
   if (!running_) return false;
   for (size_t b = 0; b < maps_.size(); ++b) {
-    maps_[b]->Recycle(std::move(results_[b]));
-    results_[b] = maps_[b]->Execute(op);
+    try {
+      maps_[b]->Recycle(std::move(results_[b]));
+      results_[b] = maps_[b]->Execute(op);
+    } catch (const HarnessError& e) {
+      FailHarness(b, StepName(index, op), e.what());
+      return false;
+    } catch (const std::bad_alloc&) {
+      FailHarness(b, StepName(index, op), "out of memory (std::bad_alloc)");
+      return false;
+    }
   }
   if (options_.check_expectations && expect) {
     for (const Result& r : results_) {
@@ -262,12 +299,22 @@ bool DifferentialRun::Step(size_t index, const Op& op,
 
 AMC_NO_COVERAGE
 bool DifferentialRun::Finish() {
-  if (!running_) return !divergence_;
+  if (!running_) return !divergence_ && !harness_error_;
   running_ = false;
   if (!options_.compare_final_state || maps_.size() < 2) return true;
   std::vector<MapState> states;
   states.reserve(maps_.size());
-  for (auto& m : maps_) states.push_back(m->ReadState());
+  for (size_t b = 0; b < maps_.size(); ++b) {
+    try {
+      states.push_back(maps_[b]->ReadState());
+    } catch (const HarnessError& e) {
+      FailHarness(b, "final state read", e.what());
+      return false;
+    } catch (const std::bad_alloc&) {
+      FailHarness(b, "final state read", "out of memory (std::bad_alloc)");
+      return false;
+    }
+  }
   for (size_t b = 1; b < states.size(); ++b) {
     if (!(states[b] == states[0])) {
       Divergence d;
@@ -303,26 +350,38 @@ RunOutcome RunDifferential(const Sequence& seq,
         break;
       }
     }
+    if (missing.empty()) missing = b->SitsOut(seq.spec);
     if (!missing.empty()) {
       outcome.left_out.emplace_back(b->Name(), missing);
     } else {
       active.push_back(b);
     }
   }
-  DifferentialRun run(seq.spec, active, seq.expect_create, options);
-  for (size_t b = 0; b < active.size(); ++b) {
-    outcome.backends.push_back(
-        BackendOutcome{active[b]->Name(), run.create_errs()[b], {}});
-  }
-  for (size_t i = 0; i < seq.steps.size() && run.running(); ++i) {
-    run.Step(i, seq.steps[i].op, seq.steps[i].expect);
-    for (size_t b = 0; b < active.size(); ++b) {
-      outcome.backends[b].results.push_back(std::move(run.last_results()[b]));
+  // std::bad_alloc in the runner itself (not inside a backend, which
+  // DifferentialRun catches) is a harness error too, never an abort.
+  try {
+    DifferentialRun run(seq.spec, active, seq.expect_create, options);
+    for (size_t b = 0; b < run.create_errs().size(); ++b) {
+      outcome.backends.push_back(
+          BackendOutcome{active[b]->Name(), run.create_errs()[b], {}});
     }
-    outcome.steps_run = i + 1;
+    for (size_t i = 0; i < seq.steps.size() && run.running(); ++i) {
+      const bool stepped = run.Step(i, seq.steps[i].op, seq.steps[i].expect);
+      if (!stepped && run.harness_error()) break;
+      for (size_t b = 0; b < outcome.backends.size(); ++b) {
+        outcome.backends[b].results.push_back(std::move(run.last_results()[b]));
+      }
+      outcome.steps_run = i + 1;
+    }
+    run.Finish();
+    outcome.divergence = run.divergence();
+    outcome.harness_error = run.harness_error();
+  } catch (const std::bad_alloc&) {
+    outcome.divergence.reset();
+    outcome.harness_error =
+        "harness, after step " + std::to_string(outcome.steps_run) +
+        ": out of memory (std::bad_alloc)";
   }
-  run.Finish();
-  outcome.divergence = run.divergence();
   return outcome;
 }
 

@@ -5,6 +5,11 @@
 //
 // Unit tests, properties, fuzzers, corpus replay and the amc tool differ
 // only in how they report a Divergence, never in how they find one.
+//
+// A harness error (core/harness_error.h: HarnessError or std::bad_alloc
+// thrown by a backend's Create, Execute or ReadState) stops the run with no
+// Divergence; RunOutcome::harness_error / DifferentialRun::harness_error()
+// say which backend failed where. It is never a verdict on any backend.
 #ifndef AMC_CORE_DIFFERENTIAL_H_
 #define AMC_CORE_DIFFERENTIAL_H_
 
@@ -70,12 +75,19 @@ struct BackendOutcome {
 
 struct RunOutcome {
   std::optional<Divergence> divergence;
+  // Set when the harness itself failed ("kernel at step 3 (lookup): ..."):
+  // the run stopped, and no backend's result counts. Never with a
+  // divergence.
+  std::optional<std::string> harness_error;
   std::vector<BackendOutcome> backends;
   // Backends left out of this sequence and why (an op kind they do not
   // support). Reported, never silent.
   std::vector<std::pair<std::string, std::string>> left_out;
   size_t steps_run = 0;
-  bool ok() const { return !divergence.has_value(); }
+  bool ok() const { return !divergence.has_value() && !harness_error; }
+  // What went wrong, for a failed test's message: "HARNESS ERROR: ..." or
+  // the divergence's Report; "" when ok().
+  std::string FailureReport(const Sequence& seq) const;
 };
 
 struct RunOptions {
@@ -105,8 +117,8 @@ class DifferentialRun {
   DifferentialRun& operator=(const DifferentialRun&) = delete;
   ~DifferentialRun();
 
-  // True while ops can run: creation agreed, succeeded, and nothing has
-  // diverged.
+  // True while ops can run: creation agreed, succeeded, nothing has
+  // diverged and the harness has not failed.
   bool running() const { return running_; }
   // Runs `op` (step `index` of the sequence) on every map and compares the
   // results with each other and with `expect`. False when it diverged (or
@@ -117,6 +129,11 @@ class DifferentialRun {
   bool Finish();
 
   const std::optional<Divergence>& divergence() const { return divergence_; }
+  // Set when the harness failed (a backend threw HarnessError or
+  // std::bad_alloc): which backend, where, and what. No divergence then.
+  const std::optional<std::string>& harness_error() const {
+    return harness_error_;
+  }
   // Each backend's creation errno, in backend order.
   const std::vector<int>& create_errs() const { return create_errs_; }
   // Each backend's result of the last Step, in backend order; moved out by
@@ -126,6 +143,8 @@ class DifferentialRun {
  private:
   std::vector<std::pair<std::string, std::string>> OpSides() const;
   std::vector<std::string> Names() const;
+  // Records a harness error of backend `b` at `where` and stops the run.
+  void FailHarness(size_t b, const std::string& where, const std::string& what);
 
   MapSpec spec_;
   std::vector<Backend*> backends_;
@@ -134,6 +153,7 @@ class DifferentialRun {
   std::vector<int> create_errs_;
   std::vector<Result> results_;
   std::optional<Divergence> divergence_;
+  std::optional<std::string> harness_error_;
   bool running_ = false;
 };
 

@@ -32,7 +32,7 @@ TEST_P(CorpusTest, EveryBackendMatchesTheRecordedCase) {
   backends::ReplayOutcome out = replayer.ReplayFile(GetParam());
   ASSERT_FALSE(out.parse_error) << out.parse_error->ToString();
   ASSERT_TRUE(out.required_missing.empty()) << out.required_missing;
-  EXPECT_TRUE(out.run.ok()) << out.run.divergence->Report(*out.sequence);
+  EXPECT_TRUE(out.run.ok()) << out.run.FailureReport(*out.sequence);
   EXPECT_FALSE(out.backends_run.empty()) << out.Line();
   for (const auto& [name, reason] : out.unavailable) {
     std::cout << "[ note ] not run on " << name << ": " << reason << "\n";

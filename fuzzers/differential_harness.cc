@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "core/coverage.h"
+#include "core/harness_error.h"
 #include "core/ops_text.h"
 #include "gen/chooser.h"
 #include "gen/minimize.h"
@@ -51,6 +52,9 @@ std::optional<std::string> DifferentialHarness::Check(const uint8_t* data,
     run.Step(i, decoder.Next(), std::nullopt);
   }
   run.Finish();
+  // amc itself failed: never a finding (the fuzzer stops with its own
+  // message instead of a crash artifact).
+  if (run.harness_error()) throw core::HarnessError(*run.harness_error());
   if (!run.divergence()) return std::nullopt;
   // The report shows the whole sequence, decoded again (decoding is a pure
   // function of the bytes).
@@ -95,6 +99,9 @@ std::string DifferentialHarness::ToOps(const uint8_t* data, size_t size,
   std::string names;
   for (core::Backend* b : backends_) names += (names.empty() ? "" : ",") + b->Name();
   core::Sequence result;
+  if (out.harness_error) {
+    throw core::HarnessError(*out.harness_error);
+  }
   if (out.ok()) {
     result = seq;
     result.comments.push_back("from differential_fuzzer input " + source +

@@ -56,7 +56,9 @@ class DifferentialHarness {
   // The sequence these bytes describe.
   core::Sequence Decode(const uint8_t* data, size_t size) const;
   // Decodes and runs `data`; returns the divergence report, or nothing when
-  // every backend agreed.
+  // every backend agreed. Throws core::HarnessError when amc itself failed
+  // (core/harness_error.h): that is no finding, and the caller must not
+  // report it as one (ToOps throws it too).
   std::optional<std::string> Check(const uint8_t* data, size_t size) const;
 
   // The readable .ops case for an input: on a divergence, the minimized

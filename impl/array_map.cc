@@ -310,7 +310,12 @@ void Mapping::Reset() {
 // ---- ArrayMap ----
 
 int ArrayMap::Create(const MapAttr& attr, const Options& options,
-                     std::unique_ptr<ArrayMap>* out) {
+                     std::unique_ptr<ArrayMap>* out, int* host_failure) {
+  // The storage calls below failing is this process's failure, not a check.
+  auto host_failed = [host_failure](int err) {
+    if (host_failure) *host_failure = err ? err : ENOMEM;
+    return ENOMEM;
+  };
   const uint32_t cpus =
       options.possible_cpus ? options.possible_cpus : HostPossibleCpus();
   const bool percpu = attr.type == MapType::kPercpuArray;
@@ -455,14 +460,16 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
       map->ro_view_.store(cached.ro_view, std::memory_order_relaxed);
     } else {
       map->memfd_ = memfd_create("amc-array-map", MFD_CLOEXEC);
-      if (map->memfd_ < 0) return ENOMEM;
-      if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) return ENOMEM;
+      if (map->memfd_ < 0) return host_failed(errno);
+      if (ftruncate(map->memfd_, static_cast<off_t>(total)) != 0) {
+        return host_failed(errno);
+      }
       // Small regions are populated in one go (the kernel allocates a
       // mappable array whole too); large ones fault in lazily.
       const int populate = total <= kPopulateMax ? MAP_POPULATE : 0;
       void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
                        MAP_SHARED | populate, map->memfd_, 0);
-      if (mem == MAP_FAILED) return ENOMEM;
+      if (mem == MAP_FAILED) return host_failed(errno);
       map->data_ = static_cast<uint8_t*>(mem);
     }
   } else if (total <= kHeapStorageMax) {
@@ -470,7 +477,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     // 16-byte alignment; the rest of a line is over-allocated).
     total = RoundUp(total, kCacheLine) + kCacheLine - 16;
     void* mem = std::calloc(1, total);
-    if (mem == nullptr) return ENOMEM;
+    if (mem == nullptr) return host_failed(ENOMEM);
     map->heap_ = mem;
     map->data_ = reinterpret_cast<uint8_t*>(
         RoundUp(reinterpret_cast<uintptr_t>(mem), kCacheLine));
@@ -481,7 +488,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
     total = RoundUp(total, map->page_size_);
     void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) return ENOMEM;
+    if (mem == MAP_FAILED) return host_failed(errno);
     map->data_ = static_cast<uint8_t*>(mem);
     map->storage_ = Storage::kAnonymous;
   }

@@ -1,6 +1,7 @@
 // impl/impl_backend.cc: core ops onto the library's two faces.
 #include "impl/impl_backend.h"
 
+#include "core/harness_error.h"
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <memory>
 
 #include "amc/array_map.h"
+#include "core/harness_error.h"
 #include "core/mapping_table.h"
 
 namespace amc::impl {
@@ -154,6 +156,16 @@ class ImplMap : public core::MapInstance {
     Mapping mapping;
     int err = fd_.Mmap(op.offset, op.length, static_cast<int>(op.prot),
                        op.shared ? kMapShared : kMapPrivate, &mapping);
+    // ENOMEM for a length that rounds to whole pages below TASK_SIZE is
+    // this process's address space running out (the kernel's rules give
+    // ENOMEM only past those): a harness error, as in the kernel backend.
+    const uint64_t page = env_.page_size;
+    const uint64_t rounded = (op.length + page - 1) / page * page;
+    if (err == ENOMEM && op.length != 0 && rounded >= op.length &&
+        rounded <= (uint64_t{1} << 47) - page) {
+      throw core::HarnessError("impl: mmap of " + std::to_string(op.length) +
+                               " bytes gave ENOMEM (out of address space)");
+    }
     if (err) return Result::Errno(err);
     mappings_.Put(op.slot, mapping.addr(), op.offset, mapping.length(),
                   op.prot);
@@ -356,7 +368,15 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.mapping_views = true;
   core::CreateResult out;
   std::unique_ptr<ArrayMap> map;
-  out.err = ArrayMap::Create(attr, options, &map);
+  int host_failure = 0;
+  out.err = ArrayMap::Create(attr, options, &map, &host_failure);
+  // The map passed every check but this process could not get its storage:
+  // the harness's failure (core/harness_error.h), not the kernel's ENOMEM.
+  if (host_failure) {
+    throw core::HarnessError("impl: allocating the map's storage failed with " +
+                             core::ErrnoName(host_failure) +
+                             " (out of memory, address space or descriptors)");
+  }
   if (out.err == 0) {
     out.map = std::make_unique<ImplMap>(std::move(map), spec, env_, profile_);
   }

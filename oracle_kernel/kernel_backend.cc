@@ -19,11 +19,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <list>
 #include <map>
 #include <mutex>
 
+#include "core/harness_error.h"
 #include "core/kernel_profile.h"
 #include "core/mapping_table.h"
 #include "oracle_kernel/array_ops_bpf.h"  // kArrayOpsBpf, generated
@@ -46,6 +48,44 @@ int BpfErr(int cmd, union bpf_attr* attr) {
   return Bpf(cmd, attr) < 0 ? errno : 0;
 }
 uint64_t Ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// ---- harness errors (core/harness_error.h) ----
+//
+// Which failures are the harness's and which are the kernel's answer is
+// decided by which call failed, never by the errno alone:
+//   - the map under test's BPF_MAP_CREATE: every errno is the kernel's answer
+//     (ENOMEM, E2BIG, EPERM included: array_map_alloc's size checks and
+//     memcg charge), except EMFILE / ENFILE, which say this process is out
+//     of descriptors (anon_inode_getfd) after the map was made;
+//   - the harness's own objects and read-backs (the read-write fd by id,
+//     BPF_OBJ_GET_INFO_BY_FD, the BTF of a lock spec, the scratch maps and
+//     the embedded object of program ops, the final-state read and its
+//     mapping, the CPU pin): any failure is a harness error, except a
+//     program's refusal by the verifier, which is the op's answer;
+//   - an op's own call: its errno is the answer, except an mmap op's ENOMEM
+//     for a length the kernel would map (this process's address space, not
+//     the map, ran out; the model's size rules decide the rest);
+//   - a program load (bpf_object__load): the verifier's refusal (EACCES,
+//     EINVAL) is the op's answer; EMFILE / ENFILE / ENOMEM are libbpf's or
+//     this process's limits (the embedded programs are tiny).
+[[noreturn]] void HarnessFail(const std::string& what) {
+  throw core::HarnessError("oracle_kernel: " + what);
+}
+bool OutOfDescriptors(int err) { return err == EMFILE || err == ENFILE; }
+// What a refused call of the harness's own needs, for the message.
+std::string CallFailed(const char* call, int err) {
+  std::string out = std::string(call) + " gave " + core::ErrnoName(err);
+  if (OutOfDescriptors(err)) {
+    out += " (this process is out of file descriptors: raise RLIMIT_NOFILE)";
+  } else if (err == ENOMEM) {
+    out += " (out of memory or address space: check RLIMIT_AS / ulimit -v)";
+  } else if (err == EPERM && std::string(call) == "BPF_MAP_GET_FD_BY_ID") {
+    out += " (BPF_MAP_GET_FD_BY_ID needs CAP_SYS_ADMIN)";
+  } else if (err == EPERM) {
+    out += " (a capability this call needs is missing)";
+  }
+  return out;
+}
 
 // An owned fd.
 class Fd {
@@ -107,15 +147,12 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
     // offset anyway would wrap it and ask about another lock position.) A
     // harness error, never a result; the generator does not draw them.
     if (off > kMaxBtfLockOffset) {
-      std::fprintf(stderr,
-                   "oracle_kernel: HARNESS ERROR: a bpf_spin_lock at offset "
-                   "%u cannot be described in BTF (member offsets are u32 "
-                   "bit counts)\n",
-                   off);
-      return -EFAULT;
+      HarnessFail("a bpf_spin_lock at offset " + std::to_string(off) +
+                  " cannot be described in BTF (member offsets are u32 bit "
+                  "counts)");
     }
     btf = btf__new_empty();
-    if (!btf) return -ENOMEM;
+    if (!btf) HarnessFail(CallFailed("btf__new_empty", ENOMEM));
     int int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
     int char_id = btf__add_int(btf, "char", 1, BTF_INT_CHAR);
     int lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
@@ -143,6 +180,11 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
     int btf_err = raw ? errno : ENOMEM;
     btf__free(btf);
     btf = nullptr;
+    // The BTF is the harness's own description of the value: running out
+    // of descriptors or memory loading it is not the creation's answer.
+    if (loaded < 0 && (OutOfDescriptors(btf_err) || btf_err == ENOMEM)) {
+      HarnessFail(CallFailed("BPF_BTF_LOAD", btf_err));
+    }
     if (loaded < 0) return -btf_err;
     btf_fd.Reset();
     btf_fd = Fd(static_cast<int>(loaded));
@@ -391,12 +433,20 @@ core::MapState ReadHandleState(const KernelMapHandle& h,
       attr.map_fd = h.rw_fd.get();
       attr.key = Ptr(&key);
       attr.value = Ptr(state.values.data() + vs * key);
-      BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+      if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+        HarnessFail("reading the final state: " +
+                    CallFailed("BPF_MAP_LOOKUP_ELEM", err) + " for key " +
+                    std::to_string(key));
+      }
     }
   }
   if (MayHaveDataRegion(spec)) {
     uint64_t size = MmapRegionSize(spec, env);
     long addr = RawMmap(size, PROT_READ, true, h.rw_fd.get(), 0);
+    if (addr == -1 && (errno == ENOMEM || errno == EAGAIN)) {
+      HarnessFail("reading the final state: " + CallFailed("mmap", errno) +
+                  " mapping " + std::to_string(size) + " bytes");
+    }
     if (addr != -1) {  // otherwise absent, which the comparison reports
       state.mmap_data.emplace(size, 0);
       std::memcpy(state.mmap_data->data(), reinterpret_cast<void*>(addr), size);
@@ -496,11 +546,25 @@ class KernelMap : public core::MapInstance {
     pool_->Give(std::move(h_));
   }
 
+  // A harness error leaves the map in a state nobody checked (a program
+  // half loaded, a read-back not done): it is destroyed, never cached.
   Result Execute(const core::Op& op) override {
-    return std::visit([this](const auto& o) { return Do(o); }, op);
+    try {
+      return std::visit([this](const auto& o) { return Do(o); }, op);
+    } catch (...) {
+      h_->frozen = true;
+      throw;
+    }
   }
 
-  core::MapState ReadState() override { return ReadHandleState(*h_, env_); }
+  core::MapState ReadState() override {
+    try {
+      return ReadHandleState(*h_, env_);
+    } catch (...) {
+      h_->frozen = true;
+      throw;
+    }
+  }
 
   // RawProgramFor: loads the program behind a program op.
   std::optional<RawProgram> Raw(const core::Op& op) {
@@ -657,9 +721,25 @@ class KernelMap : public core::MapInstance {
 
   // ---- mmap ----
 
+  // Whether ENOMEM is not the answer for this length: it rounds to whole
+  // pages without wrapping and stays below TASK_SIZE (x86_64: 2^47 minus a
+  // page), the model's ENOMEM rules (model_backend.cc, Do(Mmap)); an
+  // ENOMEM for such a length is this process's address space running out.
+  bool MappableLength(const core::Mmap& op) const {
+    const uint64_t page = env_.page_size;
+    const uint64_t length = (op.length + page - 1) / page * page;
+    return op.length != 0 && length >= op.length &&
+           length <= (uint64_t{1} << 47) - page;
+  }
+
   Result Do(const core::Mmap& op) {
     if (int err = mappings_.CheckFree(op.slot)) return Result::Errno(err);
     long addr = RawMmap(op.length, op.prot, op.shared, fd(), op.offset);
+    if (addr == -1 && errno == ENOMEM && MappableLength(op)) {
+      HarnessFail(CallFailed("mmap", ENOMEM) + " for " +
+                  std::to_string(op.length) + " bytes, a length the kernel "
+                  "maps given the address space");
+    }
     if (addr == -1) return Result::Errno(errno);
     mappings_.Put(op.slot, reinterpret_cast<uint8_t*>(addr), op.offset,
                   op.length, op.prot);
@@ -701,6 +781,14 @@ class KernelMap : public core::MapInstance {
         kind == kAtomicAddProg ? h_->atomic_by_offset[offset] : h_->progs[kind];
     if (p.tried) return p;
     p.tried = true;
+    // A harness error below leaves nothing loaded: not "tried" (and the map
+    // is not cached: Execute).
+    struct Untry {
+      LoadedProgram& p;
+      ~Untry() {
+        if (std::uncaught_exceptions() > 0 && !p.obj) p.tried = false;
+      }
+    } untry{p};
     pool_->Count([](KernelStats& s) { ++s.programs_loaded; });
     for (Fd* scratch : {&h_->in_fd, &h_->out_fd}) {
       if (scratch->valid()) continue;
@@ -709,6 +797,10 @@ class KernelMap : public core::MapInstance {
       s.value_size = spec().value_size;
       s.max_entries = 1;
       int fd = CreateMap(s, KernelBackend::MapName());
+      if (fd < 0 && (OutOfDescriptors(-fd) || -fd == ENOMEM)) {
+        HarnessFail("a program op's scratch map: " +
+                    CallFailed("BPF_MAP_CREATE", -fd));
+      }
       if (fd < 0) {
         p.err = -fd;
         return p;
@@ -720,8 +812,8 @@ class KernelMap : public core::MapInstance {
     bpf_object* obj =
         bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf, &opts);
     if (!obj) {
-      p.err = errno ? errno : EINVAL;
-      return p;
+      HarnessFail(CallFailed("bpf_object__open_mem (the embedded programs)",
+                             errno ? errno : EINVAL));
     }
     bpf_map* map = nullptr;
     int err = 0;
@@ -738,7 +830,13 @@ class KernelMap : public core::MapInstance {
         err = SetRodata(
             obj, map, {{"kValueSize", spec().value_size}, {"kOffset", offset}});
       }
-      if (err) break;
+      if (err) {
+        // Reusing our fds (dup) or setting .rodata: the harness's part.
+        const int e = -err;
+        bpf_object__close(obj);
+        HarnessFail(CallFailed(("preparing " + name + " of the embedded "
+                                "programs").c_str(), e));
+      }
     }
     bpf_program* prog = nullptr;
     bpf_program* wanted = nullptr;
@@ -747,8 +845,19 @@ class KernelMap : public core::MapInstance {
       bpf_program__set_autoload(prog, is);
       if (is) wanted = prog;
     }
-    if (!err && !wanted) err = -ENOENT;
-    if (!err) err = bpf_object__load(obj);
+    if (!wanted) {
+      bpf_object__close(obj);
+      HarnessFail(std::string("the embedded object has no program ") +
+                  kProgNames[kind]);
+    }
+    err = bpf_object__load(obj);
+    // ENOMEM: libbpf's own allocations and mappings (the .rodata map is
+    // mapped) or the verifier's under this process's limits; our programs
+    // are small, so the verifier never runs out on their account.
+    if (err && (OutOfDescriptors(-err) || -err == ENOMEM)) {
+      bpf_object__close(obj);
+      HarnessFail(CallFailed("BPF_PROG_LOAD", -err));
+    }
     if (err) {
       p.err = -err;
       bpf_object__close(obj);
@@ -772,7 +881,12 @@ class KernelMap : public core::MapInstance {
   }
   int RunLoaded(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
     CpuPin pin(cpu);
-    if (pin.err()) return pin.err();
+    // The CPU is online (checked by the caller): not being allowed to run
+    // on it (a cpuset, a seccomp policy) is the harness's problem.
+    if (pin.err()) {
+      HarnessFail("pinning to CPU " + std::to_string(cpu) + ": " +
+                  CallFailed("sched_setaffinity", pin.err()));
+    }
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
     attr.test.prog_fd = p.fd;
@@ -790,7 +904,10 @@ class KernelMap : public core::MapInstance {
     attr.map_fd = h_->out_fd.get();
     attr.key = Ptr(&zero);
     attr.value = Ptr(value.data());
-    BpfErr(BPF_MAP_LOOKUP_ELEM, &attr);
+    if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+      HarnessFail("reading a program's output: " +
+                  CallFailed("BPF_MAP_LOOKUP_ELEM", err));
+    }
     return value;
   }
 
@@ -834,7 +951,10 @@ class KernelMap : public core::MapInstance {
     attr.map_fd = h_->in_fd.get();
     attr.key = Ptr(&zero);
     attr.value = Ptr(value.data());
-    if (int err = BpfErr(BPF_MAP_UPDATE_ELEM, &attr)) return Result::Errno(err);
+    if (int err = BpfErr(BPF_MAP_UPDATE_ELEM, &attr)) {
+      HarnessFail("writing a program's input: " +
+                  CallFailed("BPF_MAP_UPDATE_ELEM", err));
+    }
     ProgContext ctx;
     ctx.key = op.key;
     ctx.flags = op.flags;
@@ -984,12 +1104,18 @@ std::string UnavailableReason(const ProbeFacts& f) {
     return "creating a one-entry ARRAY map failed with " +
            core::ErrnoName(f.create_err) + " on " + kernel;
   }
+  if (!f.harness_call_failed.empty()) {
+    return "a command the kernel backend needs is refused: " +
+           f.harness_call_failed;
+  }
   return "";
 }
 
 std::string ProgramKindReason(const ProbeFacts& f, core::OpKind kind) {
   if (!core::IsProgramOp(kind)) return "";
-  if (f.create_err != 0) return UnavailableReason(f);
+  if (f.create_err != 0 || !f.harness_call_failed.empty()) {
+    return UnavailableReason(f);
+  }
   const std::string kernel =
       f.kernel_release.empty() ? std::string("this kernel")
                                : "Linux " + f.kernel_release;
@@ -1024,6 +1150,96 @@ std::string ProgramKindReason(const ProbeFacts& f, core::OpKind kind) {
   return "";
 }
 
+// Runs, on a two-entry map of each type (the ARRAY mappable), every command
+// the backend needs besides creation and programs: BPF_OBJ_GET_INFO_BY_FD,
+// BPF_MAP_GET_FD_BY_ID (CAP_SYS_ADMIN), BPF_MAP_UPDATE_BATCH and
+// BPF_MAP_LOOKUP_BATCH on the read-write fd, and a shared read-only mmap of
+// the ARRAY's data region. "" when all work, else the first that failed,
+// with the capability it needs.
+std::string ProbeHarnessCalls(const ProbeFacts& f) {
+  for (MapType type : {MapType::kArray, MapType::kPercpuArray}) {
+    MapSpec spec;
+    spec.type = type;
+    spec.max_entries = 2;
+    if (type == MapType::kArray) spec.map_flags = core::kBpfFMmapable;
+    const std::string what = type == MapType::kArray
+                                 ? "a mappable ARRAY map"
+                                 : "a PERCPU_ARRAY map";
+    int raw_fd = CreateMap(spec, KernelBackend::MapName());
+    if (raw_fd < 0) {
+      return "creating " + what + ": " + CallFailed("BPF_MAP_CREATE", -raw_fd);
+    }
+    Fd fd(raw_fd);
+    struct bpf_map_info info;
+    std::memset(&info, 0, sizeof info);
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.info.bpf_fd = fd.get();
+    attr.info.info_len = sizeof info;
+    attr.info.info = Ptr(&info);
+    if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+      return "on " + what + ": " + CallFailed("BPF_OBJ_GET_INFO_BY_FD", err);
+    }
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_id = info.id;
+    long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+    if (rw < 0) {
+      const int err = errno;
+      std::string out = "on " + what + ": " +
+                        CallFailed("BPF_MAP_GET_FD_BY_ID", err) +
+                        "; the kernel backend reads every map back through "
+                        "it";
+      if (err == EPERM && !f.cap_sys_admin) {
+        out += " (this process has " +
+               std::string(f.cap_bpf ? "CAP_BPF but not CAP_SYS_ADMIN"
+                                     : "neither CAP_BPF nor CAP_SYS_ADMIN") +
+               ")";
+      }
+      return out;
+    }
+    Fd rw_fd(static_cast<int>(rw));
+    const core::Environment env = core::HostEnvironment();
+    const uint64_t vs = core::SyscallValueSize(spec, env);
+    std::vector<uint32_t> keys = {0, 1};
+    Bytes values(vs * 2, 0);
+    std::memset(&attr, 0, sizeof attr);
+    attr.batch.keys = Ptr(keys.data());
+    attr.batch.values = Ptr(values.data());
+    attr.batch.count = 2;
+    attr.batch.map_fd = rw_fd.get();
+    // A kernel without batch ops for the type (PERCPU_ARRAY before 5.13:
+    // ENOTSUPP) answers so for every map: the ops' results say it, and the
+    // state is read back key by key instead, which must then work.
+    constexpr int kEnotsupp = 524;
+    auto no_batch = [](int err) { return err == kEnotsupp || err == EINVAL; };
+    if (int err = BpfErr(BPF_MAP_UPDATE_BATCH, &attr); err && !no_batch(err)) {
+      return "on " + what + ": " + CallFailed("BPF_MAP_UPDATE_BATCH", err);
+    }
+    Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, rw_fd.get(), spec,
+                                 env, std::nullopt, 2, 0, 0);
+    if (all.err != 0 && all.err != ENOENT && !no_batch(all.err)) {
+      return "on " + what + ": " + CallFailed("BPF_MAP_LOOKUP_BATCH", all.err);
+    }
+    uint32_t key = 1;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = rw_fd.get();
+    attr.key = Ptr(&key);
+    attr.value = Ptr(values.data());
+    if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+      return "on " + what + ": " + CallFailed("BPF_MAP_LOOKUP_ELEM", err);
+    }
+    if (type == MapType::kArray) {
+      uint64_t size = MmapRegionSize(spec, env);
+      long addr = RawMmap(size, PROT_READ, true, rw_fd.get(), 0);
+      if (addr == -1) {
+        return "on " + what + ": " + CallFailed("mmap", errno);
+      }
+      munmap(reinterpret_cast<void*>(addr), size);
+    }
+  }
+  return "";
+}
+
 ProbeFacts GatherProbeFacts() {
   ProbeFacts f;
   f.kernel_release = core::HostEnvironment().kernel_release;
@@ -1048,6 +1264,8 @@ ProbeFacts GatherProbeFacts() {
     return f;
   }
   close(fd);
+  f.harness_call_failed = ProbeHarnessCalls(f);
+  if (!f.harness_call_failed.empty()) return f;
   ProbePrograms(&f);
   return f;
 }
@@ -1091,6 +1309,98 @@ KernelBackend::KernelBackend(size_t cache_capacity)
       pool_(std::make_shared<KernelPool>(cache_capacity)) {
   libbpf_set_print(QuietPrint);
   LiftMemlockLimit();
+  std::string error;
+  // A malformed value is refused by the CLI before any backend is made;
+  // elsewhere (tests, fuzzers) it keeps the default.
+  map_limit_ = KernelMapLimitFromEnvironment(&error).value_or(
+      kDefaultKernelMapLimit);
+}
+
+uint64_t KernelMapBytes(const MapSpec& spec, uint32_t possible_cpus) {
+  const unsigned __int128 elem = (uint64_t{spec.value_size} + 7) / 8 * 8;
+  unsigned __int128 bytes = elem * spec.max_entries;
+  if (spec.type == MapType::kPercpuArray) bytes *= possible_cpus;
+  return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
+}
+
+std::optional<uint64_t> ParseByteCount(const std::string& text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  unsigned shift = 0;
+  const std::string suffix = text.substr(digits);
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) return std::nullopt;
+  const unsigned long long n = std::strtoull(text.substr(0, digits).c_str(),
+                                             nullptr, 10);
+  if (digits > 19 || n > (UINT64_MAX >> shift)) return std::nullopt;
+  return static_cast<uint64_t>(n) << shift;
+}
+
+std::optional<uint64_t> KernelMapLimitFromEnvironment(std::string* error) {
+  const char* value = std::getenv("AMC_KERNEL_MAP_LIMIT");
+  if (!value || !*value) return kDefaultKernelMapLimit;
+  std::optional<uint64_t> bytes = ParseByteCount(value);
+  if (!bytes || *bytes == 0) {
+    *error = std::string("bad kernel map limit '") + value +
+             "': give bytes, more than 0, optionally with a K, M or G suffix";
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+namespace {
+// "3 GiB", "64 MiB", "512 KiB", "100 bytes".
+std::string ByteText(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  size_t u = 0;
+  double v = static_cast<double>(bytes);
+  while (v >= 1024 && u + 1 < sizeof units / sizeof *units) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.4g %s", v, units[u]);
+  return buf;
+}
+}  // namespace
+
+std::string KernelBackend::SitsOut(const MapSpec& spec) {
+  const uint64_t bytes = KernelMapBytes(spec, env_.possible_cpus);
+  if (bytes <= map_limit_) return "";
+  // array_map_alloc_check (kernel/bpf/arraymap.c) refuses these before
+  // anything is allocated, whatever the size: the kernel answers at once.
+  if (spec.max_entries == 0 || spec.key_size != 4 || spec.value_size == 0) {
+    return "";
+  }
+  // Before 5.11, array_map_alloc refuses a map whose cost reaches
+  // U32_MAX - PAGE_SIZE with E2BIG before allocating (the memlock charge).
+  if (OlderThan(env_.kernel_release, 5, 11) &&
+      bytes >= UINT32_MAX - uint64_t{env_.page_size}) {
+    return "";
+  }
+  // Every other check before the allocation does not depend on
+  // max_entries: ask the kernel with one entry. A refusal there is the
+  // checks' answer, which the real creation gives at once too.
+  MapSpec one = spec;
+  one.max_entries = 1;
+  int fd = -1;
+  try {
+    fd = CreateMap(one, MapName());
+  } catch (const core::HarnessError&) {
+    return "";  // the real creation reports it (as a harness error)
+  }
+  if (fd < 0) return "";
+  close(fd);
+  return "sits out this map: the kernel would allocate " + ByteText(bytes) +
+         " for it, above --kernel-map-limit " + ByteText(map_limit_) +
+         " (kernel safety: a huge map can hold the kernel in allocation for "
+         "minutes)";
 }
 
 KernelBackend::~KernelBackend() = default;
@@ -1131,6 +1441,13 @@ std::string KernelBackend::UnsupportedReason(core::OpKind kind) const {
 
 core::CreateResult KernelBackend::Create(const MapSpec& spec) {
   core::CreateResult out;
+  // Never asked of the kernel: callers that do not check SitsOut first
+  // (RunDifferential does) get a harness error, not a result.
+  if (KernelMapBytes(spec, env_.possible_cpus) > map_limit_) {
+    if (std::string why = SitsOut(spec); !why.empty()) {
+      HarnessFail("not creating the map: the kernel backend " + why);
+    }
+  }
   if (auto h = pool_->Take(spec)) {
     if (ResetAndVerify(*h, env_)) {
       pool_->Count([](KernelStats& s) { ++s.maps_reused; });
@@ -1140,6 +1457,9 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
     pool_->Count([](KernelStats& s) { ++s.resets_failed; });
   }
   int fd = CreateMap(spec, MapName());
+  if (fd < 0 && OutOfDescriptors(-fd)) {
+    HarnessFail(CallFailed("BPF_MAP_CREATE", -fd));
+  }
   if (fd < 0) {
     out.err = -fd;
     return out;
@@ -1155,38 +1475,28 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
   attr.info.bpf_fd = fd;
   attr.info.info_len = sizeof info;
   attr.info.info = Ptr(&info);
-  int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr);
-  if (err == 0) {
-    std::memset(&attr, 0, sizeof attr);
-    attr.map_id = info.id;
-    attr.open_flags = 0;
-    long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
-    if (rw < 0)
-      err = errno;
-    else
-      h->rw_fd = Fd(static_cast<int>(rw));
+  // The map exists; failing to get a read-back fd for it is the harness's
+  // failure (CAP_SYS_ADMIN missing, descriptors exhausted), never the
+  // creation's answer.
+  if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+    HarnessFail(CallFailed("BPF_OBJ_GET_INFO_BY_FD", err));
   }
-  if (err) {
-    // The map exists but cannot be read back: a harness failure, reported
-    // as an errno no creation gives for a valid spec.
-    std::fprintf(stderr, "oracle_kernel: no read-write fd for map: %s\n",
-                 core::ErrnoName(err).c_str());
-    out.err = EFAULT;
-    return out;
-  }
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_id = info.id;
+  attr.open_flags = 0;
+  long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+  if (rw < 0) HarnessFail(CallFailed("BPF_MAP_GET_FD_BY_ID", errno));
+  h->rw_fd = Fd(static_cast<int>(rw));
   // A spec with a lock must give a map with the lock: one created without
   // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
   // every later difference would be blamed on the semantics.
   if (spec.spin_lock_offset) {
     std::string missing = SpinLockMissing(h->rw_fd.get(), spec);
     if (!missing.empty()) {
-      std::fprintf(stderr,
-                   "oracle_kernel: HARNESS ERROR: the map made for a spec "
-                   "with a bpf_spin_lock at offset %u has no lock: %s\n",
-                   *spec.spin_lock_offset, missing.c_str());
       pool_->Count([](KernelStats& s) { ++s.lock_checks_failed; });
-      out.err = EFAULT;
-      return out;
+      HarnessFail("the map made for a spec with a bpf_spin_lock at offset " +
+                  std::to_string(*spec.spin_lock_offset) + " has no lock: " +
+                  missing);
     }
   }
   pool_->Count([](KernelStats& s) { ++s.maps_created; });

@@ -33,7 +33,10 @@
 //
 // Invariant: every fd, mapping and program the backend opens is released by
 // the MapInstance or by the backend's cache (DropCache, destructor); results
-// carry errnos exactly as the kernel returned them, positive.
+// carry errnos exactly as the kernel returned them, positive. A failure of
+// the harness's own calls (its fds, its read-backs, its scratch maps, a
+// capability it needs) is thrown as core::HarnessError, never returned as a
+// result (kernel_backend.cc says which call's errnos are which).
 #ifndef AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 #define AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 
@@ -62,6 +65,12 @@ struct ProbeFacts {
   // errno of loading prog_lookup_percpu (bpf_map_lookup_percpu_elem, Linux
   // 5.19) against a PERCPU_ARRAY; probed only when the other program loads.
   int lookup_percpu_load_err = 0;
+  // The first other command the backend needs that failed on a fresh map of
+  // each type (get-info, get-fd-by-id, batch update and lookup, mmap), with
+  // the capability it needs ("BPF_MAP_GET_FD_BY_ID gave EPERM (... needs
+  // CAP_SYS_ADMIN)"); "" when all worked. Non-empty makes the backend
+  // unavailable: without them every read-back would fail.
+  std::string harness_call_failed;
   bool cap_bpf = false;        // effective CAP_BPF
   bool cap_sys_admin = false;  // effective CAP_SYS_ADMIN
   // /proc/sys/kernel/unprivileged_bpf_disabled, -1 when unreadable.
@@ -69,8 +78,10 @@ struct ProbeFacts {
   std::string kernel_release;
 };
 
-// "" when the facts say the backend can run (it can create maps), otherwise
-// the precise reason (no CAP_BPF, kernel.unprivileged_bpf_disabled=N, ...).
+// "" when the facts say the backend can run (it can create maps and run
+// every command it needs on them), otherwise the precise reason (no CAP_BPF,
+// kernel.unprivileged_bpf_disabled=N, BPF_MAP_GET_FD_BY_ID needs
+// CAP_SYS_ADMIN, ...).
 std::string UnavailableReason(const ProbeFacts& facts);
 
 // "" when ops of `kind` can run here, otherwise why not. Only program ops
@@ -110,6 +121,20 @@ struct KernelStats {
 // EOPNOTSUPP) stays the creation's result.
 std::string SpinLockMissing(int map_fd, const core::MapSpec& spec);
 
+// The kernel memory a map of `spec` asks for: value_size rounded up to 8,
+// times max_entries, times the possible CPUs for PERCPU_ARRAY
+// (array_map_alloc, bpf_array_alloc_percpu).
+uint64_t KernelMapBytes(const core::MapSpec& spec, uint32_t possible_cpus);
+
+// The default per-map bound (64 MiB), and the bound this process uses:
+// AMC_KERNEL_MAP_LIMIT (bytes, or with a K, M or G suffix; set by
+// `amc --kernel-map-limit`), else the default. nullopt with `error` set for
+// a malformed value.
+inline constexpr uint64_t kDefaultKernelMapLimit = uint64_t{64} << 20;
+std::optional<uint64_t> KernelMapLimitFromEnvironment(std::string* error);
+// Parses "67108864", "64M", "1G", "512K".
+std::optional<uint64_t> ParseByteCount(const std::string& text);
+
 class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
 class KernelBackend : public core::Backend {
@@ -128,6 +153,15 @@ class KernelBackend : public core::Backend {
     return UnsupportedReason(kind).empty();
   }
   std::string UnsupportedReason(core::OpKind kind) const override;
+  // Kernel safety: a spec whose map would make the kernel allocate more
+  // than the per-map bound (KernelMapLimit) is sat out with the reason,
+  // unless the kernel refuses it before allocating (asked with the same
+  // spec at one entry: a refusal there is checks, not memory, so the real
+  // creation runs and answers promptly). Create() of such a spec throws
+  // core::HarnessError instead of asking the kernel.
+  std::string SitsOut(const core::MapSpec& spec) override;
+  uint64_t KernelMapLimit() const { return map_limit_; }
+  void SetKernelMapLimit(uint64_t bytes) { map_limit_ = bytes; }
   // The facts the backend's availability and op kinds come from.
   const ProbeFacts& Facts() const;
 
@@ -141,6 +175,7 @@ class KernelBackend : public core::Backend {
 
  private:
   core::Environment env_;
+  uint64_t map_limit_ = kDefaultKernelMapLimit;
   std::shared_ptr<KernelPool> pool_;
   mutable std::once_flag facts_once_;
   mutable ProbeFacts facts_;

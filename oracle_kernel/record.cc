@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <memory>
+#include <new>
+
+#include "core/harness_error.h"
 
 namespace amc::oracle_kernel {
 namespace {
@@ -66,6 +69,12 @@ Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {
       return out;
     }
   }
+  // A map above the kernel backend's memory bound is not asked of the
+  // kernel (kernel safety): nothing to record.
+  if (std::string why = backend->SitsOut(seq.spec); !why.empty()) {
+    out.error = "the kernel backend " + why;
+    return out;
+  }
   core::Sequence rec;
   rec.spec = seq.spec;
   for (const std::string& c : seq.comments) {
@@ -74,13 +83,35 @@ Recording RecordOnKernel(const core::Sequence& seq, KernelBackend* backend) {
   core::Environment env = backend->Env();
   rec.comments.push_back(RecordedComment(env));
   rec.env = env;
-  core::CreateResult created = backend->Create(seq.spec);
-  if (created.err == 0 && !created.map) created.err = EFAULT;
-  rec.expect_create = created.err;
-  for (const core::Step& step : seq.steps) {
-    core::Step s{step.op, std::nullopt};
-    if (created.map) s.expect = created.map->Execute(step.op);
-    rec.steps.push_back(std::move(s));
+  // A harness error (core/harness_error.h) is no kernel answer: nothing is
+  // recorded for the sequence, and the error says why.
+  try {
+    core::CreateResult created = backend->Create(seq.spec);
+    if (created.err == 0 && !created.map) {
+      throw core::HarnessError("the kernel backend created no map and gave "
+                               "no errno");
+    }
+    rec.expect_create = created.err;
+    for (size_t i = 0; i < seq.steps.size(); ++i) {
+      const core::Step& step = seq.steps[i];
+      core::Step s{step.op, std::nullopt};
+      try {
+        if (created.map) s.expect = created.map->Execute(step.op);
+      } catch (const core::HarnessError& e) {
+        throw core::HarnessError("step " + std::to_string(i) + " (" +
+                                 core::OpKindName(core::KindOf(step.op)) +
+                                 "): " + e.what());
+      }
+      rec.steps.push_back(std::move(s));
+    }
+  } catch (const core::HarnessError& e) {
+    out.error = std::string("HARNESS ERROR (nothing recorded): ") + e.what();
+    out.harness_error = true;
+    return out;
+  } catch (const std::bad_alloc&) {
+    out.error = "HARNESS ERROR (nothing recorded): out of memory";
+    out.harness_error = true;
+    return out;
   }
   out.sequence = std::move(rec);
   return out;

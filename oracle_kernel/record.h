@@ -20,6 +20,9 @@ namespace amc::oracle_kernel {
 struct Recording {
   std::optional<core::Sequence> sequence;  // set on success
   std::string error;                       // why not (kernel unavailable)
+  // The harness failed (core/harness_error.h): `error` says where. Never a
+  // file the kernel cannot run; always a failed recording.
+  bool harness_error = false;
 };
 
 // Records `seq` on `backend` (probed by the caller), or on a fresh

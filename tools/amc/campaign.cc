@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "core/differential.h"
@@ -45,6 +47,7 @@ struct Shared {
   std::atomic<uint64_t> sequences{0};
   std::atomic<uint64_t> ops{0};
   std::atomic<uint64_t> divergences{0};
+  std::atomic<uint64_t> harness_errors{0};
   std::atomic<bool> failed{false};
 
   std::mutex mu;  // guards everything below
@@ -69,6 +72,7 @@ struct WorkerResult {
   std::map<std::string, BackendTally> tallies;
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   std::vector<DivergenceRecord> divergences;
+  std::vector<HarnessErrorRecord> harness_errors;
   std::map<uint64_t, CaseBlock> blocks;  // by first index
   std::vector<uint64_t> by_geometry;
 };
@@ -286,10 +290,30 @@ void Worker(Shared& shared, WorkerResult& out) {
     const size_t g = plan.geometries.empty() ? 0 : index % sets;
     const std::vector<core::Backend*>& ptrs = ptr_sets[g];
     if (!plan.geometries.empty()) ++out.by_geometry[g];
-    core::Sequence seq = CampaignSequence(plan, options.seed, index);
+    core::Sequence seq;
+    core::RunOutcome outcome;
     Clock::time_point t0 = Clock::now();
-    core::RunOutcome outcome = core::RunDifferential(seq, ptrs);
+    try {
+      seq = CampaignSequence(plan, options.seed, index);
+      outcome = core::RunDifferential(seq, ptrs);
+    } catch (const std::bad_alloc&) {
+      // Generating the sequence ran out of memory (RunDifferential turns
+      // its own into harness errors).
+      outcome = core::RunOutcome{};
+      outcome.harness_error = "harness, generating the sequence: out of "
+                              "memory (std::bad_alloc)";
+    }
     double seconds = Seconds(Clock::now() - t0);
+    if (outcome.harness_error) {
+      // amc itself failed: counted and kept (the first ones) for the
+      // summary, never minimized, never a reproducer, never a divergence.
+      const uint64_t n =
+          shared.harness_errors.fetch_add(1, std::memory_order_relaxed);
+      if (n < kMaxHarnessErrorRecords) {
+        out.harness_errors.push_back(
+            HarnessErrorRecord{index, *outcome.harness_error});
+      }
+    }
 
     for (const auto& bo : outcome.backends) {
       BackendTally& t = out.tallies[bo.name];
@@ -309,7 +333,7 @@ void Worker(Shared& shared, WorkerResult& out) {
       CaseBlock& block = out.blocks[index / kCaseBlock * kCaseBlock];
       block.first = index / kCaseBlock * kCaseBlock;
       ++block.sequences;
-      block.agreed += outcome.divergence ? 0 : 1;
+      block.agreed += outcome.ok() ? 1 : 0;
       block.ops += outcome.steps_run;
       block.seconds += seconds;
     }
@@ -486,16 +510,32 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
   std::vector<std::thread> threads;
   std::atomic<unsigned> running{jobs};
   for (unsigned j = 0; j < jobs; ++j) {
-    threads.emplace_back([&, j] {
-      Worker(shared, results[j]);
-      running.fetch_sub(1);
-    });
+    try {
+      threads.emplace_back([&, j] {
+        Worker(shared, results[j]);
+        running.fetch_sub(1);
+      });
+    } catch (const std::system_error& e) {
+      // No thread (its stack did not fit: ulimit -v, or too many threads):
+      // a harness error that stops the run, never an abort.
+      {
+        std::lock_guard<std::mutex> lock(shared.mu);
+        shared.error = "HARNESS ERROR: cannot start worker thread " +
+                       std::to_string(j + 1) + " of " + std::to_string(jobs) +
+                       ": " + e.what() +
+                       " (out of memory or address space? fewer --jobs)";
+      }
+      shared.failed = true;
+      running.fetch_sub(jobs - j);
+      break;
+    }
   }
   auto progress = [&] {
     Progress p;
     p.sequences = shared.sequences.load();
     p.ops = shared.ops.load();
     p.divergences = shared.divergences.load();
+    p.harness_errors = shared.harness_errors.load();
     p.elapsed = Seconds(Clock::now() - shared.start);
     return p;
   };
@@ -539,6 +579,9 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
     for (size_t k = 0; k < core::kOpKindCount; ++k)
       result.ops_by_kind[k] += w.ops_by_kind[k];
     for (auto& d : w.divergences) result.divergences.push_back(std::move(d));
+    for (auto& h : w.harness_errors) {
+      result.harness_error_records.push_back(std::move(h));
+    }
     for (const auto& [first, b] : w.blocks) {
       CaseBlock& into = blocks[first];
       into.first = first;
@@ -550,6 +593,10 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
   }
   for (const auto& [first, b] : blocks) result.case_blocks.push_back(b);
   result.divergent_sequences = shared.divergences.load();
+  result.harness_errors = shared.harness_errors.load();
+  std::sort(result.harness_error_records.begin(),
+            result.harness_error_records.end(),
+            [](const auto& a, const auto& b) { return a.index < b.index; });
   result.same_counts = shared.same_counts;
   for (auto& [signature, group] : shared.by_signature) {
     result.signatures.push_back(std::move(group));

@@ -20,6 +20,9 @@
 // max_divergence_records divergences keep a record (every new kind always
 // does); later repeats of a known signature are counted in its group.
 //
+// A harness error (core/harness_error.h) is its own class: counted, the
+// first ones kept with their message, never minimized nor written.
+//
 // Invariant: a divergence is never dropped: it is counted (per signature),
 // each signature keeps its summary, and each signature (up to
 // max_reproducers of them) gets its minimized reproducer written as an .ops
@@ -88,6 +91,7 @@ struct Progress {
   uint64_t sequences = 0;
   uint64_t ops = 0;  // ops run (one op on every backend counts once)
   uint64_t divergences = 0;
+  uint64_t harness_errors = 0;
   double elapsed = 0;
 };
 
@@ -162,6 +166,14 @@ struct SignatureGroup {
   std::string minimization_stopped;
 };
 
+// A sequence the harness failed on (core/harness_error.h): no verdict on it.
+struct HarnessErrorRecord {
+  uint64_t index = 0;
+  std::string message;  // RunOutcome::harness_error
+};
+// Harness errors beyond this many are only counted.
+inline constexpr uint64_t kMaxHarnessErrorRecords = 100;
+
 // Passing sequences are reported per block of this many consecutive
 // indices; each diverging sequence is a case of its own.
 inline constexpr uint64_t kCaseBlock = 1000;
@@ -183,6 +195,10 @@ struct CampaignResult {
   std::vector<BackendTally> backends;  // in selection order
   std::array<uint64_t, core::kOpKindCount> ops_by_kind{};
   uint64_t divergent_sequences = 0;           // all of them
+  // Sequences on which amc itself failed (never divergences), and the first
+  // kMaxHarnessErrorRecords of them, by index.
+  uint64_t harness_errors = 0;
+  std::vector<HarnessErrorRecord> harness_error_records;
   std::vector<DivergenceRecord> divergences;  // recorded ones, by index
   // First sequence of each signature -> how many later ones diverged that
   // way (recorded or not).

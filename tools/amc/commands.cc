@@ -27,6 +27,7 @@
 #include "tools/amc/cli_util.h"
 #include "tools/amc/conform.h"
 #include "tools/amc/expect_minimize.h"
+#include "tools/amc/limits.h"
 #include "tools/amc/record.h"
 #include "tools/amc/report.h"
 #include "tools/amc/run_report.h"
@@ -63,6 +64,13 @@ Every command also takes --kernel-profile NAME: the model (and the impl) then
 answer as that kernel profile (`amc info` lists them: 6.1, 6.2-6.4, ..., 7.2+),
 or as the profile of a release given instead of a name (--kernel-profile 7.1),
 instead of the one of the running kernel's release or a case's recorded release.
+
+Every command also takes --kernel-map-limit BYTES (K, M, G suffixes; default
+64M): the kernel backend does not create a map that would make the kernel
+allocate more (value_size rounded to 8, times max_entries, times the possible
+CPUs for PERCPU_ARRAY) unless the kernel refuses it before allocating; the
+kernel sits such a sequence out with the reason (never a pass, never a
+divergence), and `record` does not record it.
 )";
 
 constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...
@@ -90,12 +98,14 @@ options:
 
 Only regular files are read (a FIFO or device is refused by name, without
 waiting); a folder entry that cannot be walked (a symlink loop, an unreadable
-folder) is an ERROR line of its own and counts as unreadable.
+folder) is an ERROR line of its own and counts as unreadable. A harness error
+(amc itself failed on a file: out of descriptors or memory, a refused
+read-back) is an ERROR line too, with no verdict on that file.
 
 exit status: 0 none failed (some may be skipped), 1 a file failed, 2 bad
-usage, a missing path, an unreadable or malformed file (named with its line),
-130 stopped by SIGINT or SIGTERM before every file was replayed (the summary
-and reports are still written, marked interrupted)
+usage, a missing path, an unreadable or malformed file (named with its line)
+or a harness error, 130 stopped by SIGINT or SIGTERM before every file was
+replayed (the summary and reports are still written, marked interrupted)
 )";
 
 constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
@@ -103,7 +113,9 @@ constexpr char kRecordHelp[] = R"(usage: amc record [options] PATH... --out DIR
 Runs each .ops file (folders: every *.ops below them) on the real kernel and
 writes it to DIR with the kernel's results as expectations and the kernel's
 environment (possible CPUs, page size, release) as its env line. Needs the
-kernel backend: root, or CAP_BPF (see `amc info`).
+kernel backend: root, or CAP_BPF together with CAP_SYS_ADMIN (maps are read
+back with BPF_MAP_GET_FD_BY_ID) and CAP_PERFMON for program ops; `amc info`
+says what is missing. Without them nothing is recorded (exit 2).
 
 options:
   --out DIR           where recorded files go (required); a file keeps its
@@ -120,6 +132,10 @@ SKIPPED with the reason, the others are recorded, and the exit status is 2
 
 --out is checked (created, writable) before any file is recorded. SIGINT or
 SIGTERM stops between files: the files recorded so far stay written.
+
+A harness error (amc itself failed: out of file descriptors or memory, a
+refused read-back) records nothing for that file, is named as HARNESS ERROR,
+and makes the exit status 2 even with --allow-unrunnable.
 
 exit status: 0 recorded, 2 bad usage, unreadable input, no kernel access, or
 a file not recorded, 130 stopped by SIGINT or SIGTERM
@@ -231,12 +247,19 @@ int ReplayCommand(int argc, char** argv) {
     return UsageError("replay",
                       "no .ops files under " + Join(args.positional(), ", "));
   }
-  backends::Replayer replayer(
-      args.Get("backends", backends::BackendListFromEnvironment()));
+  const std::string backend_list =
+      args.Get("backends", backends::BackendListFromEnvironment());
+  {
+    LimitCheck limits = EnsureLimits(1, MayRunKernel(backend_list));
+    if (!limits.error.empty()) return UsageError("replay", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
+  }
+  backends::Replayer replayer(backend_list);
   error = replayer.SelectionError();
   if (!error.empty()) return UsageError("replay", error);
 
   size_t passed = 0, failed = 0, unreadable = 0, skipped = 0;
+  size_t harness_errors = 0;  // amc itself failed: no verdict on the file
   std::map<std::string, std::string> not_run;  // backend -> reason (first seen)
   std::map<std::string, std::string> left_out;
   // backend -> files it could not check (recorded in another environment
@@ -276,6 +299,12 @@ int ReplayCommand(int argc, char** argv) {
       ++unreadable;
       line = "ERROR " + out.parse_error->ToString();
       tc.error = out.parse_error->ToString();
+    } else if (out.run.harness_error) {
+      // Not a result of any backend: ERROR, never FAIL (nor PASS).
+      ++harness_errors;
+      line = "ERROR " + file + ": HARNESS ERROR (amc itself failed, no "
+             "verdict): " + *out.run.harness_error;
+      tc.error = "HARNESS ERROR: " + *out.run.harness_error;
     } else if (!out.required_missing.empty()) {
       ++failed;
       line = "FAIL " + file + ": " + out.required_missing;
@@ -323,6 +352,11 @@ int ReplayCommand(int argc, char** argv) {
       "replayed %zu files: %zu passed, %zu failed, %zu unreadable, %zu "
       "skipped\n",
       replayed + walk_problems.size(), passed, failed, unreadable, skipped);
+  if (harness_errors) {
+    std::printf("HARNESS ERROR: %zu files could not be checked because amc "
+                "itself failed (see ERROR lines): no verdict on them\n",
+                harness_errors);
+  }
   for (const auto& [name, reason] : not_run) {
     std::printf("  not run on %s: %s\n", name.c_str(), reason.c_str());
   }
@@ -342,10 +376,10 @@ int ReplayCommand(int argc, char** argv) {
         "others were not run, so no verdict on them\n",
         stop.signal_name().c_str(), replayed, files.size());
   }
-  const int exit_code = unreadable    ? kExitUsage
-                        : failed      ? kExitDiverge
-                        : interrupted ? kExitInterrupted
-                                      : kExitAgree;
+  const int exit_code = unreadable || harness_errors ? kExitUsage
+                        : failed                      ? kExitDiverge
+                        : interrupted                 ? kExitInterrupted
+                                                      : kExitAgree;
   int status = exit_code;
   if (args.Has("junit")) {
     std::string e = WriteTextFile(args.Get("junit"),
@@ -386,6 +420,7 @@ int ReplayCommand(int argc, char** argv) {
                            .Int("skipped", skipped)
                            .Int("not_run", files.size() - replayed)
                            .Bool("interrupted", interrupted)
+                           .Int("harness_errors", harness_errors)
                            .Num("seconds", seconds)
                            .Raw("unavailable", unavailable.Done())
                            .Raw("results", list.Done())
@@ -465,13 +500,18 @@ int RecordCommand(int argc, char** argv) {
     std::fprintf(stderr, "amc record: --out %s\n", e.c_str());
     return kExitUsage;
   }
+  {
+    LimitCheck limits = EnsureLimits(1, /*kernel=*/true);
+    if (!limits.error.empty()) return UsageError("record", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
+  }
   KernelRecorder recorder;
   if (!recorder.unavailable().empty()) {
     std::fprintf(stderr, "amc record: cannot record: %s\n",
                  recorder.unavailable().c_str());
     return kExitUsage;
   }
-  size_t not_recorded = 0;
+  size_t not_recorded = 0, harness_errors = 0;
   StopOnSignals stop;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (stop.stopped()) {
@@ -481,8 +521,16 @@ int RecordCommand(int argc, char** argv) {
       return kExitInterrupted;
     }
     std::string why;
+    bool harness_error = false;
     std::optional<core::Sequence> recorded =
-        recorder.Record(sequences[i], &why);
+        recorder.Record(sequences[i], &why, &harness_error);
+    if (!recorded && harness_error) {
+      // Never an expectation: the kernel did not answer, amc failed.
+      std::fprintf(stderr, "amc record: HARNESS ERROR %s (not recorded): %s\n",
+                   jobs[i].first.c_str(), why.c_str());
+      ++harness_errors;
+      continue;
+    }
     if (!recorded) {
       // Nothing is written for it (a refused program load is no kernel
       // answer); the other files are still recorded, and the exit says so.
@@ -502,17 +550,25 @@ int RecordCommand(int argc, char** argv) {
     std::printf("recorded %s -> %s\n", jobs[i].first.c_str(),
                 jobs[i].second.c_str());
   }
-  std::printf("recorded %zu files on kernel %s\n", jobs.size() - not_recorded,
+  std::printf("recorded %zu files on kernel %s\n",
+              jobs.size() - not_recorded - harness_errors,
               ReadableKernelRelease().c_str());
+  if (harness_errors) {
+    std::fprintf(stderr,
+                 "amc record: %zu file(s) NOT recorded because amc itself "
+                 "failed (HARNESS ERROR, see above): exit 2\n",
+                 harness_errors);
+  }
   if (not_recorded) {
     std::fprintf(stderr,
                  "amc record: %zu file(s) NOT recorded: they hold ops this "
-                 "kernel cannot run (see above)%s\n",
+                 "kernel cannot run, or a map above --kernel-map-limit (see "
+                 "above)%s\n",
                  not_recorded,
                  args.Has("allow-unrunnable") ? "; --allow-unrunnable: not an error" : "");
     if (!args.Has("allow-unrunnable")) return kExitUsage;
   }
-  return kExitAgree;
+  return harness_errors ? kExitUsage : kExitAgree;
 }
 
 // -------------------------------------------------------------- minimize
@@ -587,6 +643,13 @@ int MinimizeCommand(int argc, char** argv) {
     names.push_back(b->Name());
   }
   core::RunOutcome outcome = core::RunDifferential(seq, backends);
+  if (outcome.harness_error) {
+    std::fprintf(stderr,
+                 "amc minimize: HARNESS ERROR (amc itself failed, no verdict "
+                 "on %s; nothing minimized): %s\n",
+                 file.c_str(), outcome.harness_error->c_str());
+    return kExitUsage;
+  }
   if (outcome.ok()) {
     std::fprintf(stderr,
                  "amc minimize: %s passes on %s (expectations and agreement); "
@@ -844,8 +907,40 @@ std::string TakeKernelProfile(int& argc, char** argv) {
   return "";
 }
 
+// Takes `--kernel-map-limit BYTES` (or `=BYTES`) out of argv, checks it and
+// passes it to every kernel backend through AMC_KERNEL_MAP_LIMIT.
+std::string TakeKernelMapLimit(int& argc, char** argv) {
+  const std::string flag = "--kernel-map-limit";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    std::string value;
+    int used = 0;
+    if (arg == flag) {
+      if (i + 1 >= argc) return flag + " needs a number of bytes";
+      value = argv[i + 1];
+      used = 2;
+    } else if (arg.rfind(flag + "=", 0) == 0) {
+      value = arg.substr(flag.size() + 1);
+      used = 1;
+    } else {
+      continue;
+    }
+    setenv("AMC_KERNEL_MAP_LIMIT", value.c_str(), 1);
+    for (int j = i; j + used < argc; ++j) argv[j] = argv[j + used];
+    argc -= used;
+    --i;
+  }
+  std::string error;
+  if (!KernelMapLimitValid(&error)) return error;
+  return "";
+}
+
 int Main(int argc, char** argv) {
   if (std::string error = TakeKernelProfile(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "amc: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  if (std::string error = TakeKernelMapLimit(argc, argv); !error.empty()) {
     std::fprintf(stderr, "amc: %s\n", error.c_str());
     return kExitUsage;
   }

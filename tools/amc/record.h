@@ -22,6 +22,10 @@
 
 namespace amc::cli {
 
+// Whether AMC_KERNEL_MAP_LIMIT (set by --kernel-map-limit) is well formed
+// for the kernel backend; false with `error` set otherwise.
+bool KernelMapLimitValid(std::string* error);
+
 class KernelRecorder {
  public:
   // Probes the kernel backend once.
@@ -31,9 +35,12 @@ class KernelRecorder {
   const std::string& unavailable() const { return unavailable_; }
   // `seq` with expect_create, every step's expect and env set from the
   // kernel (earlier expectations and "recorded on" comments are replaced),
-  // or nullopt with `error` set.
+  // or nullopt with `error` set; `*harness_error` (when given) is set when
+  // the harness failed (core/harness_error.h) rather than the file holding
+  // ops the kernel cannot run: nothing is recorded from such a run.
   std::optional<core::Sequence> Record(const core::Sequence& seq,
-                                       std::string* error);
+                                       std::string* error,
+                                       bool* harness_error = nullptr);
 
  private:
   std::string unavailable_;

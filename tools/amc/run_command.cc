@@ -14,6 +14,7 @@
 #include "tools/amc/campaign.h"
 #include "tools/amc/cli_util.h"
 #include "tools/amc/commands.h"
+#include "tools/amc/limits.h"
 #include "tools/amc/report.h"
 #include "tools/amc/run_report.h"
 
@@ -74,8 +75,11 @@ rotates through several geometries (1, 3, 4 and 64 possible CPUs, some with
 fewer online; 4 KiB and 64 KiB pages), sequence i in geometry i mod their
 number; the summary says which ran.
 
-exit status: 0 all backends agreed, 1 a divergence, 2 bad usage or nothing
-checked (a named backend that cannot run, no sequence run), 130 interrupted
+exit status: 0 all backends agreed, 1 a divergence, 2 bad usage, nothing
+checked (a named backend that cannot run, no sequence run), or a harness
+error (amc itself failed: out of descriptors or memory, a refused read-back;
+such sequences are printed, never minimized nor counted as divergences, and
+the verdict is HARNESS ERROR whatever else happened), 130 interrupted
 (SIGINT/SIGTERM) before the budget was spent without a divergence: such a
 run prints no PASS, and its reports say "interrupted"
 )";
@@ -114,7 +118,11 @@ std::string ProgressLine(const Progress& p, const CampaignOptions& o) {
                 static_cast<unsigned long long>(p.sequences),
                 Rate(ops_rate).c_str(),
                 static_cast<unsigned long long>(p.divergences), left.c_str());
-  return buf;
+  std::string line = buf;
+  if (p.harness_errors) {
+    line += ", " + std::to_string(p.harness_errors) + " HARNESS ERRORS";
+  }
+  return line;
 }
 
 std::string HistogramLine(const std::map<std::string, uint64_t>& histogram) {
@@ -238,6 +246,14 @@ int RunCommand(int argc, char** argv) {
     if (std::string e = CheckOutputFile(args.Get(report)); !e.empty()) {
       return UsageError("run", std::string("--") + report + " " + e);
     }
+  }
+  // Descriptors and address space before anything runs: running out of
+  // them mid-run would be harness errors on every sequence.
+  {
+    LimitCheck limits =
+        EnsureLimits(options.jobs, MayRunKernel(options.backend_list));
+    if (!limits.error.empty()) return UsageError("run", limits.error);
+    if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
   }
 
   backends::Selection selection =
@@ -468,6 +484,27 @@ int RunCommand(int argc, char** argv) {
     std::printf("  ... and %zu more signatures (see --json)\n",
                 result.signatures.size() - 20);
   }
+  // Harness errors: amc itself failed on these sequences; no verdict on
+  // them. The first few in full, then the count.
+  constexpr size_t kHarnessErrorsShown = 5;
+  std::printf("harness errors: %llu%s\n",
+              static_cast<unsigned long long>(result.harness_errors),
+              result.harness_errors
+                  ? " (amc itself failed; not results of any backend, never "
+                    "minimized nor written)"
+                  : "");
+  for (size_t i = 0;
+       i < result.harness_error_records.size() && i < kHarnessErrorsShown;
+       ++i) {
+    const HarnessErrorRecord& h = result.harness_error_records[i];
+    std::printf("  sequence %llu: HARNESS ERROR: %s\n",
+                static_cast<unsigned long long>(h.index), h.message.c_str());
+  }
+  if (result.harness_errors > kHarnessErrorsShown) {
+    std::printf("  ... and %llu more (see --json)\n",
+                static_cast<unsigned long long>(result.harness_errors -
+                                                kHarnessErrorsShown));
+  }
   // The first reproducer in full, so that a log alone is enough to start.
   for (const auto& g : result.signatures) {
     if (g.files.empty()) continue;
@@ -481,7 +518,17 @@ int RunCommand(int argc, char** argv) {
   const bool interrupted = g_stop.load();
   int exit_code = kExitAgree;
   const char* verdict = "PASS: every backend agreed on every sequence";
-  if (result.divergent_sequences > 0) {
+  std::string harness_verdict;
+  if (result.harness_errors > 0) {
+    // amc could not do its part: whatever else happened, no verdict.
+    exit_code = kExitUsage;
+    harness_verdict =
+        "HARNESS ERROR: amc itself failed on " +
+        std::to_string(result.harness_errors) +
+        " sequences (see above); no verdict (" +
+        std::to_string(result.divergent_sequences) + " divergences)";
+    verdict = harness_verdict.c_str();
+  } else if (result.divergent_sequences > 0) {
     exit_code = kExitDiverge;
     verdict = interrupted ? "FAIL: backends diverged (run interrupted)"
                           : "FAIL: backends diverged";
@@ -500,10 +547,24 @@ int RunCommand(int argc, char** argv) {
   // ---- reports ----
   int report_status = exit_code;
   if (args.Has("junit")) {
+    std::vector<TestCaseReport> cases = RunJUnitCases(plan, result, interrupted);
+    if (result.harness_errors) {
+      // One case under a stable name: amc itself failed, no verdict.
+      TestCaseReport r;
+      r.classname = "amc.run";
+      r.name = "harness errors";
+      r.error = std::to_string(result.harness_errors) +
+                " sequences could not be checked because amc itself failed";
+      for (size_t i = 0; i < result.harness_error_records.size() && i < 5; ++i) {
+        const auto& h = result.harness_error_records[i];
+        *r.error += "; sequence " + std::to_string(h.index) + ": " + h.message;
+      }
+      cases.push_back(std::move(r));
+    }
     std::string e = WriteTextFile(
         args.Get("junit"),
-        JUnitXml("amc run", RunJUnitCases(plan, result, interrupted),
-                 result.elapsed, RunJUnitProperties(options, names)));
+        JUnitXml("amc run", cases, result.elapsed,
+                 RunJUnitProperties(options, names)));
     if (!e.empty()) {
       std::fprintf(stderr, "amc run: %s\n", e.c_str());
       report_status = kExitUsage;
@@ -587,6 +648,13 @@ int RunCommand(int argc, char** argv) {
               .Str("minimization_stopped", d.minimization_stopped)
               .Done());
     }
+    JsonList harness_list(false);
+    for (const auto& h : result.harness_error_records) {
+      harness_list.Add(JsonList(true)
+                           .Int("sequence", h.index)
+                           .Str("message", h.message)
+                           .Done());
+    }
     std::string json =
         JsonList(true)
             .Str("command", "run")
@@ -610,6 +678,8 @@ int RunCommand(int argc, char** argv) {
             .Raw("signatures", signatures.Done())
             .Str("kernel_profile", options.kernel_profile)
             .Raw("divergences", divergences.Done())
+            .Int("harness_errors", result.harness_errors)
+            .Raw("harness_error_list", harness_list.Done())
             .Int("exit_code", static_cast<uint64_t>(exit_code))
             .Done();
     std::string e = WriteTextFile(args.Get("json"), json + "\n");

@@ -404,9 +404,14 @@ class MapFd {
 class ArrayMap {
  public:
   // BPF_MAP_CREATE: 0 and *out set, or the kernel's errno (EINVAL, E2BIG,
-  // ENOMEM) in the kernel's check order.
+  // ENOMEM) in the kernel's check order. When the map passed every check
+  // but this process could not get its storage (memfd_create, ftruncate,
+  // mmap, calloc failed), the answer is ENOMEM as the kernel's would be, and
+  // `host_failure` (when given) gets that call's errno: a caller comparing
+  // against the kernel's rules (amc's harness) can tell the two apart.
   static int Create(const MapAttr& attr, const Options& options,
-                    std::unique_ptr<ArrayMap>* out);
+                    std::unique_ptr<ArrayMap>* out,
+                    int* host_failure = nullptr);
   ~ArrayMap();
   ArrayMap(const ArrayMap&) = delete;
   ArrayMap& operator=(const ArrayMap&) = delete;
