@@ -36,6 +36,7 @@ class TimedBackend : public core::Backend {
   }
   std::string UnsupportedSpec(const core::MapSpec& spec) const override {
     return inner_->UnsupportedSpec(spec);
+  }
   std::string SitsOut(const core::MapSpec& spec) override {
     return inner_->SitsOut(spec);
   }
