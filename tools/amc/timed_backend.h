@@ -32,6 +32,10 @@ class TimedBackend : public core::Backend {
     return inner_->Supports(kind);
   }
   core::CreateResult Create(const core::MapSpec& spec) override;
+  std::string TakeFailureReport() override {
+    return inner_->TakeFailureReport();
+  }
+  void Restart() override { inner_->Restart(); }
 
  private:
   std::unique_ptr<core::Backend> inner_;
