@@ -126,28 +126,40 @@ std::optional<DivergenceRecord> Reproduce(
   const auto same = gen::SameDivergence(backends, seq, d);
   const Clock::time_point give_up = Clock::now() + kMinimizeTimeLimit;
   bool timed_out = false;
-  core::Sequence minimized = gen::Minimize(
-      seq,
-      [&](const core::Sequence& candidate) {
-        if (Clock::now() >= give_up) {
-          timed_out = true;
-          return false;
-        }
-        return same(candidate);
-      },
-      {}, &stats);
+  // Every attempt, and the reproducer's check, starts from fresh backends
+  // (a new plug-in child), as `amc replay` of the file will: what a
+  // backend kept from earlier sequences must not make or break a case.
+  core::RestartAll(backends);
+  const bool fresh = same(seq);
+  core::Sequence minimized = seq;
+  if (fresh) {
+    minimized = gen::Minimize(
+        seq,
+        [&](const core::Sequence& candidate) {
+          if (Clock::now() >= give_up) {
+            timed_out = true;
+            return false;
+          }
+          core::RestartAll(backends);
+          return same(candidate);
+        },
+        {}, &stats);
+  }
   core::RunOptions run_options;
   run_options.check_expectations = false;
+  core::RestartAll(backends);
   core::RunOutcome again =
       core::RunDifferential(minimized, backends, run_options);
   for (auto& t : timers) t.enabled = true;
+  // Did not diverge the same way (or at all) from fresh backends: the
+  // file is written for the record, marked flaky.
+  const bool flaky = !fresh || !again.divergence;
   core::Sequence repro = minimized;
   if (again.divergence) {
     repro = core::Reproducer(minimized, *again.divergence);
     record.report = again.divergence->Report(minimized);
   } else {
-    // Cannot happen (Minimize keeps failing candidates only); keep the
-    // original so that nothing is lost.
+    // Flaky: keep the original so that nothing is lost.
     repro = core::Reproducer(seq, d);
     record.report = d.Report(seq);
   }
@@ -165,12 +177,20 @@ std::optional<DivergenceRecord> Reproduce(
       "divergence: " + (again.divergence ? again.divergence->Summary(minimized)
                                          : record.summary),
       "as generated: " + record.summary,
-      "minimized from " + std::to_string(record.ops_before) + " to " +
-          std::to_string(record.ops_after) + " ops in " +
-          std::to_string(stats.attempts) + " attempts" +
-          (timed_out ? " (stopped at the time limit)" : ""),
+      fresh ? "minimized from " + std::to_string(record.ops_before) +
+                  " to " + std::to_string(record.ops_after) + " ops in " +
+                  std::to_string(stats.attempts) + " attempts" +
+                  (timed_out ? " (stopped at the time limit)" : "")
+            : "not minimized: it did not reproduce in a fresh child",
       "reproduce: amc replay --backends " + names + " THIS_FILE",
   };
+  if (flaky) {
+    repro.comments.push_back(
+        std::string("flaky: did not reproduce in a fresh child (fresh "
+                    "backends") +
+        (fresh ? ", once minimized)" : "); not minimized") +
+        ": state kept from earlier sequences mattered");
+  }
   std::lock_guard<std::mutex> lock(shared.mu);
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
@@ -184,6 +204,10 @@ std::optional<DivergenceRecord> Reproduce(
     return record;
   }
   record.file = path;
+  if (flaky) {
+    record.note = "flaky: did not reproduce in a fresh child; written "
+                  "anyway to " + path;
+  }
   return record;
 }
 
