@@ -525,8 +525,12 @@ TEST(PluginIsolationTest, EverythingAPluginStartsEndsWithItsChild) {
           Seq({core::Update{0, {1}, 0}}), {&model, b.get()});
       EXPECT_TRUE(out.ok()) << out.divergence->Report(Seq({}));
     }
+    // (Each sleeper names itself once it runs: wait for that event.)
+    auto count_is = [&](size_t n) {
+      return [&, n] { return ProcessesNamed(sleeper).size() == n; };
+    };
+    ASSERT_TRUE(Eventually(count_is(3)));
     auto living = ProcessesNamed(sleeper);
-    ASSERT_EQ(living.size(), 3u);
     for (const auto& [pid, pgid] : living) EXPECT_EQ(pgid, b->child_pid());
     // Restart (a fresh child per reproducer) ends them.
     b->Restart();
@@ -534,7 +538,7 @@ TEST(PluginIsolationTest, EverythingAPluginStartsEndsWithItsChild) {
     core::RunOutcome out = core::RunDifferential(
         Seq({core::Update{0, {1}, 0}}), {&model, b.get()});
     EXPECT_TRUE(out.ok());
-    EXPECT_EQ(ProcessesNamed(sleeper).size(), 1u);
+    EXPECT_TRUE(Eventually(count_is(1)));
   }
   // So does destroying the backend.
   EXPECT_TRUE(Eventually(none_left));
@@ -542,7 +546,7 @@ TEST(PluginIsolationTest, EverythingAPluginStartsEndsWithItsChild) {
   auto b = MustOpen(AMC_TEST_PLUGIN_FORK_PATH);
   ASSERT_NE(b, nullptr);
   ASSERT_EQ(b->Create(core::MapSpec{}).err, 0);
-  ASSERT_EQ(ProcessesNamed(sleeper).size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return ProcessesNamed(sleeper).size() == 1; }));
   // (Not through the backend: as a SIGKILL of amc would, via the child's
   // PR_SET_PDEATHSIG.)
   ASSERT_EQ(kill(b->child_pid(), SIGKILL), 0);
