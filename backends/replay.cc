@@ -71,6 +71,9 @@ ReplayOutcome Replayer::ReplaySequence(const core::Sequence& seq,
   out.required_missing = MissingRequiredBackends(selection);
   std::vector<core::Backend*> backends;
   for (auto& b : selection.available) backends.push_back(b.get());
+  // Each file from fresh backends (a new plug-in child): a case's verdict
+  // never depends on the files replayed before it.
+  core::RestartAll(backends);
   out.run = core::RunDifferential(seq, backends);
   for (const auto& b : out.run.backends) out.backends_run.push_back(b.name);
   if (out.required_missing.empty()) {

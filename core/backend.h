@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/map_spec.h"
 #include "core/op.h"
@@ -81,7 +82,24 @@ class Backend {
   // the backend as left out with this reason (RunOutcome::left_out), never
   // as a result. Decorators forward it.
   virtual std::string SitsOut(const MapSpec& /*spec*/) { return ""; }
+  // How this backend's machinery failed since the last call, "" when it did
+  // not: a crash, hang or exit outside any op (destroying a map, reading
+  // the final state), which no result shows, and how a process that an op
+  // reported as CRASH_*, HANG or LOST died (its signal or exit status and
+  // the tail of its stderr). RunDifferential turns it into a
+  // Divergence::Kind::kBackendFailure, or adds it to the divergence the
+  // sequence already has. Decorators forward it.
+  virtual std::string TakeFailureReport() { return ""; }
+  // Forgets every state kept across maps, so that the next map behaves as
+  // in a new process (a plug-in starts a fresh child): what a reproducer
+  // and each minimization attempt run from. Decorators forward it.
+  virtual void Restart() {}
 };
+
+// Restart() on each backend.
+inline void RestartAll(const std::vector<Backend*>& backends) {
+  for (Backend* b : backends) b->Restart();
+}
 
 }  // namespace amc::core
 

@@ -31,6 +31,7 @@ const char* KindName(Divergence::Kind kind) {
     case Divergence::Kind::kOp: return "results differ";
     case Divergence::Kind::kFinalState: return "final map contents differ";
     case Divergence::Kind::kExpectation: return "recorded expectation not met";
+    case Divergence::Kind::kBackendFailure: return "a backend failed outside an op";
   }
   return "?";
 }
@@ -131,6 +132,8 @@ std::string Divergence::Summary(const Sequence& seq) const {
   if (step >= 0 && static_cast<size_t>(step) < seq.steps.size()) {
     out = "step " + std::to_string(step) + " (" +
           OpKindName(KindOf(seq.steps[step].op)) + "): ";
+  } else if (kind == Kind::kBackendFailure) {
+    out = "outside the ops: ";
   } else if (kind == Kind::kCreate ||
              (kind == Kind::kExpectation && step < 0 && detail.empty())) {
     out = "map creation: ";
@@ -159,6 +162,14 @@ std::string Divergence::Report(const Sequence& seq) const {
            " : " + side.second + "\n";
   }
   if (!detail.empty()) out += "  first difference: " + detail + "\n";
+  if (!backend_failure.empty()) {
+    out += "  backend failure: ";
+    for (char c : backend_failure) {
+      out += c;
+      if (c == '\n') out += "    ";
+    }
+    out += "\n";
+  }
   out += "reproducer (.ops):\n" + PrintOps(Reproducer(seq, *this));
   return out;
 }
@@ -315,6 +326,10 @@ bool DifferentialRun::Finish() {
       return false;
     }
   }
+  // A backend that failed reading its state has no state to compare.
+  for (Backend* b : backends_) {
+    if (AddFailureReport(b)) return false;
+  }
   for (size_t b = 1; b < states.size(); ++b) {
     if (!(states[b] == states[0])) {
       Divergence d;
@@ -331,6 +346,29 @@ bool DifferentialRun::Finish() {
     }
   }
   return true;
+}
+
+bool DifferentialRun::AddFailureReport(Backend* backend) {
+  std::string report = backend->TakeFailureReport();
+  if (report.empty()) return false;
+  std::string text = backend->Name() + ": " + report;
+  if (divergence_) {
+    divergence_->backend_failure +=
+        (divergence_->backend_failure.empty() ? "" : "\n") + text;
+    return false;
+  }
+  Divergence d;
+  d.kind = Divergence::Kind::kBackendFailure;
+  d.sides.emplace_back(backend->Name(), report.substr(0, report.find('\n')));
+  d.backend_failure = std::move(text);
+  divergence_ = std::move(d);
+  running_ = false;
+  return true;
+}
+
+void DifferentialRun::ReleaseMaps() {
+  maps_.clear();
+  for (Backend* b : backends_) AddFailureReport(b);
 }
 
 RunOutcome RunDifferential(const Sequence& seq,
@@ -374,6 +412,7 @@ RunOutcome RunDifferential(const Sequence& seq,
       outcome.steps_run = i + 1;
     }
     run.Finish();
+    run.ReleaseMaps();
     outcome.divergence = run.divergence();
     outcome.harness_error = run.harness_error();
   } catch (const std::bad_alloc&) {

@@ -29,6 +29,10 @@ struct Divergence {
     kOp,           // one op's results differ
     kFinalState,   // every op agreed, the final contents do not
     kExpectation,  // a backend contradicts the recorded expectation
+    // A backend failed outside every op (crashed, hung or exited while
+    // destroying a map or reading the final state): Backend::
+    // TakeFailureReport. `sides` holds that backend's short account.
+    kBackendFailure,
   };
   Kind kind = Kind::kOp;
   // Index into Sequence::steps of the op (kOp, kExpectation on an op);
@@ -39,6 +43,10 @@ struct Divergence {
   std::vector<std::pair<std::string, std::string>> sides;
   // For kFinalState: where the first difference is (key, cpu, byte).
   std::string detail;
+  // How a backend failed (Backend::TakeFailureReport: its signal or exit
+  // status, the tail of its stderr), for the report; "" when none did.
+  // Varies from run to run: never part of what makes two divergences alike.
+  std::string backend_failure;
 
   // What Signature() is made of, filled where the divergence is made
   // (core/signature.h): the map type, the kind of the diverging op, the
@@ -120,6 +128,11 @@ class DifferentialRun {
   // True while ops can run: creation agreed, succeeded, nothing has
   // diverged and the harness has not failed.
   bool running() const { return running_; }
+  // Destroys every map, then takes each backend's failure report
+  // (Backend::TakeFailureReport): a failure no result showed becomes a
+  // kBackendFailure divergence when there is none yet, else it is added to
+  // the divergence's backend_failure. RunDifferential calls it last.
+  void ReleaseMaps();
   // Runs `op` (step `index` of the sequence) on every map and compares the
   // results with each other and with `expect`. False when it diverged (or
   // the run had already stopped).
@@ -145,6 +158,9 @@ class DifferentialRun {
   std::vector<std::string> Names() const;
   // Records a harness error of backend `b` at `where` and stops the run.
   void FailHarness(size_t b, const std::string& where, const std::string& what);
+  // Takes `backend`'s failure report into divergence_; true when it made a
+  // new kBackendFailure divergence.
+  bool AddFailureReport(Backend* backend);
 
   MapSpec spec_;
   std::vector<Backend*> backends_;

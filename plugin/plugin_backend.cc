@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +19,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/ops_text.h"
@@ -247,11 +251,48 @@ ReadStatus RecvFrame(
 
 // ---- the child ----
 
+// The first frame a child sends, as soon as it runs (before the plug-in
+// loads): the load bound counts from here.
+constexpr uint8_t kChildUp = 2;
+
+// Forks the guard of this child's process group: it waits for this process
+// to die (PR_SET_PDEATHSIG), however it dies, then kills the group, itself
+// included, so that nothing the plug-in started outlives the child. Holds
+// no descriptor, so the socket closes when the child dies.
+void StartGroupGuard() {
+  if (getpgrp() != getpid()) return;  // not a group of our own: leave it
+  sigset_t wake, old;
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &wake, &old);
+  const pid_t child = getpid();
+  pid_t guard = fork();
+  if (guard == 0) {
+    close_range(0, ~0u, 0);
+    prctl(PR_SET_NAME, "amc-plugin-grd");
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid() == child) {
+      int sig = 0;
+      while (sigwait(&wake, &sig) != 0) {
+      }
+    }
+    kill(0, SIGKILL);
+    _exit(0);
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+}
+
 [[noreturn]] void ServeChild(int fd, const std::string& path,
                              const core::Environment& env) {
   // A fault kills the child by its signal even where a sanitizer runtime
   // installed handlers that would turn it into an exit code.
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) signal(sig, SIG_DFL);
+  StartGroupGuard();
+  {
+    Writer up;
+    up.U8(kChildUp);
+    if (!SendFrame(fd, up.Take())) _exit(0);
+  }
   LoadedPlugin loaded;
   std::string error;
   Writer hello;
@@ -326,10 +367,41 @@ ReadStatus RecvFrame(
   _exit(0);  // the parent closed the socket; no map needs tidying
 }
 
-int DefaultTimeoutMs() {
-  const char* v = std::getenv("AMC_PLUGIN_TIMEOUT_MS");
+int EnvMs(const char* name, int otherwise) {
+  const char* v = std::getenv(name);
   if (v && std::atoi(v) > 0) return std::atoi(v);
-  return 10000;
+  return otherwise;
+}
+
+// Bound on a child's start-up (exec, a sanitizer runtime's start): no
+// plug-in code runs before the child reports it is up, so this only has to
+// outlast a loaded machine.
+constexpr int kStartUpMs = 120000;
+
+// The tail of a child's stderr that a report carries.
+constexpr size_t kTailLines = 20;
+constexpr size_t kTailBytes = 4096;
+// Past this size the stderr file is emptied (its tail kept).
+constexpr off_t kStderrFileCap = off_t{1} << 20;
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+// The last kTailLines lines of `text`, at most kTailBytes of them.
+std::string TailOf(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\0'))
+    text.remove_suffix(1);
+  if (text.size() > kTailBytes) text.remove_prefix(text.size() - kTailBytes);
+  size_t lines = 0;
+  for (size_t i = text.size(); i-- > 0;) {
+    if (text[i] == '\n' && ++lines == kTailLines) {
+      text.remove_prefix(i + 1);
+      break;
+    }
+  }
+  return std::string(text);
 }
 
 // ---- exec'd child: how the parent tells the new program image to serve ----
@@ -422,26 +494,28 @@ class ProxyMap : public core::MapInstance {
     if (!alive()) return;
     Writer w;
     w.U8(kDestroy).U32(id_);
-    auto reply = backend_->Call(w.Take());
-    if (reply.err) {
-      backend_->AddIncident(backend_->Name() + ": " +
-                            core::ErrnoName(reply.err) +
-                            " while destroying a map");
-    }
+    backend_->Call(w.Take(), "while destroying a map");
   }
 
   core::Result Execute(const core::Op& op) override {
-    if (!alive()) return core::Result::Errno(dead_err_);
+    if (!alive()) return core::Result::Errno(dead_err_ ? dead_err_ : core::kErrLost);
     Writer w;
     w.U8(kExecute).U32(id_).Str(OpText(op));
-    auto reply = backend_->Call(w.Take());
+    auto reply = backend_->Call(
+        w.Take(), std::string("during ") +
+                      core::OpKindName(core::KindOf(op)));
     if (reply.err) {
       dead_err_ = reply.err;
       return core::Result::Errno(reply.err);
     }
     Reader rd(reply.payload);
     core::Result r;
-    if (!GetResult(rd, &r)) return core::Result::Errno(core::kErrLost);
+    if (!GetResult(rd, &r)) {
+      backend_->AddFailure(std::string("LOST: a garbled answer during ") +
+                               core::OpKindName(core::KindOf(op)),
+                           "");
+      return core::Result::Errno(core::kErrLost);
+    }
     return r;
   }
 
@@ -449,12 +523,9 @@ class ProxyMap : public core::MapInstance {
     if (!alive()) return {};
     Writer w;
     w.U8(kState).U32(id_);
-    auto reply = backend_->Call(w.Take());
+    auto reply = backend_->Call(w.Take(), "while reading the final map state");
     if (reply.err) {
       dead_err_ = reply.err;
-      backend_->AddIncident(backend_->Name() + ": " +
-                            core::ErrnoName(reply.err) +
-                            " while reading the final map state");
       return {};
     }
     Reader rd(reply.payload);
@@ -485,12 +556,17 @@ std::unique_ptr<PluginBackend> PluginBackend::Open(
   b->name_ = "plugin:" + BaseName(path);
   b->env_ = env ? *env : core::HostEnvironment();
   b->options_ = options;
-  if (b->options_.timeout_ms <= 0) b->options_.timeout_ms = DefaultTimeoutMs();
+  if (b->options_.timeout_ms <= 0)
+    b->options_.timeout_ms = EnvMs("AMC_PLUGIN_TIMEOUT_MS", 10000);
+  if (b->options_.load_timeout_ms <= 0) {
+    b->options_.load_timeout_ms = EnvMs(
+        "AMC_PLUGIN_LOAD_TIMEOUT_MS", std::max(b->options_.timeout_ms, 20000));
+  }
   if (!b->Spawn(error)) return nullptr;
   return b;
 }
 
-PluginBackend::~PluginBackend() { Stop(); }
+PluginBackend::~PluginBackend() { Stop(/*graceful=*/true); }
 
 bool PluginBackend::Spawn(std::string* error) {
   int sv[2];
@@ -498,6 +574,16 @@ bool PluginBackend::Spawn(std::string* error) {
     *error = "socketpair: " + core::ErrnoName(errno);
     return false;
   }
+  // The child's stderr, kept for reports (O_APPEND: emptying it restarts
+  // the child's writes at offset 0).
+  int err_fd = memfd_create("amc-plugin-stderr", MFD_CLOEXEC);
+  if (err_fd < 0) {
+    *error = "memfd_create: " + core::ErrnoName(errno);
+    close(sv[0]);
+    close(sv[1]);
+    return false;
+  }
+  fcntl(err_fd, F_SETFL, fcntl(err_fd, F_GETFL) | O_APPEND);
   ExecPlan exec_plan = PlanExec(path_, env_);
   fflush(nullptr);  // nothing buffered is written twice
   pid_t parent = getpid();
@@ -506,16 +592,21 @@ bool PluginBackend::Spawn(std::string* error) {
     *error = "fork: " + core::ErrnoName(errno);
     close(sv[0]);
     close(sv[1]);
+    close(err_fd);
     return false;
   }
   if (pid == 0) {
-    // The child: die with the parent; keep only stdio and our socket, so
-    // other children's sockets see their end closed when the parent closes.
+    // The child: a process group of its own (everything the plug-in starts
+    // ends with it); die with the parent; keep only stdio (stderr into the
+    // memory file) and our socket, so other children's sockets see their
+    // end closed when the parent closes.
+    setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
     signal(SIGPIPE, SIG_DFL);
+    dup2(err_fd, STDERR_FILENO);  // the copy is not close-on-exec
     if (sv[1] != kChildFd) {
-      dup2(sv[1], kChildFd);  // the copy is not close-on-exec
+      dup2(sv[1], kChildFd);
     } else {
       fcntl(kChildFd, F_SETFD, 0);
     }
@@ -524,23 +615,38 @@ bool PluginBackend::Spawn(std::string* error) {
     // No /proc: serve from this copy (safe when the parent has one thread).
     ServeChild(kChildFd, path_, env_);
   }
+  setpgid(pid, pid);  // also here: no signal may reach it in its old group
   close(sv[1]);
   fd_ = sv[0];
   pid_ = pid;
-  std::string hello;
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(options_.timeout_ms);
-  ReadStatus s = RecvFrame(fd_, &hello, deadline);
-  if (s != ReadStatus::kOk) {
-    int err = Fail(s == ReadStatus::kTimeout ? core::kErrHung : core::kErrLost);
-    *error = path_ + ": the plug-in's child process failed while loading (" +
-             core::ErrnoName(err) + ")";
+  stderr_fd_ = err_fd;
+  stderr_kept_.clear();
+  auto load_error = [&](ReadStatus s, const char* what, int bound_ms) {
+    std::string death;
+    int err = Fail(s == ReadStatus::kTimeout ? core::kErrHung : core::kErrLost,
+                   &death);
+    *error = path_ + ": the plug-in's child process failed " + what + " (" +
+             core::ErrnoName(err) + "; bound " + std::to_string(bound_ms) +
+             " ms): " + death;
     return false;
+  };
+  std::string hello;
+  ReadStatus s = RecvFrame(
+      fd_, &hello,
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartUpMs));
+  if (s != ReadStatus::kOk || hello.size() != 1 || hello[0] != kChildUp) {
+    return load_error(s, "to start", kStartUpMs);
+  }
+  s = RecvFrame(fd_, &hello,
+                std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(options_.load_timeout_ms));
+  if (s != ReadStatus::kOk) {
+    return load_error(s, "while loading", options_.load_timeout_ms);
   }
   Reader rd(hello);
   if (!rd.U8()) {
     *error = rd.Str();
-    Stop();
+    Stop(/*graceful=*/true);
     return false;
   }
   impl_name_ = rd.Str();
@@ -560,88 +666,148 @@ bool PluginBackend::Spawn(std::string* error) {
   declared_.unsupported_map_flags_reason = flags_reason_.c_str();
   if (!rd.ok()) {
     *error = path_ + ": garbled hello from the plug-in's child process";
-    Stop();
+    Stop(/*graceful=*/true);
     return false;
   }
   return true;
 }
 
-int PluginBackend::Fail(int err) {
+bool PluginBackend::EndChild(int grace_ms, int* status) {
+  // Wait (without reaping: the id must stay the group's) for the child to
+  // end on its own, then kill the group: what the plug-in started, and the
+  // child itself when it did not end.
+  bool ended = false;
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(grace_ms);
+  for (int i = 0; !ended; ++i) {
+    siginfo_t info{};
+    int r = waitid(P_PID, static_cast<id_t>(pid_), &info,
+                   WEXITED | WNOHANG | WNOWAIT);
+    if (r < 0 && errno == EINTR) continue;
+    ended = r < 0 || info.si_pid == pid_;
+    if (ended || std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(i < 50 ? 100 : 2000));
+  }
+  kill(-pid_, SIGKILL);
+  if (!ended) kill(pid_, SIGKILL);
+  *status = 0;
+  while (waitpid(pid_, status, 0) < 0 && errno == EINTR) {
+  }
+  return ended;
+}
+
+int PluginBackend::Fail(int err, std::string* death) {
+  death->clear();
+  last_exit_status_ = -1;
   if (pid_ > 0) {
-    bool killed = err == core::kErrHung;
+    const bool hung = err == core::kErrHung;
+    const int pid = pid_;
     int status = 0;
-    pid_t reaped = 0;
-    if (!killed) {
-      // The socket closed because the child is dying: give it a moment to
-      // become reapable before deciding it is stuck (garbled reply).
-      for (int i = 0; i < 100 && reaped == 0; ++i) {
-        reaped = waitpid(pid_, &status, WNOHANG);
-        if (reaped == 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-      killed = reaped == 0;
-    }
-    if (reaped == 0) {
-      kill(pid_, SIGKILL);
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    // A signal we did not send is the plug-in's crash.
-    if (!killed && WIFSIGNALED(status)) {
+    // The socket closed because the child is dying (a sanitizer may still
+    // be writing its report): give it time to end before deciding it is
+    // stuck (it closed the socket and lives on).
+    bool ended = EndChild(hung ? 0 : 5000, &status);
+    if (!ended) {
+      *death = hung ? "gave no answer within " +
+                          std::to_string(options_.timeout_ms) +
+                          " ms and was killed"
+                    : "closed its socket without exiting and was killed";
+    } else if (WIFSIGNALED(status)) {
+      // A signal we did not send is the plug-in's crash.
       err = core::kErrCrashedBase + WTERMSIG(status);
+      *death = "was killed by " + SignalName(WTERMSIG(status));
+    } else if (WIFEXITED(status)) {
+      err = core::kErrLost;
+      last_exit_status_ = WEXITSTATUS(status);
+      *death = "exited with status " + std::to_string(WEXITSTATUS(status));
     }
-    if (!killed && WIFEXITED(status)) {
-      AddIncident(name_ + ": the child process exited with status " +
-                  std::to_string(WEXITSTATUS(status)) +
-                  " (a sanitizer report or exit() in the plug-in?)");
-    }
+    *death = "the child process " + std::to_string(pid) + " " + *death;
+    std::string tail = StderrTail();
+    if (!tail.empty()) *death += "; the end of its stderr:\n" + tail;
   }
   if (fd_ >= 0) close(fd_);
+  if (stderr_fd_ >= 0) close(stderr_fd_);
   fd_ = -1;
+  stderr_fd_ = -1;
   pid_ = -1;
   ++generation_;
   return err;
 }
 
-void PluginBackend::Stop() {
-  if (pid_ <= 0) return;
-  close(fd_);  // the child sees EOF and exits
-  fd_ = -1;
-  int status = 0;
-  for (int i = 0; i < 200; ++i) {
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_ || (r < 0 && errno != EINTR)) {
-      pid_ = -1;
-      ++generation_;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+void PluginBackend::Stop(bool graceful) {
+  if (pid_ > 0) {
+    close(fd_);  // the child sees EOF and exits
+    fd_ = -1;
+    int status = 0;
+    EndChild(graceful ? 1000 : 0, &status);
   }
-  kill(pid_, SIGKILL);
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+  stderr_fd_ = -1;
   pid_ = -1;
   ++generation_;
 }
 
-PluginBackend::Reply PluginBackend::Call(const std::string& request) {
+void PluginBackend::Restart() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stop(/*graceful=*/false);
+}
+
+std::string PluginBackend::StderrTail() {
+  std::string text = stderr_kept_;
+  struct stat st{};
+  if (stderr_fd_ >= 0 && fstat(stderr_fd_, &st) == 0 && st.st_size > 0) {
+    off_t from = std::max<off_t>(0, st.st_size - off_t{kTailBytes});
+    std::string buf(static_cast<size_t>(st.st_size - from), '\0');
+    ssize_t n = pread(stderr_fd_, buf.data(), buf.size(), from);
+    if (n > 0) text += buf.substr(0, static_cast<size_t>(n));
+  }
+  return TailOf(text);
+}
+
+void PluginBackend::AddFailure(const std::string& first_line,
+                               const std::string& details) {
+  incidents_.push_back(first_line);
+  if (!pending_failures_.empty()) pending_failures_ += "\n";
+  pending_failures_ += first_line;
+  if (!details.empty()) pending_failures_ += "\n" + details;
+}
+
+std::string PluginBackend::TakeFailureReport() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(pending_failures_, std::string());
+}
+
+PluginBackend::Reply PluginBackend::Call(const std::string& request,
+                                         const std::string& context) {
   std::lock_guard<std::mutex> lock(mu_);
   Reply reply;
   if (pid_ <= 0) {
     reply.err = core::kErrLost;
     return reply;
   }
-  if (!SendFrame(fd_, request)) {
-    reply.err = Fail(core::kErrLost);
-    return reply;
+  // Now and then, keep the stderr file small (a chatty plug-in).
+  struct stat st{};
+  if (++calls_ % 256 == 0 && fstat(stderr_fd_, &st) == 0 &&
+      st.st_size > kStderrFileCap) {
+    stderr_kept_ = StderrTail();
+    if (ftruncate(stderr_fd_, 0) != 0) stderr_kept_.clear();
   }
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(options_.timeout_ms);
-  ReadStatus s = RecvFrame(fd_, &reply.payload, deadline);
-  if (s == ReadStatus::kTimeout) {
-    reply.err = Fail(core::kErrHung);
-  } else if (s == ReadStatus::kClosed) {
-    reply.err = Fail(core::kErrLost);
+  ReadStatus s = ReadStatus::kClosed;
+  if (SendFrame(fd_, request)) {
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(options_.timeout_ms);
+    s = RecvFrame(fd_, &reply.payload, deadline);
+  }
+  if (s != ReadStatus::kOk) {
+    std::string death;
+    reply.err = Fail(s == ReadStatus::kTimeout ? core::kErrHung
+                                               : core::kErrLost,
+                     &death);
+    std::string what = core::ErrnoName(reply.err);
+    if (last_exit_status_ >= 0) {
+      what += " (exit status " + std::to_string(last_exit_status_) + ")";
+    }
+    AddFailure(what + " " + context, death);
   }
   return reply;
 }
@@ -649,10 +815,11 @@ PluginBackend::Reply PluginBackend::Call(const std::string& request) {
 core::CreateResult PluginBackend::Create(const core::MapSpec& spec) {
   core::CreateResult out;
   if (pid_ <= 0) {
-    // The last child died (crash, hang): start a fresh one.
+    // No child (the first map after a crash, a hang or Restart()): start
+    // a fresh one.
     std::string error;
     if (!Spawn(&error)) {
-      AddIncident(name_ + ": could not restart: " + error);
+      AddFailure("LOST: no fresh child could start", error);
       out.err = core::kErrLost;
       return out;
     }
@@ -660,7 +827,7 @@ core::CreateResult PluginBackend::Create(const core::MapSpec& spec) {
   Writer w;
   w.U8(kCreate);
   PutSpec(w, spec);
-  Reply reply = Call(w.Take());
+  Reply reply = Call(w.Take(), "while creating a map");
   if (reply.err) {
     out.err = reply.err;
     return out;
@@ -669,6 +836,7 @@ core::CreateResult PluginBackend::Create(const core::MapSpec& spec) {
   out.err = static_cast<int>(rd.U32());
   uint32_t id = rd.U32();
   if (!rd.ok()) {
+    AddFailure("LOST: a garbled answer while creating a map", "");
     out.err = core::kErrLost;
   } else if (out.err == 0) {
     out.map = std::make_unique<ProxyMap>(this, id);

@@ -41,6 +41,11 @@ struct PluginOptions {
   // Bound on each reply (creation, one op, a state read). Default: the
   // AMC_PLUGIN_TIMEOUT_MS environment variable, else 10000.
   int timeout_ms = 0;
+  // Bound on loading the plug-in (dlopen, its constructors, the table),
+  // counted from the moment the child reports it is running, so a slow
+  // start-up (a loaded machine, a sanitizer runtime) never counts. Default:
+  // AMC_PLUGIN_LOAD_TIMEOUT_MS, else the larger of timeout_ms and 20000.
+  int load_timeout_ms = 0;
 };
 
 class PluginBackend : public core::Backend {
@@ -76,21 +81,42 @@ class PluginBackend : public core::Backend {
   const std::string& implementation_name() const { return impl_name_; }
   // Why the plug-in leaves `kind` out ("" when it implements it).
   std::string UnsupportedReason(core::OpKind kind) const override;
-  // Crashes and hangs seen outside an op (destroying a map, reading the
-  // final state), for summaries; ops report theirs as results.
+  // Every failure of a child so far (what TakeFailureReport handed out),
+  // first lines only.
   const std::vector<std::string>& incidents() const { return incidents_; }
+  // "CRASH_SIGSEGV while destroying a map\n<pid, signal or status>\n<the
+  // tail of the child's stderr>", each failure since the last call.
+  std::string TakeFailureReport() override;
+  // Ends the child (and its process group) now; the next Create() starts
+  // a fresh one.
+  void Restart() override;
+  // The child's process id (its process group's), -1 when none runs.
+  int child_pid() const { return pid_; }
 
   // Internals shared with the map proxies.
   struct Reply;
-  Reply Call(const std::string& request);
+  // Sends `request`; on a failure, records it as happening `context`
+  // ("while destroying a map").
+  Reply Call(const std::string& request, const std::string& context);
   uint64_t generation() const { return generation_; }
-  void AddIncident(std::string text) { incidents_.push_back(std::move(text)); }
+  // Records a failure for TakeFailureReport (and incidents()): a stable
+  // first line ("CRASH_SIGSEGV while destroying a map"), then details.
+  // Called on the backend's thread, outside Call.
+  void AddFailure(const std::string& first_line, const std::string& details);
 
  private:
   PluginBackend() = default;
   bool Spawn(std::string* error);
-  int Fail(int err);  // reaps the child, returns the pseudo-errno
-  void Stop();
+  // Reaps the child and its group; returns the pseudo-errno and sets
+  // `*death` to how it died.
+  int Fail(int err, std::string* death);
+  // Ends the child: `graceful` closes its socket and gives it a second to
+  // exit first. Either way its process group is killed.
+  void Stop(bool graceful);
+  // Kills the group, reaps the child; `*status` its wait status. Returns
+  // false when the child had to be killed.
+  bool EndChild(int grace_ms, int* status);
+  std::string StderrTail();
 
   std::string path_;
   std::string name_;
@@ -106,9 +132,14 @@ class PluginBackend : public core::Backend {
   amc_plugin declared_{};
   uint32_t abi_version_ = 0;
   std::vector<std::string> incidents_;
+  std::string pending_failures_;  // for TakeFailureReport
   std::mutex mu_;  // one request at a time on the socket
   int fd_ = -1;
   int pid_ = -1;
+  int stderr_fd_ = -1;      // the child's stderr: a memory file
+  std::string stderr_kept_;  // its tail from before the file was emptied
+  uint64_t calls_ = 0;
+  int last_exit_status_ = -1;  // set by Fail: the child's, -1 if none
   uint64_t generation_ = 0;  // bumped whenever a child goes away
 };
 

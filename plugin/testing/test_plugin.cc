@@ -12,8 +12,19 @@
 //   TARGET_7_3     every op kind, answering as Linux 7.3 (target_release)
 //   NO_PERCPU      declares PERCPU_ARRAY maps and BPF_F_MMAPABLE unsupported
 //   ABI_V2         a table built against ABI 2 (shorter, no declarations)
+// and the hostile ones, which fail outside an op or outlive it:
+//   CRASH_DESTROY  segfaults destroying a map
+//   CRASH_STATE    segfaults reading the final state
+//   EXIT_OP        writes a line to stderr and exit(3)s on get_next_key
+//   FORK           each create forks a process that sleeps forever, named
+//                  $AMC_TEST_SLEEPER_NAME (default amc-sleeper)
+//   STATEFUL       keeps state across maps: segfaults creating the 5th map
+//                  of its process
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "model/model_backend.h"
@@ -39,6 +50,39 @@ amc_plugin table;
 int32_t (*model_freeze)(amc_map*) = nullptr;
 int32_t (*model_get_next_key)(amc_map*, const uint32_t*, uint32_t*) = nullptr;
 int32_t (*model_lookup)(amc_map*, uint32_t, uint64_t, uint8_t*) = nullptr;
+int32_t (*model_create)(const amc_map_spec*, const amc_env*,
+                        amc_map**) = nullptr;
+
+[[noreturn]] void Segfault() {
+  volatile int* nowhere = nullptr;
+  *nowhere = 1;
+  __builtin_trap();
+}
+[[maybe_unused]] void CrashingDestroy(amc_map*) { Segfault(); }
+[[maybe_unused]] void CrashingReadState(amc_map*, uint8_t*, uint8_t*) {
+  Segfault();
+}
+[[maybe_unused]] int32_t ExitingGetNextKey(amc_map*, const uint32_t*,
+                                           uint32_t*) {
+  std::fprintf(stderr, "test plug-in: get_next_key gives up, exit(3)\n");
+  std::fflush(stderr);
+  std::exit(3);
+}
+[[maybe_unused]] int32_t ForkingCreate(const amc_map_spec* spec,
+                                       const amc_env* env, amc_map** out) {
+  if (fork() == 0) {
+    const char* name = std::getenv("AMC_TEST_SLEEPER_NAME");
+    prctl(PR_SET_NAME, name ? name : "amc-sleeper");
+    for (;;) pause();
+  }
+  return model_create(spec, env, out);
+}
+[[maybe_unused]] int32_t StatefulCreate(const amc_map_spec* spec,
+                                        const amc_env* env, amc_map** out) {
+  static int created = 0;
+  if (++created == 5) Segfault();
+  return model_create(spec, env, out);
+}
 
 [[maybe_unused]] int32_t CrashingFreeze(amc_map*) {
   volatile int* nowhere = nullptr;
@@ -72,6 +116,22 @@ const amc_plugin* Build() {
   model_freeze = table.freeze;
   model_get_next_key = table.get_next_key;
   model_lookup = table.lookup;
+  model_create = table.create;
+#ifdef AMC_TEST_PLUGIN_CRASH_DESTROY
+  table.destroy = CrashingDestroy;
+#endif
+#ifdef AMC_TEST_PLUGIN_CRASH_STATE
+  table.read_state = CrashingReadState;
+#endif
+#ifdef AMC_TEST_PLUGIN_EXIT_OP
+  table.get_next_key = ExitingGetNextKey;
+#endif
+#ifdef AMC_TEST_PLUGIN_FORK
+  table.create = ForkingCreate;
+#endif
+#ifdef AMC_TEST_PLUGIN_STATEFUL
+  table.create = StatefulCreate;
+#endif
 #ifdef AMC_TEST_PLUGIN_PARTIAL
   table.unsupported_reason[AMC_OP_MMAP] = "maps are not mappable here";
   table.unsupported_reason[AMC_OP_MMAP_READ] = "maps are not mappable here";

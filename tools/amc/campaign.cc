@@ -166,23 +166,41 @@ std::optional<DivergenceRecord> Reproduce(
     if (why) record.minimization_stopped = why;
     return why != nullptr;
   };
-  // With its geometry, so that values can be cut to the syscall buffer size.
-  core::Sequence placed = seq;
-  placed.env = core::Geometry(CampaignGeometry(*shared.plan, index));
-  core::Sequence minimized = gen::Minimize(
-      placed, gen::SameDivergence(backends, seq, d), minimize_options, &stats);
+  const auto same = gen::SameDivergence(backends, seq, d);
+  // Every attempt, and the reproducer's check, starts from fresh backends
+  // (a new plug-in child), as `amc replay` of the file will: what a
+  // backend kept from earlier sequences must not make or break a case.
+  core::RestartAll(backends);
+  const bool fresh = same(seq);
+  core::Sequence minimized = seq;
+  if (fresh) {
+    // With its geometry, so that values can be cut to the syscall buffer
+    // size.
+    core::Sequence placed = seq;
+    placed.env = core::Geometry(CampaignGeometry(*shared.plan, index));
+    minimized = gen::Minimize(
+        placed,
+        [&](const core::Sequence& candidate) {
+          core::RestartAll(backends);
+          return same(candidate);
+        },
+        minimize_options, &stats);
+  }
   core::RunOptions run_options;
   run_options.check_expectations = false;
+  core::RestartAll(backends);
   core::RunOutcome again =
       core::RunDifferential(minimized, backends, run_options);
   for (auto& t : timers) t.enabled = true;
+  // Did not diverge the same way (or at all) from fresh backends: the
+  // file is written for the record, marked flaky.
+  const bool flaky = !fresh || !again.divergence;
   core::Sequence repro = minimized;
   if (again.divergence) {
     repro = core::Reproducer(minimized, *again.divergence);
     record.report = again.divergence->Report(minimized);
   } else {
-    // Cannot happen (Minimize keeps failing candidates only); keep the
-    // original so that nothing is lost.
+    // Flaky: keep the original so that nothing is lost.
     repro = core::Reproducer(seq, d);
     record.report = d.Report(seq);
   }
@@ -205,18 +223,27 @@ std::optional<DivergenceRecord> Reproduce(
                             ? Clip(again.divergence->Summary(minimized))
                             : record.summary),
       "as generated: " + record.summary,
-      "minimized from " + std::to_string(record.ops_before) + " to " +
-          std::to_string(record.ops_after) + " ops in " +
-          std::to_string(stats.attempts) + " attempts" +
-          (record.minimization_stopped.empty()
-               ? ""
-               : " (minimization stopped " + record.minimization_stopped +
-                     ": a partial minimization)"),
+      fresh ? "minimized from " + std::to_string(record.ops_before) +
+                  " to " + std::to_string(record.ops_after) + " ops in " +
+                  std::to_string(stats.attempts) + " attempts" +
+                  (record.minimization_stopped.empty()
+                       ? ""
+                       : " (minimization stopped " +
+                             record.minimization_stopped +
+                             ": a partial minimization)")
+            : "not minimized: it did not reproduce in a fresh child",
       "reproduce: amc replay --backends " + names + profile + " THIS_FILE",
   };
   if (!options.kernel_profile.empty()) {
     repro.comments.insert(repro.comments.begin() + 2,
                           "kernel profile: " + options.kernel_profile);
+  }
+  if (flaky) {
+    repro.comments.push_back(
+        std::string("flaky: did not reproduce in a fresh child (fresh "
+                    "backends") +
+        (fresh ? ", once minimized)" : "); not minimized") +
+        ": state kept from earlier sequences mattered");
   }
   std::lock_guard<std::mutex> lock(shared.mu);
   std::error_code ec;
@@ -242,6 +269,11 @@ std::optional<DivergenceRecord> Reproduce(
     group.ops_before = record.ops_before;
     group.ops_after = record.ops_after;
     group.minimization_stopped = record.minimization_stopped;
+  }
+  if (flaky) {
+    record.note = "flaky: did not reproduce in a fresh child; written "
+                  "anyway to " + path;
+    if (!record.same_as) group.note = record.note;
   }
   return record;
 }

@@ -197,6 +197,8 @@ std::string FirstDifference(const core::Sequence& seq,
             core::PrintOp(seq.steps[d.step].op) + "`";
   } else if (d.kind == core::Divergence::Kind::kFinalState) {
     where = "final map contents";
+  } else if (d.kind == core::Divergence::Kind::kBackendFailure) {
+    where = "outside the ops";
   } else {
     where = "map creation `" + core::PrintSpec(seq.spec) + "`";
   }
@@ -313,6 +315,16 @@ int ReplayCommand(int argc, char** argv) {
       ++failed;
       std::string first = FirstDifference(*out.sequence, *out.run.divergence);
       line = "FAIL " + file + ": " + first;
+      // How a backend failed (signal or exit status, its stderr's end).
+      const std::string& failure = out.run.divergence->backend_failure;
+      if (!failure.empty()) line += "\n    ";
+      for (char c : failure) {
+        if (c == '\n') {
+          line += "\n    ";
+        } else {
+          line += c;
+        }
+      }
       tc.failure = first;
       tc.failure_text = out.run.divergence->Report(*out.sequence);
     } else if (out.skipped()) {
@@ -678,8 +690,16 @@ int MinimizeCommand(int argc, char** argv) {
     if (max_attempts) options.max_attempts = *max_attempts;
     options.stop = stopped;
     gen::MinimizeStats stats;
+    // Each attempt from fresh backends (a new plug-in child per attempt).
+    const auto same = gen::SameDivergence(backends, seq, d);
     core::Sequence found = gen::Minimize(
-        seq, gen::SameDivergence(backends, seq, d), options, &stats);
+        seq,
+        [&](const core::Sequence& candidate) {
+          core::RestartAll(backends);
+          return same(candidate);
+        },
+        options, &stats);
+    core::RestartAll(backends);
     attempts = stats.attempts;
     core::RunOptions run_options;
     run_options.check_expectations = false;

@@ -41,6 +41,10 @@ class TimedBackend : public core::Backend {
     return inner_->SitsOut(spec);
   }
   core::CreateResult Create(const core::MapSpec& spec) override;
+  std::string TakeFailureReport() override {
+    return inner_->TakeFailureReport();
+  }
+  void Restart() override { inner_->Restart(); }
 
  private:
   std::unique_ptr<core::Backend> inner_;
