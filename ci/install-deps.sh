@@ -10,6 +10,7 @@ packages=(
   libbpf-dev libelf-dev zlib1g-dev bpftool
   qemu-system-x86 busybox-static      # the kernel matrix (ci/kernel-matrix.sh):
   debian-archive-keyring binutils     # Debian's package indexes, strip
+  rustc cargo golang-go               # the Rust and Go plug-in examples
 )
 
 missing=()
