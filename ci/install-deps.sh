@@ -11,6 +11,7 @@ packages=(
   qemu-system-x86 busybox-static      # the kernel matrix (ci/kernel-matrix.sh):
   debian-archive-keyring binutils     # Debian's package indexes, strip
   libcap2-bin util-linux              # capsh, prlimit: harness_error_cli_test
+  rustc cargo golang-go               # the Rust and Go plug-in examples
 )
 
 missing=()
