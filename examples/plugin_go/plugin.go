@@ -187,13 +187,15 @@ func checkCreate(s *C.amc_map_spec, possibleCPUs uint32) (uint64, uint32, C.int3
 	if flags&fRdonly != 0 && flags&fWronly != 0 {
 		return 0, 0, eINVAL
 	}
-	if flags&fNumaNode != 0 && s.numa_node >= 1 {
+	// numa_node 0xffffffff is NUMA_NO_NODE: no node, as without the flag.
+	numa := flags&fNumaNode != 0 && uint32(s.numa_node) != 0xffffffff
+	if numa && s.numa_node >= 1 {
 		return 0, 0, eINVAL
 	}
 	if s.max_entries == 0 || s.key_size != 4 || valueSize == 0 ||
 		flags&^createFlagsMask != 0 ||
 		(flags&fRdonlyProg != 0 && flags&fWronlyProg != 0) ||
-		(pcpu && flags&fNumaNode != 0) {
+		(pcpu && numa) {
 		return 0, 0, eINVAL
 	}
 	if pcpu && flags&(fMmapable|fInnerMap) != 0 {

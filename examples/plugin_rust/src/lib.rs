@@ -202,7 +202,9 @@ fn check_create(s: &MapSpec, possible_cpus: u32) -> Result<(u64, u32), i32> {
     if flags & F_RDONLY != 0 && flags & F_WRONLY != 0 {
         return Err(EINVAL);
     }
-    if flags & F_NUMA_NODE != 0 && s.numa_node >= 1 {
+    // numa_node 0xffffffff is NUMA_NO_NODE: no node, as without the flag.
+    let numa = flags & F_NUMA_NODE != 0 && s.numa_node != u32::MAX;
+    if numa && s.numa_node >= 1 {
         return Err(EINVAL);
     }
     if s.max_entries == 0
@@ -210,7 +212,7 @@ fn check_create(s: &MapSpec, possible_cpus: u32) -> Result<(u64, u32), i32> {
         || s.value_size == 0
         || flags & !CREATE_FLAG_MASK != 0
         || (flags & F_RDONLY_PROG != 0 && flags & F_WRONLY_PROG != 0)
-        || (pcpu && flags & F_NUMA_NODE != 0)
+        || (pcpu && numa)
     {
         return Err(EINVAL);
     }
