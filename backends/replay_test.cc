@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -83,18 +84,31 @@ TEST_F(CollectOpsFilesTest,
 
 // Root reads any folder: the unreadable case needs another user.
 TEST_F(CollectOpsFilesTest, UnreadableFolderIsNamedWithPermissionDenied) {
-  if (geteuid() == 0)
-    GTEST_SKIP()
-        << "root reads every folder (the amc CLI test covers this as nobody)";
   fs::create_directory(dir_ / "closed");
   fs::permissions(dir_ / "closed", fs::perms::none);
-  std::vector<std::string> files;
-  std::vector<WalkProblem> problems;
-  std::string error;
-  ASSERT_TRUE(CollectOpsFiles({dir_.string()}, &files, &error, &problems));
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read |
+                            fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec);
+  // Root reads every folder: the walk runs in a child that is nobody.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (geteuid() == 0 && setresuid(65534, 65534, 65534) != 0) _exit(10);
+    std::vector<std::string> files;
+    std::vector<WalkProblem> problems;
+    std::string error;
+    if (!CollectOpsFiles({dir_.string()}, &files, &error, &problems)) _exit(11);
+    if (problems.size() != 1) _exit(12);
+    if (problems[0].reason != "cannot read folder: Permission denied") _exit(13);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
   fs::permissions(dir_ / "closed", fs::perms::owner_all);
-  ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0].reason, "cannot read folder: Permission denied");
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10: cannot become nobody, 11: the walk failed, 12: not one problem, "
+         "13: another reason";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1383,6 +1384,18 @@ std::string KernelBackend::SitsOut(const MapSpec& spec) {
   if (OlderThan(env_.kernel_release, 5, 11) &&
       bytes >= UINT32_MAX - uint64_t{env_.page_size}) {
     return "";
+  }
+  // An ARRAY's values are one vmalloc area, and vmalloc refuses at once a
+  // size above the machine's RAM (mm/vmalloc.c, __vmalloc_node_range: "size
+  // >> PAGE_SHIFT > totalram_pages()", on every release): ENOMEM with
+  // nothing allocated. (A PERCPU_ARRAY allocates each element on its own,
+  // so a huge one does hold the kernel.)
+  if (spec.type == core::MapType::kArray) {
+    struct sysinfo info {};
+    if (sysinfo(&info) == 0 &&
+        bytes / info.mem_unit > static_cast<uint64_t>(info.totalram)) {
+      return "";
+    }
   }
   // Every other check before the allocation does not depend on
   // max_entries: ask the kernel with one entry. A refusal there is the

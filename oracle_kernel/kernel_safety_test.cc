@@ -113,6 +113,26 @@ TEST(KernelSafetyTest, AHugeMapTheKernelRefusesBeforeAllocatingStillRuns) {
   EXPECT_EQ(out.backends[1].create_err, E2BIG);
 }
 
+TEST(KernelSafetyTest, AnArrayLargerThanTheMachinesMemoryRunsAndIsRefusedAtOnce) {
+  KernelBackend kernel;
+  REQUIRE_KERNEL(kernel);
+  model::ModelBackend model{model::Params::Host()};
+  // 2^48 bytes in one vmalloc area: refused before any page is allocated
+  // (conformance/cases/create_too_big_for_memory.ops).
+  MapSpec spec;
+  spec.value_size = 65536;
+  spec.max_entries = UINT32_MAX;
+  EXPECT_EQ(kernel.SitsOut(spec), "");
+  core::RunOutcome out = core::RunDifferential(OneLookupOn(spec), {&model, &kernel});
+  EXPECT_TRUE(out.ok()) << out.FailureReport(OneLookupOn(spec));
+  ASSERT_EQ(out.backends.size(), 2u);
+  EXPECT_EQ(out.backends[1].create_err, ENOMEM);
+  // The same bytes as a PERCPU_ARRAY are allocated element by element.
+  spec.type = MapType::kPercpuArray;
+  spec.value_size = 32768;
+  EXPECT_NE(kernel.SitsOut(spec), "");
+}
+
 TEST(KernelSafetyTest, TheBoundIsConfigurable) {
   KernelBackend kernel;
   REQUIRE_KERNEL(kernel);
