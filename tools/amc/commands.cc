@@ -507,20 +507,26 @@ int RecordCommand(int argc, char** argv) {
     }
     sequences.push_back(std::get<core::Sequence>(std::move(parsed)));
   }
-  // --out is checked before any kernel work: created if missing, writable.
-  if (std::string e = CheckOutputFolder(args.Get("out")); !e.empty()) {
-    std::fprintf(stderr, "amc record: --out %s\n", e.c_str());
-    return kExitUsage;
-  }
   {
     LimitCheck limits = EnsureLimits(1, /*kernel=*/true);
     if (!limits.error.empty()) return UsageError("record", limits.error);
     if (!limits.note.empty()) std::printf("note: %s\n", limits.note.c_str());
   }
+  // --out is checked before any work (writable, or creatable), and made
+  // only once the kernel can record at all: a refusal leaves nothing behind.
+  if (std::string e = CheckOutputFolder(args.Get("out"), /*create=*/false);
+      !e.empty()) {
+    std::fprintf(stderr, "amc record: --out %s\n", e.c_str());
+    return kExitUsage;
+  }
   KernelRecorder recorder;
   if (!recorder.unavailable().empty()) {
     std::fprintf(stderr, "amc record: cannot record: %s\n",
                  recorder.unavailable().c_str());
+    return kExitUsage;
+  }
+  if (std::string e = CheckOutputFolder(args.Get("out")); !e.empty()) {
+    std::fprintf(stderr, "amc record: --out %s\n", e.c_str());
     return kExitUsage;
   }
   size_t not_recorded = 0, harness_errors = 0;
