@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "core/kernel_profile.h"
 #include "core/ops_text.h"
 #include "tools/amc/args.h"
 #include "tools/amc/campaign.h"
@@ -353,6 +354,20 @@ int RunCommand(int argc, char** argv) {
   std::printf("backends: %s; %u jobs; budget: %s; geometries: %s\n",
               Join(plan.backend_names, ", ").c_str(), options.jobs,
               budget.c_str(), geometry_list.c_str());
+  // The release the run checks: its kernel profile, and where it came from.
+  if (auto profile = core::SelectKernelProfile(plan.gen.env.kernel_release)) {
+    const char* forced = std::getenv("AMC_KERNEL_PROFILE");
+    std::printf("kernel profile: %s (%s)\n", profile->name.c_str(),
+                forced && *forced
+                    ? "--kernel-profile"
+                    : plan.gen.env.kernel_release == core::HostEnvironment().kernel_release
+                          ? ("this machine's release, Linux " +
+                             plan.gen.env.kernel_release)
+                                .c_str()
+                          : ("Linux " + plan.gen.env.kernel_release +
+                             ", the release a plug-in targets")
+                                .c_str());
+  }
   for (const auto& [name, reason] : unavailable) {
     std::printf("not running %s: %s\n", name.c_str(), reason.c_str());
   }
