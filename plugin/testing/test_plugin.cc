@@ -12,6 +12,8 @@
 //   TARGET_7_3     every op kind, answering as Linux 7.3 (target_release)
 //   NO_PERCPU      declares PERCPU_ARRAY maps and BPF_F_MMAPABLE unsupported
 //   ABI_V2         a table built against ABI 2 (shorter, no declarations)
+//   FAULTY_MULTI   the four planted faults of backends/faulty_backend.h's
+//                  kFaultsMulti, each its own divergence signature
 // and the hostile ones, which fail outside an op or outlive it:
 //   CRASH_DESTROY  segfaults destroying a map
 //   CRASH_STATE    segfaults reading the final state
@@ -27,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/faulty_backend.h"
 #include "model/model_backend.h"
 #include "plugin/amc_plugin.h"
 #include "plugin/export_backend.h"
@@ -39,6 +42,10 @@ using amc::core::Environment;
 std::unique_ptr<Backend> MakeModel(const Environment& env) {
   amc::model::Params params = amc::model::Params::Host();
   params.env = env;
+#ifdef AMC_TEST_PLUGIN_FAULTY_MULTI
+  return std::make_unique<amc::backends::FaultyBackend>(
+      params, amc::backends::kFaultsMulti, "faulty-multi");
+#endif
 #ifdef AMC_TEST_PLUGIN_TARGET_7_3
   // Answers as the release it declares, whatever amc's own profile.
   params.profile = amc::core::KernelProfileForRelease("7.3");

@@ -268,6 +268,8 @@ int ReplayCommand(int argc, char** argv) {
   // or for another kernel profile).
   std::map<std::string, size_t> sat_out_elsewhere;
   std::vector<TestCaseReport> cases;
+  // cases index -> the signature of its divergence (failed files).
+  std::map<size_t, std::string> signatures;
   Clock::time_point start = Clock::now();
   for (const auto& problem : walk_problems) {
     ++unreadable;
@@ -327,6 +329,7 @@ int ReplayCommand(int argc, char** argv) {
       }
       tc.failure = first;
       tc.failure_text = out.run.divergence->Report(*out.sequence);
+      signatures[cases.size()] = out.run.divergence->Signature();
     } else if (out.skipped()) {
       // A selected backend could not run the file (an op kind, a map type
       // or flag, another environment or kernel profile): not a pass for
@@ -403,7 +406,8 @@ int ReplayCommand(int argc, char** argv) {
   }
   if (args.Has("json")) {
     JsonList list(false);
-    for (const auto& c : cases) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const TestCaseReport& c = cases[i];
       std::string result = c.error     ? "error"
                            : c.failure ? "fail"
                            : c.skipped ? "skip"
@@ -416,6 +420,7 @@ int ReplayCommand(int argc, char** argv) {
                    .Str("file", c.name)
                    .Str("result", result)
                    .Str("message", message)
+                   .Str("signature", signatures.count(i) ? signatures[i] : "")
                    .Done());
     }
     JsonList unavailable(false);
