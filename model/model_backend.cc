@@ -72,19 +72,12 @@ class SparseBytes {
     return size <= dense_.size() ? dense_.data() : nullptr;
   }
   void Read(uint64_t offset, uint8_t* out, uint64_t length) const {
-    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+    // The store is either all dense or all pages.
+    if (!dense_.empty()) {
       CopyShort(out, dense_.data() + offset, length);
       return;
     }
     while (length > 0) {
-      if (offset < dense_.size()) {
-        uint64_t n = std::min(length, dense_.size() - offset);
-        std::memcpy(out, dense_.data() + offset, n);
-        offset += n;
-        out += n;
-        length -= n;
-        continue;
-      }
       uint64_t page = offset / kPage, in = offset % kPage;
       uint64_t n = std::min(length, kPage - in);
       auto it = pages_.find(page);
@@ -99,19 +92,11 @@ class SparseBytes {
     }
   }
   void Write(uint64_t offset, const uint8_t* in, uint64_t length) {
-    if (offset <= dense_.size() && length <= dense_.size() - offset) {
+    if (!dense_.empty()) {
       CopyShort(dense_.data() + offset, in, length);
       return;
     }
     while (length > 0) {
-      if (offset < dense_.size()) {
-        uint64_t n = std::min(length, dense_.size() - offset);
-        std::memcpy(dense_.data() + offset, in, n);
-        offset += n;
-        in += n;
-        length -= n;
-        continue;
-      }
       uint64_t page = offset / kPage, at = offset % kPage;
       uint64_t n = std::min(length, kPage - at);
       auto& bytes = pages_[page];
