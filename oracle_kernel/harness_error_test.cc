@@ -13,24 +13,13 @@
 #include "model/model_backend.h"
 #include "oracle_kernel/kernel_backend.h"
 #include "oracle_kernel/record.h"
+#include "oracle_kernel/require_kernel_test_util.h"
 
 namespace amc::oracle_kernel {
 namespace {
 
 using core::MapSpec;
 using core::MapType;
-
-#define REQUIRE_KERNEL(backend)                                   \
-  do {                                                            \
-    core::Availability a = (backend).Probe();                     \
-    if (!a.available) {                                           \
-      backends::Selection s;                                      \
-      s.unavailable.emplace_back("kernel", a.reason);             \
-      std::string missing = backends::MissingRequiredBackends(s); \
-      if (!missing.empty()) FAIL() << missing;                    \
-      GTEST_SKIP() << a.reason;                                   \
-    }                                                             \
-  } while (0)
 
 // Fills the descriptor table (all but `spare` free slots) for its lifetime.
 class FdHog {

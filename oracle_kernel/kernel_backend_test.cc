@@ -18,25 +18,13 @@
 #include "core/harness_error.h"
 #include "core/ops_text.h"
 #include "oracle_kernel/record.h"
+#include "oracle_kernel/require_kernel_test_util.h"
 
 namespace amc::oracle_kernel {
 namespace {
 
 using core::MapSpec;
 using core::MapType;
-
-// Skips (or, with AMC_REQUIRE_KERNEL=1, fails) when the kernel cannot run.
-#define REQUIRE_KERNEL(backend)                                   \
-  do {                                                            \
-    core::Availability a = (backend).Probe();                     \
-    if (!a.available) {                                           \
-      backends::Selection s;                                      \
-      s.unavailable.emplace_back("kernel", a.reason);             \
-      std::string missing = backends::MissingRequiredBackends(s); \
-      if (!missing.empty()) FAIL() << missing;                    \
-      GTEST_SKIP() << a.reason;                                   \
-    }                                                             \
-  } while (0)
 
 int OpenFds() {
   int n = 0;

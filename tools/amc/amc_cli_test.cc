@@ -10,33 +10,19 @@
 #include <sstream>
 #include <string>
 
+#include "tools/amc/cli_test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Ran {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
+using amc::cli_test::Ran;
+using amc::cli_test::Shell;
 
 // Runs amc with ARGS; ENV ("NAME=value ...") is set for amc only.
 Ran Amc(const std::string& args, const std::string& env = "") {
-  Ran ran;
-  std::string command = (env.empty() ? "" : "env " + env + " ") +
-                        std::string(AMC_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return ran;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) ran.output.append(buf, n);
-  int status = pclose(pipe);
-  ran.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return ran;
-}
-
-int Shell(const std::string& command) {
-  int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return amc::cli_test::RunShell((env.empty() ? "" : "env " + env + " ") +
+                                 std::string(AMC_BINARY) + " " + args);
 }
 
 bool JsonValid(const fs::path& file) {

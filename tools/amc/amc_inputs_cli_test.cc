@@ -15,21 +15,14 @@
 #include <sstream>
 #include <string>
 
+#include "tools/amc/cli_test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-int Shell(const std::string& command) {
-  int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using amc::cli_test::ReadFile;
+using amc::cli_test::Shell;
 
 void WriteFile(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;

@@ -12,29 +12,20 @@
 #include <regex>
 #include <string>
 
+#include "tools/amc/cli_test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Ran {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
+using amc::cli_test::Ran;
 
 // Runs `command` with a shell; AMC in it stands for the binary.
 Ran Sh(std::string command) {
   for (size_t at; (at = command.find("AMC")) != std::string::npos;) {
     command.replace(at, 3, AMC_BINARY);
   }
-  Ran ran;
-  FILE* pipe = popen(("/bin/sh -c '" + command + "' 2>&1").c_str(), "r");
-  if (!pipe) return ran;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) ran.output.append(buf, n);
-  int status = pclose(pipe);
-  ran.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return ran;
+  return amc::cli_test::RunShell("/bin/sh -c '" + command + "'");
 }
 
 // Whether `amc info` lists the kernel backend as available (its table
