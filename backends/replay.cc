@@ -21,6 +21,17 @@ std::string ReplayOutcome::SkipReason() const {
   return why;
 }
 
+std::string ReplayOutcome::Notes() const {
+  std::string out;
+  for (const auto& [name, reason] : unavailable) {
+    out += "[ note ] not run on " + name + ": " + reason + "\n";
+  }
+  for (const auto& [name, reason] : not_applicable) {
+    out += "[ note ] " + name + " cannot check this case: " + reason + "\n";
+  }
+  return out;
+}
+
 std::string ReplayOutcome::Line() const {
   if (parse_error) return "FAIL " + parse_error->ToString();
   std::string names;

@@ -47,6 +47,9 @@ struct ReplayOutcome {
   // Every backend that sat the case out and why ("plugin:x.so does not
   // implement mmap: ...; kernel: the case was recorded on ..."), or "".
   std::string SkipReason() const;
+  // "[ note ] ..." lines for the backends that did not check the case
+  // (unavailable here, or recorded elsewhere), for test logs; "" if none.
+  std::string Notes() const;
   // One line: "PASS path (model, kernel)", "SKIP path: kernel does not
   // implement prog_lookup: ... (checked on model)", or "FAIL path: step 3 ...".
   std::string Line() const;

@@ -25,23 +25,11 @@ TEST_P(ConformanceTest, EveryBackendMeetsTheSpec) {
   ASSERT_FALSE(out.parse_error) << out.parse_error->ToString();
   ASSERT_TRUE(out.required_missing.empty()) << out.required_missing;
   EXPECT_TRUE(out.run.ok()) << out.run.FailureReport(*out.sequence);
-  for (const auto& [name, reason] : out.unavailable) {
-    std::cout << "[ note ] not run on " << name << ": " << reason << "\n";
-  }
-  for (const auto& [name, reason] : out.not_applicable) {
-    std::cout << "[ note ] " << name << " cannot check this case: " << reason
-              << "\n";
-  }
+  std::cout << out.Notes();
   // A backend that cannot run the case at all (a plug-in's op kinds, map
   // types or flags) makes it a SKIP for that backend, never a pass. (The
   // kernel's gaps fail above under AMC_REQUIRE_KERNEL.)
-  if (!out.run.left_out.empty()) {
-    std::string why;
-    for (const auto& [name, reason] : out.run.left_out) {
-      why += (why.empty() ? "" : "; ") + name + " " + reason;
-    }
-    GTEST_SKIP() << why;
-  }
+  if (!out.run.left_out.empty()) GTEST_SKIP() << out.SkipReason();
 }
 
 std::string CaseName(const testing::TestParamInfo<std::string>& info) {
