@@ -53,10 +53,11 @@ Selection SelectBackends(const std::string& list,
 // is an error, not a skip: returns the message, or "" when nothing is missing.
 std::string MissingRequiredBackends(const Selection& selection);
 
-// With AMC_REQUIRE_KERNEL=1, a kernel backend that runs but had to sit out
-// a case (`left_out`: backend name -> why, as core::RunOutcome::left_out
-// has it, e.g. program ops on a kernel without SYSCALL programs) is an
-// error too: returns the message, or "".
+// With AMC_REQUIRE_KERNEL=1, a kernel backend that runs but could not run
+// an op kind of a case (`left_out`: backend name -> why, as
+// core::RunOutcome::left_out has it, e.g. program ops on a kernel without
+// SYSCALL programs) is an error too: returns the message, or "". A map the
+// kernel sits out for kernel safety (--kernel-map-limit) is not.
 std::string MissingRequiredKinds(
     const std::vector<std::pair<std::string, std::string>>& left_out);
 

@@ -54,6 +54,13 @@ class AmcInputsTest : public ::testing::Test {
     fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read |
                               fs::perms::group_exec | fs::perms::others_read |
                               fs::perms::others_exec);
+    // A copy nobody can run, wherever the build tree is (a clone in a
+    // private folder is out of nobody's reach).
+    amc_ = (dir_ / "amc").string();
+    fs::copy_file(AMC_BINARY, amc_);
+    fs::permissions(amc_, fs::perms::owner_all | fs::perms::group_read |
+                              fs::perms::group_exec | fs::perms::others_read |
+                              fs::perms::others_exec);
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string P(const std::string& name) const {
@@ -64,10 +71,11 @@ class AmcInputsTest : public ::testing::Test {
   // that blocked would end as 124, never as the expected code.
   int Amc(const std::string& args, const std::string& log,
           const std::string& prefix = "") {
-    return Shell(prefix + "timeout 60 " + AMC_BINARY + " " + args + " >" +
+    return Shell(prefix + "timeout 60 " + amc_ + " " + args + " >" +
                  P(log) + " 2>&1");
   }
   fs::path dir_;
+  std::string amc_;  // this test's copy of the binary
 };
 
 // Root may read and write everything: the permission cases run as nobody.
@@ -246,7 +254,7 @@ TEST_F(AmcInputsTest, TimeBudgetBoundsMinimizationToo) {
 TEST_F(AmcInputsTest, SigtermStopsRunMinimizationAndReportsIt) {
   std::string log = P("run.log");
   std::string script =
-      "AMC_FAULTY_DELAY_MS=200 " + std::string(AMC_BINARY) +
+      "AMC_FAULTY_DELAY_MS=200 " + amc_ +
       " run --backends model,faulty --time 600 --seed 5 --jobs 1 --out " +
       P("out") + " --json " + P("run.json") + " >" + log +
       " 2>&1 & pid=$!; until grep -q 'sequences, .* ops/s' " + log +
@@ -278,7 +286,7 @@ TEST_F(AmcInputsTest, SigtermStopsReplayBetweenFiles) {
   }
   std::string log = P("replay.log");
   std::string script = "AMC_FAULTY_DELAY_MS=200 stdbuf -oL " +
-                       std::string(AMC_BINARY) +
+                       amc_ +
                        " replay --verbose --backends model,faulty " +
                        P("cases") + " --json " + P("r.json") + " >" + log +
                        " 2>&1 & pid=$!; until grep -q '^PASS' " + log +
@@ -298,7 +306,7 @@ TEST_F(AmcInputsTest, SigtermStopsReplayBetweenFiles) {
 TEST_F(AmcInputsTest, SigtermStopsMinimizeWithAPartialReproducer) {
   WriteFile(P("case.ops"), kFailingCase);
   std::string log = P("min.log");
-  std::string script = "AMC_FAULTY_DELAY_MS=500 " + std::string(AMC_BINARY) +
+  std::string script = "AMC_FAULTY_DELAY_MS=500 " + amc_ +
                        " minimize --backends model,faulty " + P("case.ops") +
                        " --out " + P("min.ops") + " >" + log +
                        " 2>&1 & pid=$!; until grep -q 'fails:' " + log +
@@ -324,7 +332,7 @@ TEST_F(AmcInputsTest, SigtermStopsRecordBetweenFiles) {
     WriteFile(P("cases/c" + std::to_string(10000 + i) + ".ops"), kPassingCase);
   }
   std::string log = P("rec.log");
-  std::string script = "stdbuf -oL " + std::string(AMC_BINARY) +
+  std::string script = "stdbuf -oL " + amc_ +
                        " record --out " + P("rec") + " " + P("cases") + " >" +
                        log +
                        " 2>&1 & pid=$!; until grep -q "
