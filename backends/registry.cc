@@ -231,6 +231,28 @@ std::string MissingRequiredKinds(
   return "";
 }
 
+std::vector<UnsupportedMap> UnsupportedMaps(const core::Backend& backend) {
+  std::vector<UnsupportedMap> out;
+  for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
+    core::MapSpec probe;
+    probe.type = type;
+    if (std::string why = backend.UnsupportedSpec(probe); !why.empty()) {
+      out.push_back({true, type, 0, why});
+    }
+  }
+  // Flags are asked on a map type the backend can create.
+  core::MapSpec base;
+  if (!backend.UnsupportedSpec(base).empty()) base.type = core::MapType::kPercpuArray;
+  for (uint32_t bit = 0; bit < 32; ++bit) {
+    core::MapSpec probe = base;
+    probe.map_flags = 1u << bit;
+    if (std::string why = backend.UnsupportedSpec(probe); !why.empty()) {
+      out.push_back({false, probe.type, probe.map_flags, why});
+    }
+  }
+  return out;
+}
+
 std::string BackendListFromEnvironment() {
   const char* value = std::getenv("AMC_BACKENDS");
   return value ? value : "";

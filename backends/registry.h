@@ -61,6 +61,17 @@ std::string MissingRequiredBackends(const Selection& selection);
 std::string MissingRequiredKinds(
     const std::vector<std::pair<std::string, std::string>>& left_out);
 
+// A map type or creation-flag bit `backend` cannot create at all (a plug-in's
+// ABI 3 declaration), as Backend::UnsupportedSpec answers for a spec with
+// only that type or bit.
+struct UnsupportedMap {
+  bool is_type = false;
+  core::MapType type = core::MapType::kArray;  // when is_type
+  uint32_t flag = 0;                           // else: the one flag bit
+  std::string reason;
+};
+std::vector<UnsupportedMap> UnsupportedMaps(const core::Backend& backend);
+
 // The list from the AMC_BACKENDS environment variable, or empty (= all).
 std::string BackendListFromEnvironment();
 

@@ -471,32 +471,23 @@ CampaignPlan PlanCampaign(const backends::Selection& selection,
   // Map types and creation flags some backend cannot create (a plug-in's
   // declaration) are never generated, and said so.
   for (const auto& b : selection.available) {
-    for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
-      core::MapSpec probe;
-      probe.type = type;
-      if (std::string why = b->UnsupportedSpec(probe); !why.empty()) {
-        plan.gen.excluded_map_types |= 1u << static_cast<uint32_t>(type);
-        plan.left_out_kinds.emplace_back(
-            type == core::MapType::kArray ? "ARRAY maps" : "PERCPU_ARRAY maps",
-            "not run by " + b->Name() + " (" + why + ")");
-      }
-    }
-    for (uint32_t bit = 0; bit < 32; ++bit) {
-      core::MapSpec probe;
-      probe.type = b->UnsupportedSpec(probe).empty() ? core::MapType::kArray
-                                                     : core::MapType::kPercpuArray;
-      probe.map_flags = 1u << bit;
-      if (std::string why = b->UnsupportedSpec(probe); !why.empty()) {
-        if (plan.gen.excluded_map_flags & probe.map_flags) continue;
-        plan.gen.excluded_map_flags |= probe.map_flags;
+    for (const backends::UnsupportedMap& m : backends::UnsupportedMaps(*b)) {
+      std::string what;
+      if (m.is_type) {
+        plan.gen.excluded_map_types |= 1u << static_cast<uint32_t>(m.type);
+        what = m.type == core::MapType::kArray ? "ARRAY maps" : "PERCPU_ARRAY maps";
+      } else {
+        if (plan.gen.excluded_map_flags & m.flag) continue;
+        plan.gen.excluded_map_flags |= m.flag;
         char hex[16];
-        std::snprintf(hex, sizeof hex, "0x%x", probe.map_flags);
-        plan.left_out_kinds.emplace_back(
-            std::string("map_flags ") + hex,
-            "not run by " + b->Name() + " (" + why + ")");
+        std::snprintf(hex, sizeof hex, "0x%x", m.flag);
+        what = std::string("map_flags ") + hex;
       }
+      plan.left_out_kinds.emplace_back(what, "not run by " + b->Name() + " (" +
+                                                 m.reason + ")");
     }
   }
+
   for (size_t k = 0; k < core::kOpKindCount; ++k) {
     auto kind = static_cast<core::OpKind>(k);
     std::vector<std::string> lacking;

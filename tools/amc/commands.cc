@@ -808,24 +808,11 @@ int DescribeBackends(const std::string& list) {
     std::printf("%s\n", any ? "" : " none");
     any = false;
     std::printf("  maps left out:");
-    for (core::MapType type : {core::MapType::kArray, core::MapType::kPercpuArray}) {
-      core::MapSpec spec;
-      spec.type = type;
-      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
-        std::printf("\n    %s", why.c_str());
-        any = true;
-      }
+    const auto maps = backends::UnsupportedMaps(*b);
+    for (const backends::UnsupportedMap& m : maps) {
+      std::printf("\n    %s", m.reason.c_str());
     }
-    for (uint32_t bit = 0; bit < 32; ++bit) {
-      core::MapSpec spec;
-      spec.type = b->UnsupportedSpec(spec).empty() ? core::MapType::kArray
-                                                   : core::MapType::kPercpuArray;
-      spec.map_flags = 1u << bit;
-      if (std::string why = b->UnsupportedSpec(spec); !why.empty()) {
-        std::printf("\n    %s", why.c_str());
-        any = true;
-      }
-    }
+    any = !maps.empty();
     std::printf("%s\n", any ? "" : " none");
   }
   return kExitAgree;

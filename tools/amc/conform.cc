@@ -164,16 +164,6 @@ int ConformCommand(int argc, char** argv) {
   }
   backends::Selection selection = backends::SelectBackends(list);
   if (!selection.error.empty()) return UsageError("conform", selection.error);
-  std::vector<std::string> listed;
-  {
-    size_t start = 0;
-    while (start <= list.size()) {
-      size_t comma = list.find(',', start);
-      if (comma == std::string::npos) comma = list.size();
-      if (comma > start) listed.push_back(list.substr(start, comma - start));
-      start = comma + 1;
-    }
-  }
   // Every listed backend must run: a reference or a subject that cannot is
   // a usage error, never a report of nothing.
   for (const auto& [name, reason] : selection.unavailable) {
@@ -188,7 +178,9 @@ int ConformCommand(int argc, char** argv) {
     return kExitUsage;
   }
   // The subject is the last backend of the list, under its report name.
-  const std::string subject = selection.available.back()->Name();
+  std::vector<std::string> names;  // references, then the subject
+  for (const auto& b : selection.available) names.push_back(b->Name());
+  const std::string subject = names.back();
   const core::Environment subject_env = selection.available.back()->Env();
 
   std::vector<std::string> paths = args.positional();
@@ -296,7 +288,7 @@ int ConformCommand(int argc, char** argv) {
   const size_t total = rules.size();
   auto profile = core::SelectKernelProfile(subject_env.kernel_release);
   const std::string references =
-      Join(std::vector<std::string>(listed.begin(), listed.end() - 1), ",");
+      Join(std::vector<std::string>(names.begin(), names.end() - 1), ",");
   char score[200];
   std::snprintf(score, sizeof score,
                 "%zu of %zu rules pass, %zu skipped, %zu fail%s", counts["PASS"],
