@@ -61,24 +61,29 @@ foreach(license LICENSE LICENSE.md LICENSE.txt COPYING)
 endforeach()
 
 # The Debian package: ci/package.sh, or `cpack` in the build folder.
-# amc_<version>_<arch>.deb; its dependencies come from dpkg-shlibdeps
-# (dpkg-dev) on the dynamic amc.
+# amc_<version>_<arch>.deb; its Depends come from dpkg-shlibdeps (dpkg-dev)
+# on the dynamic amc, run by the project config file at package time.
+configure_file(${PROJECT_SOURCE_DIR}/packaging/cpack_project_config.cmake.in
+  ${pkg}/cpack_project_config.cmake.in @ONLY)
+file(GENERATE OUTPUT ${pkg}/cpack_project_config.cmake
+  INPUT ${pkg}/cpack_project_config.cmake.in)
+set(CPACK_PROJECT_CONFIG_FILE ${pkg}/cpack_project_config.cmake)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME amc)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "amc maintainers <amc-maintainers@invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "conformance and fuzzing suite for eBPF array maps")
-set(CPACK_PACKAGE_DESCRIPTION
-  "amc runs the same operation sequences on a reference model of the Linux \
-kernel's BPF_MAP_TYPE_ARRAY and PERCPU_ARRAY, on the kernel itself and on \
-user-space implementations loaded as plug-ins, and reports every difference. \
-Includes the conformance cases, the regression corpus and the plug-in header.")
+set(CPACK_PACKAGE_DESCRIPTION [[
+amc runs the same operation sequences on a reference model of the Linux
+kernel's BPF_MAP_TYPE_ARRAY and PERCPU_ARRAY, on the kernel itself and on
+user-space implementations loaded as plug-ins, and reports every
+difference. Includes the conformance cases, the regression corpus, the
+plug-in header (pkg-config amc-plugin, CMake find_package(amc)).]])
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
 set(CPACK_SOURCE_IGNORE_FILES "/build/;/\\\\.git/")
 include(CPack)
