@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# packaging/bundle_test.sh SRC BUILD: the release bundle end to end:
+# packaging/bundle_test.sh SRC BUILD [PLUGIN...]: the release bundle end to end:
 #   - ci/release-bundle.sh --no-build makes amc-<version>-<arch>-linux.tar.gz;
 #   - it unpacks into an empty folder as one folder of that name, holding a
 #     static bin/amc (no program interpreter: runs without shared
@@ -8,9 +8,12 @@
 #   - from another empty folder, HOME elsewhere, AMC_DATA_DIR unset, its
 #     amc prints the version, replays the bundle's cases with no path (and
 #     only them), and `amc conform --backends model,impl` with no path
-#     scores every rule from the bundle's share/amc with none failing.
+#     scores every rule from the bundle's share/amc with none failing;
+#   - each PLUGIN given (the Rust example) loads in the static amc and
+#     scores what the build tree's dynamic amc scores.
 set -euo pipefail
 src=$1 build=$2
+shift 2
 . "$src/packaging/test_common.sh"
 new_scratch
 
@@ -51,4 +54,11 @@ check_reports "$scratch/c.xml" "$scratch/c.md"
 # names), not from a path into the source tree.
 grep -q 'name="conformance/cases/' "$scratch/c.xml" || fail "rules are not named from the data folder"
 if grep -qF "$src" "$scratch/c.xml"; then fail "a rule comes from the source tree $src"; fi
+for plugin in "$@"; do
+  [ -f "$plugin" ] || fail "$plugin is missing (build it first)"
+  bundled=$(score "$b/bin/amc" "$plugin" "$scratch/lang")
+  built=$(score "$build/tools/amc/amc" "$plugin" "$scratch/lang-build")
+  echo "$(basename "$plugin"): static bundle amc '$bundled', build tree amc '$built'"
+  [ "$bundled" = "$built" ] || fail "$(basename "$plugin") scores differently in the bundle's static amc"
+done
 echo PASS
