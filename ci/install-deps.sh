@@ -12,6 +12,8 @@ packages=(
   debian-archive-keyring binutils     # Debian's package indexes, strip
   libcap2-bin util-linux              # capsh, prlimit: harness_error_cli_test
   rustc cargo golang-go               # the Rust and Go plug-in examples
+  dpkg-dev groff-base                 # the .deb (dpkg-shlibdeps), amc.1 check
+  python3-yaml libxml2-utils curl     # the CI recipe test (YAML, xmllint, file://)
 )
 
 missing=()

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plugin/amc_plugin.h"
+#include "amc_plugin.h"  /* -I PREFIX/include/amc: pkg-config amc-plugin */
 
 #define ENOTSUPP_KERNEL 524
 

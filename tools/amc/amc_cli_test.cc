@@ -221,6 +221,35 @@ TEST_F(AmcCliTest, MissingPathExitsTwoNamingIt) {
   }
 }
 
+TEST_F(AmcCliTest, ReplayWithoutPathReplaysTheDataFoldersConformanceCases) {
+  // From its build tree amc's data folder is the source tree; AMC_DATA_DIR
+  // overrides it, and a data folder without cases is a usage error.
+  Ran r = Amc("replay --backends model");
+  EXPECT_EQ(r.status, 0) << r.output;
+  size_t cases = 0;
+  for (const auto& e :
+       fs::recursive_directory_iterator(AMC_SOURCE_DIR "/conformance/cases")) {
+    cases += e.path().extension() == ".ops";
+  }
+  ASSERT_GT(cases, 0u);
+  EXPECT_NE(r.output.find("replayed " + std::to_string(cases) + " files: "),
+            std::string::npos)
+      << r.output;
+  fs::create_directories(P("data/conformance/cases"));
+  WriteFile(P("data/conformance/cases/one.ops"),
+            "map type=ARRAY key_size=4 value_size=8 max_entries=4\n"
+            "lookup key=9 -> ENOENT\n");
+  r = Amc("replay --backends model", "AMC_DATA_DIR=" + P("data") + " ");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("replayed 1 files: 1 passed"), std::string::npos)
+      << r.output;
+  r = Amc("replay --backends model", "AMC_DATA_DIR=" + P("nodata") + " ");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("no conformance cases at " + P("nodata")),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(AmcCliTest, MalformedOpsExitsTwoNamingFileAndLine) {
   WriteFile(P("bad.ops"),
             "# fine\nmap type=ARRAY key_size=4 value_size=8 "
@@ -248,7 +277,6 @@ TEST_F(AmcCliTest, BadOptionsExitTwoWithAClearMessage) {
       {"run --sequences 0", "--sequences needs 1 or more"},
       {"run --seed", "'--seed' needs a value"},
       {"run extra", "unexpected argument 'extra'"},
-      {"replay", "no .ops file or folder given"},
       {"record " AMC_SOURCE_DIR "/conformance/cases", "--out DIR is required"},
       {"minimize a.ops b.ops", "needs exactly one"},
       {"info --what", "unknown option '--what'"},

@@ -73,9 +73,11 @@ kernel sits such a sequence out with the reason (never a pass, never a
 divergence), and `record` does not record it.
 )";
 
-constexpr char kReplayHelp[] = R"(usage: amc replay [options] PATH...
+constexpr char kReplayHelp[] = R"(usage: amc replay [options] [PATH...]
 
 Replays .ops files (folders: every *.ops below them) on the selected backends.
+Without PATH it replays the conformance cases of the data folder
+($AMC_DATA_DIR, else BIN/../share/amc where amc is installed or unpacked).
 A file's recorded expectations are checked on every backend, and the backends
 must agree with each other. Prints one line per failing file with the first
 differing op, then counts.
@@ -235,19 +237,28 @@ int ReplayCommand(int argc, char** argv) {
       {{"backends"}, {"junit"}, {"json"}, {"verbose", false}, {"help", false}});
   if (!error.empty()) return UsageError("replay", error);
   if (WantsHelp(args, kReplayHelp)) return kExitAgree;
-  if (args.positional().empty())
-    return UsageError("replay", "no .ops file or folder given");
+  std::vector<std::string> paths = args.positional();
+  if (paths.empty()) {
+    // No PATH: the conformance cases of the data folder (an installed amc's
+    // share/amc), so an installed copy checks itself with no argument.
+    const std::string cases = DataDir() + "/conformance/cases";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(cases, ec)) {
+      return UsageError("replay", "no .ops file or folder given, and no "
+                                  "conformance cases at " + cases +
+                                  " (set AMC_DATA_DIR)");
+    }
+    paths.push_back(cases);
+  }
   std::vector<std::string> files;
   // Entries a folder walk could not take (symlink loops, unreadable
   // folders): each is an ERROR line and counts as unreadable.
   std::vector<backends::WalkProblem> walk_problems;
-  if (!backends::CollectOpsFiles(args.positional(), &files, &error,
-                                 &walk_problems)) {
+  if (!backends::CollectOpsFiles(paths, &files, &error, &walk_problems)) {
     return UsageError("replay", error);
   }
   if (files.empty() && walk_problems.empty()) {
-    return UsageError("replay",
-                      "no .ops files under " + Join(args.positional(), ", "));
+    return UsageError("replay", "no .ops files under " + Join(paths, ", "));
   }
   const std::string backend_list =
       args.Get("backends", backends::BackendListFromEnvironment());

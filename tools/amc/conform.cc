@@ -46,8 +46,10 @@ Without PATHs the rules are the conformance cases, the cases recorded in
 other geometries, and the regression inputs as recorded on the newest Debian
 kernel series of the subject's kernel profile (corpus/releases/SERIES; the
 host-recorded corpus/regressions where no series has that profile), found
-under the data folder ($AMC_DATA_DIR, else the installed share/amc, else the
-source tree).
+under the data folder: $AMC_DATA_DIR, else share/amc beside the folder of
+the amc executable (BIN/../share/amc, where `cmake --install`, the Debian
+package and the release bundle put them), else, for an amc run from its own
+build tree only, the source tree.
 
 Prints the score ("N of M rules pass, K skipped, F fail") and every FAIL and
 SKIP line.
@@ -63,18 +65,6 @@ options:
 exit status: 0 no rule failed (some may be skipped), 1 a rule failed, 2 bad
 usage, an unreadable case or a harness error
 )";
-
-// The folder the default rules live in.
-std::string DataDir() {
-  if (const char* dir = std::getenv("AMC_DATA_DIR"); dir && *dir) return dir;
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path installed = exe.parent_path().parent_path() / "share" / "amc";
-    if (fs::is_directory(installed / "conformance", ec)) return installed.string();
-  }
-  return AMC_SOURCE_DIR;
-}
 
 // The newest series folder under corpus/releases whose release has
 // `profile` (the series are named by release: "6.18", "7.3").
@@ -144,6 +134,22 @@ std::string MarkdownCell(std::string s) {
 }
 
 }  // namespace
+
+std::string DataDir() {
+  if (const char* dir = std::getenv("AMC_DATA_DIR"); dir && *dir) return dir;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return AMC_SOURCE_DIR;  // no /proc: the build's own layout
+  const fs::path installed = exe.parent_path().parent_path() / "share" / "amc";
+  if (fs::is_directory(installed / "conformance", ec)) return installed.string();
+  // The source tree only for the executable this build tree made: an amc
+  // installed or unpacked elsewhere never reads the checkout it was built
+  // from (which may be gone, or newer than the binary).
+  const fs::path build = fs::weakly_canonical(AMC_BINARY_DIR, ec);
+  const fs::path rel = exe.lexically_relative(build);
+  if (!ec && !rel.empty() && rel.begin()->string() != "..") return AMC_SOURCE_DIR;
+  return installed.string();
+}
 
 int ConformCommand(int argc, char** argv) {
   Args args;
