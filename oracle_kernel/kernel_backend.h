@@ -4,12 +4,15 @@
 //     reach the kernel untouched; libbpf 1.1.2 lacks BPF_F_CPU and some
 //     wrappers check arguments themselves),
 //   - mmap ops through the raw mmap syscall on the map fd and real munmap,
-//   - program ops through small SEC("syscall") programs (progs/array_ops.bpf.c,
-//     compiled at build time and embedded), loaded with libbpf against the
-//     map and run with BPF_PROG_TEST_RUN on the op's CPU.
+//   - program ops through small BPF_PROG_TYPE_SYSCALL programs (those of
+//     progs/array_ops.bpf.c, assembled in process by programs.cc), loaded
+//     with a raw BPF_PROG_LOAD against the map and run with
+//     BPF_PROG_TEST_RUN on the op's CPU.
 //
-// Programs are loaded per map (lazily, one per op kind; prog_atomic_add one
-// per offset, which is a load-time constant as in a real program): the
+// Programs are loaded per map (lazily: one program serving lookup, update
+// and delete, each kind's own program where the verifier refuses that one,
+// prog_lookup_percpu alone, prog_atomic_add one per offset, which is a
+// load-time constant as in a real program): the
 // verifier must see the real map's value_size and flags, and a refusal at
 // load time (EACCES under BPF_F_RDONLY_PROG, EINVAL for
 // bpf_map_lookup_percpu_elem on ARRAY) is the op's result. A load stands for
@@ -203,8 +206,11 @@ struct ProgContext {
   uint64_t null = 0;
   uint64_t addr = 0;
   uint64_t old = 0;
+  // Which kind prog_multi runs (programs.h: kMultiLookup, ...); the
+  // single-kind programs ignore it.
+  uint64_t op = 0;
 };
-static_assert(sizeof(ProgContext) == 72, "struct ctx is nine u64");
+static_assert(sizeof(ProgContext) == 80, "struct ctx is ten u64");
 
 // nullopt unless `map` came from a KernelBackend and `op` is a program op.
 // The program takes a ProgContext.
