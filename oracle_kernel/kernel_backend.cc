@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -205,8 +206,10 @@ struct LoadedProgram {
   bool tried = false;
   int err = 0;  // the load's errno
   Fd fd;
+  ProgFace face = ProgFace::kSyscall;
 };
 constexpr int Index(ProgKind kind) { return static_cast<int>(kind); }
+constexpr int Index(ProgFace face) { return static_cast<int>(face); }
 
 }  // namespace
 
@@ -220,16 +223,20 @@ struct KernelMapHandle {
   Fd rw_fd;
   int rw() const { return rw_fd.valid() ? rw_fd.get() : fd.get(); }
   Fd in_fd, out_fd;  // one-entry ARRAY scratch maps for program values
-  std::array<LoadedProgram, kProgKinds> progs;
-  // prog_atomic_add, one per offset (the offset is a load-time constant).
-  std::map<uint32_t, LoadedProgram> atomic_by_offset;
+  std::shared_ptr<Fd> res;  // the pool's ProgReport map, for kOnCpu programs
+  std::array<std::array<LoadedProgram, kProgKinds>, 2> progs;  // by face
+  // prog_atomic_add, one per offset (the offset is a load-time constant)
+  // and face.
+  std::map<std::pair<uint32_t, int>, LoadedProgram> atomic_by_offset;
   bool frozen = false;
 
   KernelMapHandle() = default;
   KernelMapHandle(const KernelMapHandle&) = delete;
   KernelMapHandle& operator=(const KernelMapHandle&) = delete;
   void DropPrograms() {
-    for (auto& p : progs) p = LoadedProgram{};
+    for (auto& face : progs) {
+      for (auto& p : face) p = LoadedProgram{};
+    }
     atomic_by_offset.clear();
   }
 };
@@ -278,9 +285,35 @@ class KernelPool {
   void Drop() {
     std::list<std::unique_ptr<KernelMapHandle>> gone;
     std::multimap<uint32_t, std::pair<Fd, Fd>> scratch;
+    std::shared_ptr<Fd> res;
     std::lock_guard<std::mutex> lock(mu_);
     gone.swap(idle_);
     scratch.swap(scratch_);
+    res.swap(res_);
+  }
+  // Whether program ops run as kOnCpu programs where the verifier takes
+  // them (set from the probe: ProbeFacts::on_cpu_err).
+  void SetOnCpu(bool on) { on_cpu_.store(on, std::memory_order_relaxed); }
+  bool OnCpu() const { return on_cpu_.load(std::memory_order_relaxed); }
+  // The ProgReport map the kOnCpu programs of this backend report into
+  // (made on first use; shared by the maps whose programs refer to it, so
+  // it lives while any of them does); null with `*err` set when creating it
+  // failed.
+  std::shared_ptr<Fd> Res(int* err) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!res_) {
+      MapSpec s;
+      s.type = MapType::kArray;
+      s.value_size = sizeof(ProgReport);
+      s.max_entries = 1;
+      int fd = CreateMap(s, KernelBackend::MapName());
+      if (fd < 0) {
+        *err = -fd;
+        return nullptr;
+      }
+      res_ = std::make_shared<Fd>(fd);
+    }
+    return res_;
   }
   KernelStats stats() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -310,6 +343,8 @@ class KernelPool {
   std::list<std::unique_ptr<KernelMapHandle>> idle_;
   // Idle scratch map pairs (`in`, `out`) by value_size.
   std::multimap<uint32_t, std::pair<Fd, Fd>> scratch_;
+  std::shared_ptr<Fd> res_;
+  std::atomic<bool> on_cpu_{false};
   KernelStats stats_;
 };
 
@@ -571,7 +606,9 @@ class KernelMap : public core::MapInstance {
       offset = add->offset;
     }
     if (!kind) return std::nullopt;
-    const LoadedProgram& p = Load(*kind, offset);
+    // Concurrency drivers run it themselves and read its context back:
+    // the SYSCALL program.
+    const LoadedProgram& p = LoadFace(*kind, ProgFace::kSyscall, offset);
     RawProgram raw;
     raw.err = p.err;
     raw.map_fd = h_->rw();
@@ -764,14 +801,28 @@ class KernelMap : public core::MapInstance {
 
   // ---- program side ----
 
+  // The program behind a sequence's op: the kOnCpu program where this
+  // backend runs them and the verifier takes it, else the SYSCALL program,
+  // whose refusal is the op's answer.
+  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
+    if (pool_->OnCpu() && !spec().spin_lock_offset) {
+      const LoadedProgram& fast = LoadFace(kind, ProgFace::kOnCpu, offset);
+      if (!fast.err) return fast;
+    }
+    return LoadFace(kind, ProgFace::kSyscall, offset);
+  }
+
   // Creates the scratch maps and loads program `kind` against the map, once
   // (prog_atomic_add once per offset).
-  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
-    LoadedProgram& p = kind == ProgKind::kAtomicAdd
-                           ? h_->atomic_by_offset[offset]
-                           : h_->progs[Index(kind)];
+  const LoadedProgram& LoadFace(ProgKind kind, ProgFace face,
+                                uint32_t offset = 0) {
+    LoadedProgram& p =
+        kind == ProgKind::kAtomicAdd
+            ? h_->atomic_by_offset[{offset, Index(face)}]
+            : h_->progs[Index(face)][Index(kind)];
     if (p.tried) return p;
     p.tried = true;
+    p.face = face;
     // A harness error below leaves nothing loaded: not "tried" (and the map
     // is not cached: Execute).
     struct Untry {
@@ -805,7 +856,18 @@ class KernelMap : public core::MapInstance {
     maps.target = fd();
     maps.in = h_->in_fd.get();
     maps.out = h_->out_fd.get();
-    int fd = LoadProgram(kind, maps, spec().value_size, offset,
+    if (face == ProgFace::kOnCpu) {
+      if (!h_->res) {
+        int err = 0;
+        h_->res = pool_->Res(&err);
+        if (!h_->res) {
+          HarnessFail("the program report map: " +
+                      CallFailed("BPF_MAP_CREATE", err));
+        }
+      }
+      maps.res = h_->res->get();
+    }
+    int fd = LoadProgram(kind, face, maps, spec().value_size, offset,
                          KernelBackend::MapName());
     // EMFILE / ENFILE / ENOMEM are this process's limits or the kernel's
     // memory, not the verifier's view of the map: our programs are small,
@@ -849,6 +911,7 @@ class KernelMap : public core::MapInstance {
     return RunLoaded(p, cpu, ctx);
   }
   int RunLoaded(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
+    if (p.face == ProgFace::kOnCpu) return RunOnCpu(p, cpu, ctx);
     CpuPin pin(cpu);
     // The CPU is online (checked by the caller): not being allowed to run
     // on it (a cpuset, a seccomp policy) is the harness's problem.
@@ -862,6 +925,38 @@ class KernelMap : public core::MapInstance {
     attr.test.ctx_in = Ptr(ctx);
     attr.test.ctx_size_in = sizeof *ctx;
     return BpfErr(BPF_PROG_TEST_RUN, &attr);
+  }
+  // The kernel runs it on `cpu`; its report is read back from `res` into
+  // `ctx`, as a SYSCALL program would have written it.
+  int RunOnCpu(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.test.prog_fd = p.fd.get();
+    attr.test.ctx_in = Ptr(ctx);
+    attr.test.ctx_size_in = sizeof *ctx;
+    attr.test.flags = BPF_F_TEST_RUN_ON_CPU;
+    attr.test.cpu = cpu;
+    if (int err = BpfErr(BPF_PROG_TEST_RUN, &attr)) return err;
+    if (attr.test.retval != kReported) {
+      HarnessFail(std::string("a program run on CPU ") + std::to_string(cpu) +
+                  " did not report (returned " +
+                  std::to_string(attr.test.retval) + ")");
+    }
+    ProgReport report;
+    uint32_t zero = 0;
+    std::memset(&attr, 0, sizeof attr);
+    attr.map_fd = h_->res->get();
+    attr.key = Ptr(&zero);
+    attr.value = Ptr(&report);
+    if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
+      HarnessFail("reading a program's report: " +
+                  CallFailed("BPF_MAP_LOOKUP_ELEM", err));
+    }
+    ctx->ret = report.ret;
+    ctx->null = report.null;
+    ctx->addr = report.addr;
+    ctx->old = report.old;
+    return 0;
   }
 
   // Reads the `out` scratch map: the value the program copied.
@@ -1005,6 +1100,46 @@ std::unique_ptr<KernelMap> ProbeMap(MapType type,
                                      core::HostEnvironment());
 }
 
+// Loads the kOnCpu delete program against a one-entry ARRAY and runs it on
+// CPU 0 (online: Probe requires the online CPUs to be 0..N-1); 0 when it
+// reported the array delete's EINVAL, else the errno that stopped it.
+int ProbeOnCpu() {
+  MapSpec spec;
+  spec.max_entries = 1;
+  int target = CreateMap(spec, KernelBackend::MapName());
+  if (target < 0) return -target;
+  Fd target_fd(target);
+  spec.value_size = sizeof(ProgReport);
+  int res = CreateMap(spec, KernelBackend::MapName());
+  if (res < 0) return -res;
+  Fd res_fd(res);
+  ProgMaps maps;
+  maps.target = target;
+  maps.res = res;
+  int prog = LoadProgram(ProgKind::kDelete, ProgFace::kOnCpu, maps, 8, 0,
+                         KernelBackend::MapName());
+  if (prog < 0) return -prog;
+  Fd prog_fd(prog);
+  ProgContext ctx;
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.test.prog_fd = prog;
+  attr.test.ctx_in = Ptr(&ctx);
+  attr.test.ctx_size_in = sizeof ctx;
+  attr.test.flags = BPF_F_TEST_RUN_ON_CPU;
+  attr.test.cpu = 0;
+  if (int err = BpfErr(BPF_PROG_TEST_RUN, &attr)) return err;
+  if (attr.test.retval != kReported) return EPROTO;
+  ProgReport report;
+  uint32_t zero = 0;
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_fd = res;
+  attr.key = Ptr(&zero);
+  attr.value = Ptr(&report);
+  if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) return err;
+  return report.ret == -EINVAL ? 0 : EPROTO;
+}
+
 // Loads the embedded delete program against a one-entry ARRAY and runs it
 // (it must answer the array delete's -EINVAL), then loads the
 // bpf_map_lookup_percpu_elem program against a PERCPU_ARRAY. A load's
@@ -1032,6 +1167,7 @@ void ProbePrograms(ProbeFacts* f) {
   }
   raw = percpu->Raw(core::ProgLookupPercpu{});
   f->lookup_percpu_load_err = raw ? raw->err : EPROTO;
+  f->on_cpu_err = ProbeOnCpu();
 }
 
 // Before 5.11 a map's memory is charged to RLIMIT_MEMLOCK (bpf_map_charge_init
@@ -1400,7 +1536,10 @@ std::string KernelBackend::MapName() {
 }
 
 const ProbeFacts& KernelBackend::Facts() const {
-  std::call_once(facts_once_, [this] { facts_ = GatherProbeFacts(); });
+  std::call_once(facts_once_, [this] {
+    facts_ = GatherProbeFacts();
+    pool_->SetOnCpu(facts_.on_cpu_err == 0);
+  });
   return facts_;
 }
 
@@ -1429,6 +1568,7 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
       HarnessFail("not creating the map: the kernel backend " + why);
     }
   }
+  Facts();  // which program face to use (ProbeFacts::on_cpu_err)
   if (auto h = pool_->Take(spec)) {
     if (ResetAndVerify(*h, env_)) {
       pool_->Count([](KernelStats& s) { ++s.maps_reused; });

@@ -68,6 +68,13 @@ struct ProbeFacts {
   // errno of loading prog_lookup_percpu (bpf_map_lookup_percpu_elem, Linux
   // 5.19) against a PERCPU_ARRAY; probed only when the other program loads.
   int lookup_percpu_load_err = 0;
+  // Once the SYSCALL programs run: the errno of loading and running a
+  // BPF_PROG_TYPE_RAW_TRACEPOINT delete program with BPF_F_TEST_RUN_ON_CPU
+  // on CPU 0 (EPROTO when it ran but did not report the array delete's
+  // -EINVAL; 0: worked). 0 lets program ops run on their CPU without
+  // migrating the caller (programs.h, ProgFace::kOnCpu); otherwise they run
+  // as before, pinned. Never a reason for unavailability.
+  int on_cpu_err = -1;
   // The first other command the backend needs that failed on a fresh map of
   // each type (get-info, get-fd-by-id, batch update and lookup, mmap), with
   // the capability it needs ("BPF_MAP_GET_FD_BY_ID gave EPERM (... needs

@@ -30,11 +30,30 @@ constexpr int16_t kOp = offsetof(ProgContext, op);
 // Registers: r1-r5 helper arguments, r0 the result, r6 the context, r7 a
 // value pointer, r10 the frame pointer.
 constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R6 = 6, R7 = 7,
-                  R10 = 10;
+                  R9 = 9, R10 = 10;
+
+// Where a program writes its report: the context (kSyscall) or the `res`
+// value (kOnCpu, pointer in r9), and what it returns.
+struct Report {
+  uint8_t base;
+  int16_t ret, null, addr, old;
+  int32_t exit_value;
+};
+constexpr Report kContextReport = {R6, kRet, kNull, kAddr, kOld, 0};
+constexpr Report kResReport = {
+    R9,
+    offsetof(ProgReport, ret),
+    offsetof(ProgReport, null),
+    offsetof(ProgReport, addr),
+    offsetof(ProgReport, old),
+    static_cast<int32_t>(kReported)};
 
 // A program under construction, with forward jumps patched by label.
 class Asm {
  public:
+  explicit Asm(const Report& report) : r(report) {}
+  const Report r;
+
   void Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
     struct bpf_insn i;
     std::memset(&i, 0, sizeof i);
@@ -69,8 +88,13 @@ class Asm {
   }
   void Call(int32_t helper) { Insn(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
   void Exit0() {
-    MovImm(R0, 0);
+    MovImm(R0, r.exit_value);
     Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  }
+  // Report fields.
+  void Put(int16_t field, uint8_t src) { Store(BPF_DW, r.base, src, field); }
+  void PutImm(int16_t field, int32_t imm) {
+    StoreImm(BPF_DW, r.base, field, imm);
   }
   // if (dst OP imm) goto label; the label is placed later with Here().
   size_t JumpIf(uint8_t op, uint8_t dst, int32_t imm) {
@@ -100,16 +124,16 @@ void LookupBody(Asm& a, const ProgMaps& m, bool percpu) {
   KeyOnStack(a);
   a.MapFd(R1, m.target);
   if (percpu) {
-    a.Load(BPF_W, R3, R6, kTargetCpu);  // the helper's u32 cpu
+    a.Load(BPF_DW, R3, R6, kTargetCpu);  // the helper takes it as u32
     a.Call(BPF_FUNC_map_lookup_percpu_elem);
   } else {
     a.Call(BPF_FUNC_map_lookup_elem);
   }
   size_t found = a.JumpIf(BPF_JNE, R0, 0);
-  a.StoreImm(BPF_DW, R6, kNull, 1);
+  a.PutImm(a.r.null, 1);
   a.Exit0();
   a.Here(found);
-  a.Store(BPF_DW, R6, R0, kAddr);
+  a.Put(a.r.addr, R0);
   a.MovReg(R3, R0);
   a.StoreImm(BPF_W, R10, -8, 0);
   a.MovReg(R2, R10);
@@ -117,7 +141,7 @@ void LookupBody(Asm& a, const ProgMaps& m, bool percpu) {
   a.MapFd(R1, m.out);
   a.MovImm(R4, BPF_ANY);
   a.Call(BPF_FUNC_map_update_elem);
-  a.Store(BPF_DW, R6, R0, kRet);
+  a.Put(a.r.ret, R0);
   a.Exit0();
 }
 
@@ -129,7 +153,7 @@ void UpdateBody(Asm& a, const ProgMaps& m) {
   a.MapFd(R1, m.in);
   a.Call(BPF_FUNC_map_lookup_elem);
   size_t have = a.JumpIf(BPF_JNE, R0, 0);
-  a.StoreImm(BPF_DW, R6, kRet, -1000);  // cannot happen: `in` has one entry
+  a.PutImm(a.r.ret, -1000);  // cannot happen: `in` has one entry
   a.Exit0();
   a.Here(have);
   a.MovReg(R7, R0);
@@ -138,7 +162,7 @@ void UpdateBody(Asm& a, const ProgMaps& m) {
   a.MovReg(R3, R7);
   a.Load(BPF_DW, R4, R6, kFlags);
   a.Call(BPF_FUNC_map_update_elem);
-  a.Store(BPF_DW, R6, R0, kRet);
+  a.Put(a.r.ret, R0);
   a.Exit0();
 }
 
@@ -147,7 +171,7 @@ void DeleteBody(Asm& a, const ProgMaps& m) {
   KeyOnStack(a);
   a.MapFd(R1, m.target);
   a.Call(BPF_FUNC_map_delete_elem);
-  a.Store(BPF_DW, R6, R0, kRet);
+  a.Put(a.r.ret, R0);
   a.Exit0();
 }
 
@@ -158,14 +182,14 @@ void AtomicAddBody(Asm& a, const ProgMaps& m, uint32_t offset) {
   a.MapFd(R1, m.target);
   a.Call(BPF_FUNC_map_lookup_elem);
   size_t found = a.JumpIf(BPF_JNE, R0, 0);
-  a.StoreImm(BPF_DW, R6, kNull, 1);
+  a.PutImm(a.r.null, 1);
   a.Exit0();
   a.Here(found);
-  a.Store(BPF_DW, R6, R0, kAddr);
+  a.Put(a.r.addr, R0);
   if (offset) a.AddImm(R0, static_cast<int32_t>(offset));
   a.Load(BPF_DW, R2, R6, kDelta);
   a.Insn(BPF_STX | BPF_DW | BPF_ATOMIC, R0, R2, 0, BPF_ADD | BPF_FETCH);
-  a.Store(BPF_DW, R6, R2, kOld);
+  a.Put(a.r.old, R2);
   a.Exit0();
 }
 
@@ -183,10 +207,25 @@ const char* ProgName(ProgKind kind) {
   return "?";
 }
 
-int LoadProgram(ProgKind kind, const ProgMaps& maps, uint32_t value_size,
-                uint32_t offset, const std::string& name) {
-  Asm a;
+int LoadProgram(ProgKind kind, ProgFace face, const ProgMaps& maps,
+                uint32_t value_size, uint32_t offset, const std::string& name) {
+  Asm a(face == ProgFace::kOnCpu ? kResReport : kContextReport);
   a.MovReg(R6, R1);
+  if (face == ProgFace::kOnCpu) {
+    // r9 = &res[0], every report field zeroed (a context starts zeroed by
+    // its caller; `res` holds the last run's report).
+    a.StoreImm(BPF_W, R10, -16, 0);
+    a.MovReg(R2, R10);
+    a.AddImm(R2, -16);
+    a.MapFd(R1, maps.res);
+    a.Call(BPF_FUNC_map_lookup_elem);
+    size_t have = a.JumpIf(BPF_JNE, R0, 0);
+    a.MovImm(R0, 0);  // not kReported: the caller fails loudly
+    a.Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+    a.Here(have);
+    a.MovReg(R9, R0);
+    for (int16_t f : {a.r.ret, a.r.null, a.r.addr, a.r.old}) a.PutImm(f, 0);
+  }
   switch (kind) {
     case ProgKind::kLookup: LookupBody(a, maps, false); break;
     case ProgKind::kLookupPercpu: LookupBody(a, maps, true); break;
@@ -214,13 +253,14 @@ int LoadProgram(ProgKind kind, const ProgMaps& maps, uint32_t value_size,
   static const char kLicense[] = "GPL";
   union bpf_attr attr;
   std::memset(&attr, 0, sizeof attr);
-  attr.prog_type = BPF_PROG_TYPE_SYSCALL;
+  attr.prog_type = face == ProgFace::kOnCpu ? BPF_PROG_TYPE_RAW_TRACEPOINT
+                                            : BPF_PROG_TYPE_SYSCALL;
   attr.insns = reinterpret_cast<uintptr_t>(a.insns().data());
   attr.insn_cnt = static_cast<uint32_t>(a.insns().size());
   attr.license = reinterpret_cast<uintptr_t>(kLicense);
   // SYSCALL programs must be sleepable (the verifier refuses them
   // otherwise), as libbpf marks SEC("syscall").
-  attr.prog_flags = BPF_F_SLEEPABLE;
+  if (face == ProgFace::kSyscall) attr.prog_flags = BPF_F_SLEEPABLE;
   std::strncpy(attr.prog_name, name.c_str(), sizeof attr.prog_name - 1);
   long fd = syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
   return fd < 0 ? -errno : static_cast<int>(fd);

@@ -45,13 +45,40 @@ inline constexpr uint64_t kMultiLookup = 0;
 inline constexpr uint64_t kMultiUpdate = 1;
 inline constexpr uint64_t kMultiDelete = 2;
 
-// The fds a program refers to: the map under test (`target`) and the
+// How a program is run, and so where it reports.
+enum class ProgFace {
+  // BPF_PROG_TYPE_SYSCALL: run by BPF_PROG_TEST_RUN on the caller's CPU
+  // (the caller pins itself to the op's CPU), reports into its context.
+  kSyscall,
+  // BPF_PROG_TYPE_RAW_TRACEPOINT: run by BPF_PROG_TEST_RUN with
+  // BPF_F_TEST_RUN_ON_CPU on the op's CPU (the kernel runs it there, by an
+  // IPI when it is another CPU: no migration of the caller). Its context is
+  // read-only, so it reports into the `res` map (ProgReport) and returns
+  // kReported. A tracing program may not use a map with a bpf_spin_lock
+  // (the verifier refuses it), and may be refused where a SYSCALL program
+  // is not: the backend loads it only as a faster stand-in, and loads the
+  // SYSCALL program whenever this one is refused.
+  kOnCpu,
+};
+inline constexpr uint32_t kReported = 1;
+
+// What a kOnCpu program writes into `res`: ProgContext's report fields.
+struct ProgReport {
+  int64_t ret = 0;
+  uint64_t null = 0;
+  uint64_t addr = 0;
+  uint64_t old = 0;
+};
+static_assert(sizeof(ProgReport) == 32, "four u64");
+
+// The fds a program refers to: the map under test (`target`), the
 // one-entry scratch maps `in` (values into prog_update) and `out` (values
-// out of lookups).
+// out of lookups), and for kOnCpu the one-entry ProgReport map `res`.
 struct ProgMaps {
   int target = -1;
   int in = -1;
   int out = -1;
+  int res = -1;
 };
 
 // Loads program `kind` for a map of `value_size` (the atomic add at
@@ -59,8 +86,8 @@ struct ProgMaps {
 // answers other offsets itself). Returns the program fd, or -errno of the
 // kernel's BPF_PROG_LOAD. `name` becomes the program's name (for leak
 // checks).
-int LoadProgram(ProgKind kind, const ProgMaps& maps, uint32_t value_size,
-                uint32_t offset, const std::string& name);
+int LoadProgram(ProgKind kind, ProgFace face, const ProgMaps& maps,
+                uint32_t value_size, uint32_t offset, const std::string& name);
 
 }  // namespace amc::oracle_kernel
 
