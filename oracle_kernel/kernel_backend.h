@@ -4,10 +4,15 @@
 //     reach the kernel untouched; libbpf 1.1.2 lacks BPF_F_CPU and some
 //     wrappers check arguments themselves),
 //   - mmap ops through the raw mmap syscall on the map fd and real munmap,
-//   - program ops through small BPF_PROG_TYPE_SYSCALL programs (those of
-//     progs/array_ops.bpf.c, assembled in process by programs.cc), loaded
-//     with a raw BPF_PROG_LOAD against the map and run with
-//     BPF_PROG_TEST_RUN on the op's CPU.
+//   - program ops through small programs (those of progs/array_ops.bpf.c,
+//     assembled in process by programs.cc) loaded with a raw BPF_PROG_LOAD
+//     against the map and run with BPF_PROG_TEST_RUN on the op's CPU: as
+//     RAW_TRACEPOINT programs the kernel runs there itself
+//     (BPF_F_TEST_RUN_ON_CPU, no migration of the caller) where the probe
+//     found that working and the verifier takes them, else as SYSCALL
+//     programs with the caller pinned to the CPU (maps with a bpf_spin_lock,
+//     which tracing programs may not use, and any other refusal: the
+//     SYSCALL program's answer is the op's).
 //
 // Programs are loaded per map (lazily: one program serving lookup, update
 // and delete, each kind's own program where the verifier refuses that one,
@@ -26,9 +31,14 @@
 // A map and its programs are cached per MapSpec and reused by later
 // sequences after a verified reset (zeros written by batch update and the
 // mapping, then the whole state read back); a frozen map, or one whose reset
-// does not verify, is destroyed instead. What reuse saves is mostly the
-// program loads (about a millisecond each): a verified reset costs about as
-// much as creating the map afresh (bench/kernel_ops_bench BM_CreateReuse).
+// does not verify, is destroyed instead. Reuse takes a map of the identical
+// spec only (type, sizes, flags, numa node, lock offset and so BTF), one
+// this process created afresh and answered "created" for; a refused
+// creation is never cached, so it is asked of the kernel every time. What
+// reuse saves is the program loads: a verified reset costs about as much as
+// creating the map afresh (bench/kernel_ops_bench BM_CreateReuse). The
+// scratch maps of programs outlive their map for the next map of the same
+// value_size.
 //
 // A spec with a spin lock is created with BTF describing its value (a
 // bpf_spin_lock at spin_lock_offset, char arrays around it), loaded with a
