@@ -216,7 +216,10 @@ ReadStatus ReadAll(
     std::optional<std::chrono::steady_clock::time_point> deadline) {
   while (n > 0) {
     if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      // Rounded up, and a poll that ends empty re-checks the clock: the
+      // child is declared hung only once the whole bound has passed, never
+      // a fraction of a millisecond before it.
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(
                       *deadline - std::chrono::steady_clock::now())
                       .count();
       if (left <= 0) return ReadStatus::kTimeout;
@@ -224,7 +227,7 @@ ReadStatus ReadAll(
       int ready =
           poll(&pfd, 1, static_cast<int>(std::min<long>(left, 1 << 30)));
       if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) return ReadStatus::kTimeout;
+      if (ready == 0) continue;
       if (ready < 0) return ReadStatus::kClosed;
     }
     ssize_t r = read(fd, p, n);
