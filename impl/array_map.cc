@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,8 @@ std::atomic_ref<uint64_t> Word(uintptr_t address) {
   return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(address));
 }
 
+uint32_t HostCpusOnce();
+
 // Read once (sysconf(_SC_PHYS_PAGES) is a sysinfo() call).
 uint64_t PhysicalMemory() {
   static const uint64_t bytes = [] {
@@ -110,6 +113,57 @@ uint32_t HostPossibleCpus() {
   }
   long n = sysconf(_SC_NPROCESSORS_CONF);
   return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+namespace {
+// HostPossibleCpus() read once (it reads a file).
+uint32_t HostCpusOnce() {
+  static const uint32_t cpus = HostPossibleCpus();
+  return cpus;
+}
+}  // namespace
+
+namespace internal {
+#if defined(AMC_IMPL_RSEQ_ADD)
+namespace {
+// The area a thread registers itself when glibc registered none (the
+// kernel takes one area per thread: with glibc's in place, a second
+// registration is EBUSY, so it is only tried when __rseq_size is 0). The
+// kernel writes cpu_id into it until the thread exits; the area lives in
+// the thread's static TLS, so it lasts exactly as long.
+thread_local struct rseq own_rseq_area __attribute__((aligned(32)));
+// 0: not tried yet; 1: registered; 2: refused (no rseq: every add atomic).
+thread_local int own_rseq_state = 0;
+constexpr uint32_t kRseqSignature = 0x53053053;  // glibc's RSEQ_SIG on x86
+}  // namespace
+
+void* OwnRseqArea() {
+  if (own_rseq_state == 0) {
+    own_rseq_area.cpu_id = static_cast<uint32_t>(RSEQ_CPU_ID_UNINITIALIZED);
+    const long r = syscall(SYS_rseq, &own_rseq_area, sizeof(own_rseq_area),
+                           0, kRseqSignature);
+    own_rseq_state = r == 0 ? 1 : 2;
+  }
+  return own_rseq_state == 1 ? &own_rseq_area : nullptr;
+}
+#else
+void* OwnRseqArea() { return nullptr; }
+#endif
+}  // namespace internal
+
+const char* RseqRegistration() {
+#if defined(AMC_IMPL_RSEQ_ADD)
+  void* area = internal::RseqArea();
+  if (area == nullptr) return "none";
+  // glibc's area with a failed registration reads a negative cpu_id.
+  const auto cpu = static_cast<int32_t>(
+      __atomic_load_n(&static_cast<struct rseq*>(area)->cpu_id,
+                      __ATOMIC_RELAXED));
+  if (cpu < 0) return "none";
+  return __rseq_size != 0 ? "glibc" : "own";
+#else
+  return "none";
+#endif
 }
 
 namespace {
@@ -434,6 +488,13 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->percpu_update_writes_padding_ = options.percpu_update_writes_padding;
   map->percpu_array_batch_ops_ = options.percpu_array_batch_ops;
   map->lookup_and_delete_takes_flags_ = options.lookup_and_delete_takes_flags;
+  // A folded slot (possible_cpus below this machine's) is shared by two
+  // CPUs, which the restartable sequence does not make exact.
+  map->rseq_add_ = percpu && options.percpu_add == PercpuAdd::kRseq &&
+                   cpus >= HostCpusOnce();
+#if !defined(AMC_IMPL_RSEQ_ADD)
+  map->rseq_add_ = false;
+#endif
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
