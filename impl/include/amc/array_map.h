@@ -407,6 +407,18 @@ inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
 void AtomicLoadBytes(void* dst, const void* shared, size_t n);
 void AtomicStoreBytes(void* shared, const void* src, size_t n);
 
+namespace internal {
+// The PERCPU syscall-face copies of one key (bpf_percpu_array_copy /
+// bpf_percpu_array_update without flags): for each of `cpus` CPUs, `n`
+// bytes (a multiple of 8) between its slot, `shared` + cpu * stride
+// (8-aligned), and the private buffer at cpu * `step`. Word-atomic like
+// AtomicLoadBytes / AtomicStoreBytes, with no edge handling. Wait-free.
+void CopyPercpuOut(uint8_t* out, const uint8_t* shared, uint64_t n,
+                   uint64_t step, uint32_t cpus, uint64_t stride);
+void CopyPercpuIn(uint8_t* shared, const uint8_t* in, uint64_t n,
+                  uint64_t step, uint32_t cpus, uint64_t stride);
+}  // namespace internal
+
 class ArrayMap;
 
 // One mmap() of a BPF_F_MMAPABLE map. Unmaps on destruction; a writable
@@ -524,6 +536,12 @@ class MapFd {
   bool whole_words_ = false;
   bool has_lock_ = false;
   bool percpu_ = false;
+  // PERCPU geometry, and max_entries when this fd may write a PERCPU map
+  // with whole words per CPU (percpu_update_bytes_ % 8 == 0), else 0.
+  uint32_t cpus_ = 1;
+  uint64_t cpu_stride_ = 0;
+  uint64_t percpu_update_bytes_ = 0;
+  uint32_t percpu_write_limit_ = 0;
   bool can_read_ = false;
   bool can_write_ = false;
 };
@@ -783,6 +801,17 @@ inline MapFd::MapFd(ArrayMap* map, bool can_read, bool can_write)
       whole_words_(map->whole_words_),
       has_lock_(map->attr_.spin_lock_offset >= 0),
       percpu_(map->percpu()),
+      cpus_(map->cpus_),
+      cpu_stride_(map->cpu_stride_),
+      // bpf_percpu_array_update without flags: each CPU's padding too
+      // before 7.0, value_size bytes since.
+      percpu_update_bytes_(map->percpu_update_writes_padding_
+                               ? map->elem_size_
+                               : map->attr_.value_size),
+      percpu_write_limit_(can_write && map->percpu() &&
+                                  percpu_update_bytes_ % 8 == 0
+                              ? map->attr_.max_entries
+                              : 0),
       can_read_(can_read),
       can_write_(can_write) {}
 
@@ -813,6 +842,24 @@ inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
       }
       return 0;
     }
+    if (percpu_) {
+      // bpf_percpu_array_copy: elem_size bytes (padding too) per CPU.
+      const uint8_t* src = data_ + uint64_t{key} * elem_size_;
+      auto* dst = static_cast<uint8_t*>(value);
+      if (elem_size_ == 8) {
+        for (uint32_t cpu = 0; cpu < cpus_; ++cpu, src += cpu_stride_) {
+          const uint64_t v = std::atomic_ref<uint64_t>(
+                                 *reinterpret_cast<uint64_t*>(
+                                     const_cast<uint8_t*>(src)))
+                                 .load(std::memory_order_relaxed);
+          std::memcpy(dst + 8 * cpu, &v, 8);
+        }
+        return 0;
+      }
+      internal::CopyPercpuOut(dst, src, elem_size_, elem_size_, cpus_,
+                              cpu_stride_);
+      return 0;
+    }
   }
   return LookupChecked(*this, key, value, flags);
 }
@@ -831,6 +878,24 @@ inline int MapFd::Update(uint32_t key, const void* value,
     }
     map_->WriteValue(data_ + key * elem_size_,
                      static_cast<const uint8_t*>(value));
+    return 0;
+  }
+  // PERCPU, no flags, whole words per CPU (bpf_percpu_array_update).
+  if (flags == 0 && key < percpu_write_limit_) [[likely]] {
+    if (map_->frozen()) [[unlikely]] return EPERM;
+    uint8_t* dst = data_ + uint64_t{key} * elem_size_;
+    const auto* src = static_cast<const uint8_t*>(value);
+    if (percpu_update_bytes_ == 8) {
+      for (uint32_t cpu = 0; cpu < cpus_; ++cpu, dst += cpu_stride_) {
+        uint64_t v;
+        std::memcpy(&v, src + cpu * elem_size_, 8);
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(dst))
+            .store(v, std::memory_order_relaxed);
+      }
+      return 0;
+    }
+    internal::CopyPercpuIn(dst, src, percpu_update_bytes_, elem_size_, cpus_,
+                           cpu_stride_);
     return 0;
   }
   return UpdateChecked(*this, key, value, flags);
