@@ -348,9 +348,10 @@ inline void* RseqArea() {
 // the hot path.
 inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
                     uint32_t cpus, uint64_t delta, uint64_t* old) {
-  uint64_t before = 0, scratch, slot;
-  uint32_t done = 0;
-  asm volatile(
+  uint64_t before, scratch, slot;
+  // asm goto: the CPU check leaves to no_cpu, so the sequence needs no
+  // flag of its own (a third fewer instructions than with one).
+  asm volatile goto(
       ".pushsection __rseq_cs, \"aw\"\n\t"
       ".balign 32\n\t"
       "3:\n\t"
@@ -366,15 +367,12 @@ inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
       "1:\n\t"
       "movl 4(%[area]), %k[slot]\n\t"
       "cmpl %[cpus], %k[slot]\n\t"
-      "jae 5f\n\t"
+      "jae %l[no_cpu]\n\t"
       "imulq %[stride], %[slot]\n\t"
-      "addq %[base], %[slot]\n\t"
-      "movq (%[slot]), %[before]\n\t"
+      "movq (%[base], %[slot]), %[before]\n\t"
       "leaq (%[before], %[delta]), %[scratch]\n\t"
-      "movq %[scratch], (%[slot])\n\t"
+      "movq %[scratch], (%[base], %[slot])\n\t"
       "2:\n\t"
-      "movl $1, %[done]\n\t"
-      "5:\n\t"
       ".pushsection __rseq_failure, \"ax\"\n\t"
       // ud1 with the signature as its displacement (RSEQ_SIG, the value
       // glibc registers with), never executed: the kernel reads the four
@@ -384,13 +382,15 @@ inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
       "4:\n\t"
       "jmp 0b\n\t"
       ".popsection\n\t"
-      : [before] "+&r"(before), [scratch] "=&r"(scratch), [slot] "=&r"(slot),
-        [done] "+r"(done)
+      : [before] "=&r"(before), [scratch] "=&r"(scratch), [slot] "=&r"(slot)
       : [area] "r"(area), [base] "r"(base), [stride] "r"(stride),
         [cpus] "r"(cpus), [delta] "r"(delta)
-      : "memory", "cc");
+      : "memory", "cc"
+      : no_cpu);
   if (old) *old = before;
-  return done != 0;
+  return true;
+no_cpu:
+  return false;
 }
 #endif
 }  // namespace internal
@@ -692,19 +692,25 @@ class ArrayMap {
       return false;
     }
     uint8_t* elem = data_ + key * elem_size_;
-    if (percpu()) {
 #if defined(AMC_IMPL_RSEQ_ADD)
-      if (rseq_add_) {
-        if (void* area = internal::RseqArea();
-            area != nullptr &&
-            internal::RseqAdd(area, elem + offset, cpu_stride_, cpus_, delta,
-                              old)) [[likely]] {
+    if (rseq_add_) [[likely]] {  // a PERCPU map
+      if (__rseq_size != 0) [[likely]] {
+        // glibc's area, at a fixed offset from the thread pointer.
+        char* thread_pointer;
+        asm("movq %%fs:0, %0" : "=r"(thread_pointer));
+        if (internal::RseqAdd(thread_pointer + __rseq_offset, elem + offset,
+                              cpu_stride_, cpus_, delta, old)) [[likely]] {
           return true;
         }
+      } else if (void* area = internal::OwnRseqArea();
+                 area != nullptr &&
+                 internal::RseqAdd(area, elem + offset, cpu_stride_, cpus_,
+                                   delta, old)) {
+        return true;
       }
-#endif
-      elem += CurrentCpu() * cpu_stride_;
     }
+#endif
+    if (percpu()) elem += CurrentCpu() * cpu_stride_;
     uint64_t before =
         std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(elem + offset))
             .fetch_add(delta, std::memory_order_relaxed);
