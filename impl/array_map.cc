@@ -344,6 +344,16 @@ inline void LoadWholeWords(uint8_t* to, const uint8_t* from, uint64_t n) {
       from += 8;
       n -= 8;
     }
+    // Four blocks per iteration (independent loads), then single ones.
+    for (; n >= kWideBlock; n -= kWideBlock, from += kWideBlock,
+                            to += kWideBlock) {
+      const auto* p = reinterpret_cast<const volatile Wide*>(from);
+      const Wide v0 = p[0], v1 = p[1], v2 = p[2], v3 = p[3];
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to), v0);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 1, v1);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 2, v2);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 3, v3);
+    }
     for (; n >= sizeof(Wide); n -= sizeof(Wide), from += sizeof(Wide),
                               to += sizeof(Wide)) {
       const Wide v = *reinterpret_cast<const volatile Wide*>(from);
@@ -369,6 +379,15 @@ inline void StoreWholeWords(uint8_t* to, const uint8_t* from, uint64_t n) {
       to += 8;
       from += 8;
       n -= 8;
+    }
+    for (; n >= kWideBlock; n -= kWideBlock, from += kWideBlock,
+                            to += kWideBlock) {
+      auto* p = reinterpret_cast<volatile Wide*>(to);
+      const auto* q = reinterpret_cast<const Wide*>(from);
+      p[0] = _mm_loadu_si128(q);
+      p[1] = _mm_loadu_si128(q + 1);
+      p[2] = _mm_loadu_si128(q + 2);
+      p[3] = _mm_loadu_si128(q + 3);
     }
     for (; n >= sizeof(Wide); n -= sizeof(Wide), from += sizeof(Wide),
                               to += sizeof(Wide)) {

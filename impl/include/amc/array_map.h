@@ -52,9 +52,14 @@
 //     the chosen CPU's slot, so they stay exact when the thread migrates
 //     between reading its CPU number and writing: the write simply lands in
 //     the slot of the CPU it started on, as if the migration had come after
-//     it, and a concurrent writer on that CPU cannot lose it. (Restartable
-//     sequences would let the add be a plain increment, at the price of
-//     assembly outside the C++ memory model; we chose the atomic.)
+//     it, and a concurrent writer on that CPU cannot lose it. A map made
+//     with Options::percpu_add = PercpuAdd::kRseq adds on the current CPU
+//     with a restartable sequence instead (a plain load and store the kernel
+//     restarts on preemption, migration or signal; x86-64 assembly outside
+//     the C++ memory model, so TSan builds keep the atomic): exact against
+//     every other current-CPU add, but, like the kernel's this_cpu_add(),
+//     not against a write to the same slot from another CPU at the same
+//     instant (see PercpuAdd).
 //   - Code that writes through a pointer from Lookup*() or through a mapping
 //     must use atomic accesses too if other threads read concurrently.
 //   - bpf_spin_lock (a map created with MapAttr::spin_lock_offset): the
