@@ -350,20 +350,25 @@ inline void* RseqArea() {
 // post_commit_offset, abort_ip) is emitted in section __rseq_cs, with a
 // pointer to it in __rseq_cs_ptr_array, as the kernel's selftests and
 // librseq lay them out; the abort handler lives in __rseq_failure, out of
-// the hot path.
+// the hot path. The "?" section flag puts all three in the section group of
+// the code around them: when this function (or an inline caller) is
+// emitted out of line as a COMDAT in several objects (unoptimized and
+// sanitizer builds), the linker drops each discarded copy's descriptors
+// with its code, instead of keeping descriptors that point into dropped
+// code (a link error).
 inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
                     uint32_t cpus, uint64_t delta, uint64_t* old) {
   uint64_t before, scratch, slot;
   // asm goto: the CPU check leaves to no_cpu, so the sequence needs no
   // flag of its own (a third fewer instructions than with one).
   asm volatile goto(
-      ".pushsection __rseq_cs, \"aw\"\n\t"
+      ".pushsection __rseq_cs, \"aw?\"\n\t"
       ".balign 32\n\t"
       "3:\n\t"
       ".long 0, 0\n\t"
       ".quad 1f, 2f - 1f, 4f\n\t"
       ".popsection\n\t"
-      ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"
+      ".pushsection __rseq_cs_ptr_array, \"aw?\"\n\t"
       ".quad 3b\n\t"
       ".popsection\n\t"
       "0:\n\t"
@@ -378,7 +383,7 @@ inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
       "leaq (%[before], %[delta]), %[scratch]\n\t"
       "movq %[scratch], (%[base], %[slot])\n\t"
       "2:\n\t"
-      ".pushsection __rseq_failure, \"ax\"\n\t"
+      ".pushsection __rseq_failure, \"ax?\"\n\t"
       // ud1 with the signature as its displacement (RSEQ_SIG, the value
       // glibc registers with), never executed: the kernel reads the four
       // bytes before abort_ip.
