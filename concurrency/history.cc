@@ -13,7 +13,8 @@ namespace amc::concurrency {
 using core::Bytes;
 using core::Result;
 
-std::unique_ptr<ImplSubject> ImplSubject::Create(const core::MapSpec& spec) {
+std::unique_ptr<ImplSubject> ImplSubject::Create(
+    const core::MapSpec& spec, const impl::Options& options) {
   impl::MapAttr attr;
   attr.type = static_cast<impl::MapType>(spec.type);
   attr.key_size = spec.key_size;
@@ -23,7 +24,7 @@ std::unique_ptr<ImplSubject> ImplSubject::Create(const core::MapSpec& spec) {
   attr.numa_node = spec.numa_node;
   if (spec.spin_lock_offset) attr.spin_lock_offset = *spec.spin_lock_offset;
   std::unique_ptr<impl::ArrayMap> map;
-  if (impl::ArrayMap::Create(attr, impl::Options{}, &map) != 0) return nullptr;
+  if (impl::ArrayMap::Create(attr, options, &map) != 0) return nullptr;
   return std::unique_ptr<ImplSubject>(new ImplSubject(std::move(map)));
 }
 
@@ -109,7 +110,8 @@ std::vector<core::Op> RandomOps(const core::MapSpec& spec,
                                 uint32_t possible_cpus,
                                 const std::vector<uint32_t>& cpus,
                                 uint32_t thread, size_t count, uint32_t keys,
-                                bool program_values, std::mt19937_64* rng) {
+                                bool program_values, std::mt19937_64* rng,
+                                bool syscall_updates) {
   const bool percpu = spec.type == core::MapType::kPercpuArray;
   const uint32_t cpu = cpus[thread];
   const uint64_t buffer = core::SyscallValueSize(
@@ -141,7 +143,7 @@ std::vector<core::Op> RandomOps(const core::MapSpec& spec,
       ops.push_back(core::Lookup{key, 0});
     } else if (pick < 70) {
       ops.push_back(core::ProgUpdate{cpu, key, word(i, 0), 0});
-    } else if (pick < 82) {
+    } else if (pick < 82 || (pick < 94 && !syscall_updates)) {
       ops.push_back(core::Lookup{key, 0});
     } else if (pick < 94) {
       Bytes value;
@@ -285,7 +287,8 @@ CampaignReport RunCampaign(const SubjectFactory& make,
           for (uint32_t t = 0; t < n_threads; ++t) {
             ops[t] = RandomOps(options.spec, params.env.possible_cpus, cpus,
                                t, options.ops_per_thread, options.keys,
-                               options.program_values, &rng);
+                               options.program_values, &rng,
+                               options.syscall_updates);
           }
         }
         round.store(r, std::memory_order_release);

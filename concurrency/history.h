@@ -39,7 +39,8 @@ class Subject {
 class ImplSubject : public Subject {
  public:
   // nullptr when the impl refuses the spec.
-  static std::unique_ptr<ImplSubject> Create(const core::MapSpec& spec);
+  static std::unique_ptr<ImplSubject> Create(
+      const core::MapSpec& spec, const impl::Options& options = {});
   core::Result Run(const core::Op& op) override;
   impl::ArrayMap& map() const { return *map_; }
 
@@ -65,12 +66,14 @@ using SubjectFactory =
 // values are unique to the thread and op), on keys [0, keys) of `spec`
 // (value_size 8): program atomic adds and deletes, syscall lookups, updates
 // and deletes, and with `program_values` program lookups (and
-// lookup_percpu) and updates.
+// lookup_percpu) and updates. Without `syscall_updates` the syscall updates
+// are syscall lookups instead (then no op writes another CPU's slot).
 std::vector<core::Op> RandomOps(const core::MapSpec& spec,
                                 uint32_t possible_cpus,
                                 const std::vector<uint32_t>& cpus,
                                 uint32_t thread, size_t count, uint32_t keys,
-                                bool program_values, std::mt19937_64* rng);
+                                bool program_values, std::mt19937_64* rng,
+                                bool syscall_updates = true);
 
 // Runs ops[i] on a thread pinned to cpus[i], all at once, and returns the
 // history (thread = index into cpus). Empty if pinning failed.
@@ -87,6 +90,10 @@ struct CampaignOptions {
   // Program lookups and updates too (off for subjects that cannot run them
   // concurrently, like the kernel's programs sharing one scratch map).
   bool program_values = true;
+  // Syscall updates too (off for subjects whose per-CPU adds are exact only
+  // against writers on the same CPU, like the impl's rseq add: then every
+  // write is a program op on the thread's own CPU's slot).
+  bool syscall_updates = true;
 };
 
 struct CampaignReport {

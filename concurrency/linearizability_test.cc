@@ -248,8 +248,10 @@ class RecordedTest : public ::testing::Test {
     params_ = model::Params::Host();
   }
   CampaignReport Campaign(const SubjectFactory& make, MapType type,
-                          size_t histories, uint32_t keys, uint64_t seed) {
+                          size_t histories, uint32_t keys, uint64_t seed,
+                          bool syscall_updates = true) {
     CampaignOptions o;
+    o.syscall_updates = syscall_updates;
     o.spec = Array(2);
     o.spec.type = type;
     o.histories = histories;
@@ -293,6 +295,34 @@ TEST_F(RecordedTest, ImplPercpuArrayHistoriesAreLinearizable) {
                EnvCount("AMC_LIN_SEED", 1) + 1);
   EXPECT_EQ(r.failure, "");
   EXPECT_GT(r.ops, 0u);
+}
+
+// The restartable-sequence add (Options::percpu_add = kRseq; TSan builds
+// have none and check the atomic add here too). Its contract covers
+// writers on the slot's own CPU only, so the histories leave out syscall
+// updates: every write is a program op on the thread's own CPU's slot,
+// every other op a read (syscall lookups and lookup_percpu of other CPUs'
+// slots race with the adds).
+TEST_F(RecordedTest, ImplPercpuArrayRseqAddHistoriesAreLinearizable) {
+  bool rseq_used = false;
+  SubjectFactory make = [&](const MapSpec& spec) -> std::unique_ptr<Subject> {
+    impl::Options options;
+    options.percpu_add = impl::PercpuAdd::kRseq;
+    auto subject = ImplSubject::Create(spec, options);
+    if (subject && subject->map().rseq_add()) rseq_used = true;
+    return subject;
+  };
+  CampaignReport r =
+      Campaign(make, MapType::kPercpuArray,
+               EnvCount("AMC_LIN_HISTORIES", 2000), 2,
+               EnvCount("AMC_LIN_SEED", 1) + 2, /*syscall_updates=*/false);
+  EXPECT_EQ(r.failure, "");
+  EXPECT_GT(r.ops, 0u);
+  std::printf("add path: %s (rseq registration: %s)\n",
+              rseq_used ? "rseq" : "atomic", impl::RseqRegistration());
+#if defined(AMC_IMPL_RSEQ_ADD)
+  EXPECT_TRUE(rseq_used) << "the rseq add was never used";
+#endif
 }
 
 // Broken: the atomic add is an atomic load, a pause, then an atomic store

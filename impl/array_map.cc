@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,8 @@ std::atomic_ref<uint64_t> Word(uintptr_t address) {
   return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(address));
 }
 
+uint32_t HostCpusOnce();
+
 // Read once (sysconf(_SC_PHYS_PAGES) is a sysinfo() call).
 uint64_t PhysicalMemory() {
   static const uint64_t bytes = [] {
@@ -110,6 +113,57 @@ uint32_t HostPossibleCpus() {
   }
   long n = sysconf(_SC_NPROCESSORS_CONF);
   return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+namespace {
+// HostPossibleCpus() read once (it reads a file).
+uint32_t HostCpusOnce() {
+  static const uint32_t cpus = HostPossibleCpus();
+  return cpus;
+}
+}  // namespace
+
+namespace internal {
+#if defined(AMC_IMPL_RSEQ_ADD)
+namespace {
+// The area a thread registers itself when glibc registered none (the
+// kernel takes one area per thread: with glibc's in place, a second
+// registration is EBUSY, so it is only tried when __rseq_size is 0). The
+// kernel writes cpu_id into it until the thread exits; the area lives in
+// the thread's static TLS, so it lasts exactly as long.
+thread_local struct rseq own_rseq_area __attribute__((aligned(32)));
+// 0: not tried yet; 1: registered; 2: refused (no rseq: every add atomic).
+thread_local int own_rseq_state = 0;
+constexpr uint32_t kRseqSignature = 0x53053053;  // glibc's RSEQ_SIG on x86
+}  // namespace
+
+void* OwnRseqArea() {
+  if (own_rseq_state == 0) {
+    own_rseq_area.cpu_id = static_cast<uint32_t>(RSEQ_CPU_ID_UNINITIALIZED);
+    const long r = syscall(SYS_rseq, &own_rseq_area, sizeof(own_rseq_area),
+                           0, kRseqSignature);
+    own_rseq_state = r == 0 ? 1 : 2;
+  }
+  return own_rseq_state == 1 ? &own_rseq_area : nullptr;
+}
+#else
+void* OwnRseqArea() { return nullptr; }
+#endif
+}  // namespace internal
+
+const char* RseqRegistration() {
+#if defined(AMC_IMPL_RSEQ_ADD)
+  void* area = internal::RseqArea();
+  if (area == nullptr) return "none";
+  // glibc's area with a failed registration reads a negative cpu_id.
+  const auto cpu = static_cast<int32_t>(
+      __atomic_load_n(&static_cast<struct rseq*>(area)->cpu_id,
+                      __ATOMIC_RELAXED));
+  if (cpu < 0) return "none";
+  return __rseq_size != 0 ? "glibc" : "own";
+#else
+  return "none";
+#endif
 }
 
 namespace {
@@ -275,6 +329,149 @@ AMC_COPY_LOOP void AtomicStoreBytes(void* shared, const void* src, size_t n) {
   if (n > 0) MergeIntoWord(at, 0, in, n);
 }
 
+namespace {
+// n bytes (a multiple of 8) from shared `from` (8-aligned) to private `to`,
+// each word read whole: aligned 16-byte loads where those are atomic (see
+// kWideAccessesAreAtomic), else relaxed 8-byte ones.
+inline void LoadWholeWords(uint8_t* to, const uint8_t* from, uint64_t n) {
+#if defined(AMC_WIDE_COPIES)
+  if (n >= 32 && kWideAccessesAreAtomic) {
+    if (reinterpret_cast<uintptr_t>(from) % sizeof(Wide) != 0) {
+      const uint64_t v =
+          Word(reinterpret_cast<uintptr_t>(from)).load(std::memory_order_relaxed);
+      std::memcpy(to, &v, 8);
+      to += 8;
+      from += 8;
+      n -= 8;
+    }
+    // Four blocks per iteration (independent loads), then single ones.
+    for (; n >= kWideBlock; n -= kWideBlock, from += kWideBlock,
+                            to += kWideBlock) {
+      const auto* p = reinterpret_cast<const volatile Wide*>(from);
+      const Wide v0 = p[0], v1 = p[1], v2 = p[2], v3 = p[3];
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to), v0);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 1, v1);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 2, v2);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to) + 3, v3);
+    }
+    for (; n >= sizeof(Wide); n -= sizeof(Wide), from += sizeof(Wide),
+                              to += sizeof(Wide)) {
+      const Wide v = *reinterpret_cast<const volatile Wide*>(from);
+      _mm_storeu_si128(reinterpret_cast<Wide*>(to), v);
+    }
+  }
+#endif
+  for (; n >= 8; n -= 8, from += 8, to += 8) {
+    const uint64_t v =
+        Word(reinterpret_cast<uintptr_t>(from)).load(std::memory_order_relaxed);
+    std::memcpy(to, &v, 8);
+  }
+}
+
+// The same into shared memory: each word written whole.
+inline void StoreWholeWords(uint8_t* to, const uint8_t* from, uint64_t n) {
+#if defined(AMC_WIDE_COPIES)
+  if (n >= 32 && kWideAccessesAreAtomic) {
+    if (reinterpret_cast<uintptr_t>(to) % sizeof(Wide) != 0) {
+      uint64_t v;
+      std::memcpy(&v, from, 8);
+      Word(reinterpret_cast<uintptr_t>(to)).store(v, std::memory_order_relaxed);
+      to += 8;
+      from += 8;
+      n -= 8;
+    }
+    for (; n >= kWideBlock; n -= kWideBlock, from += kWideBlock,
+                            to += kWideBlock) {
+      auto* p = reinterpret_cast<volatile Wide*>(to);
+      const auto* q = reinterpret_cast<const Wide*>(from);
+      p[0] = _mm_loadu_si128(q);
+      p[1] = _mm_loadu_si128(q + 1);
+      p[2] = _mm_loadu_si128(q + 2);
+      p[3] = _mm_loadu_si128(q + 3);
+    }
+    for (; n >= sizeof(Wide); n -= sizeof(Wide), from += sizeof(Wide),
+                              to += sizeof(Wide)) {
+      *reinterpret_cast<volatile Wide*>(to) =
+          _mm_loadu_si128(reinterpret_cast<const Wide*>(from));
+    }
+  }
+#endif
+  for (; n >= 8; n -= 8, from += 8, to += 8) {
+    uint64_t v;
+    std::memcpy(&v, from, 8);
+    Word(reinterpret_cast<uintptr_t>(to)).store(v, std::memory_order_relaxed);
+  }
+}
+}  // namespace
+
+// A PERCPU batch update of `run` consecutive keys from `key` (slot of
+// CPU 0 at `slot`) whose values are one word per CPU: row r of `in` (row
+// bytes apart) holds the key's word for each CPU in turn. Each word is
+// stored whole; keys in order.
+AMC_COPY_LOOP void StorePercpuWordRun(uint8_t* slot, uint32_t key,
+                                      const uint8_t* in, uint32_t run,
+                                      uint64_t row, uint32_t cpus,
+                                      uint64_t stride) {
+  auto one = [&](uint32_t cpu, uint32_t i) {
+    uint64_t v;
+    std::memcpy(&v, in + i * row + cpu * 8, 8);
+    Word(reinterpret_cast<uintptr_t>(slot + cpu * stride + 8 * i))
+        .store(v, std::memory_order_relaxed);
+  };
+  uint32_t cpu = 0;
+#if defined(AMC_WIDE_COPIES)
+  // Two CPUs and two keys at a time: keys k and k + 1 (k even) share an
+  // aligned 16-byte word in each CPU's array (atomic, see
+  // kWideAccessesAreAtomic); two unaligned loads of the rows and two
+  // unpacks make that word for each of the two CPUs.
+  if (run >= 4 && kWideAccessesAreAtomic) {
+    const uint32_t lead = key % 2;
+    const uint32_t pairs = (run - lead) / 2;
+    for (; cpu + 2 <= cpus; cpu += 2) {
+      uint32_t i = 0;
+      if (lead) {
+        one(cpu, 0);
+        one(cpu + 1, 0);
+        i = 1;
+      }
+      const uint8_t* r0 = in + i * row + cpu * 8;
+      uint8_t* a = slot + cpu * stride + 8 * i;
+      uint8_t* b = a + stride;
+      for (uint32_t p = 0; p < pairs; ++p, r0 += 2 * row, a += 16, b += 16) {
+        const Wide x = _mm_loadu_si128(reinterpret_cast<const Wide*>(r0));
+        const Wide y = _mm_loadu_si128(reinterpret_cast<const Wide*>(r0 + row));
+        *reinterpret_cast<volatile Wide*>(a) = _mm_unpacklo_epi64(x, y);
+        *reinterpret_cast<volatile Wide*>(b) = _mm_unpackhi_epi64(x, y);
+      }
+      for (i += 2 * pairs; i < run; ++i) {
+        one(cpu, i);
+        one(cpu + 1, i);
+      }
+    }
+  }
+#endif
+  for (; cpu < cpus; ++cpu) {
+    for (uint32_t i = 0; i < run; ++i) one(cpu, i);
+  }
+}
+
+namespace internal {
+AMC_COPY_LOOP void CopyPercpuOut(uint8_t* out, const uint8_t* shared,
+                                 uint64_t n, uint64_t step, uint32_t cpus,
+                                 uint64_t stride) {
+  for (uint32_t cpu = 0; cpu < cpus; ++cpu, out += step, shared += stride) {
+    LoadWholeWords(out, shared, n);
+  }
+}
+
+AMC_COPY_LOOP void CopyPercpuIn(uint8_t* shared, const uint8_t* in, uint64_t n,
+                                uint64_t step, uint32_t cpus, uint64_t stride) {
+  for (uint32_t cpu = 0; cpu < cpus; ++cpu, in += step, shared += stride) {
+    StoreWholeWords(shared, in, n);
+  }
+}
+}  // namespace internal
+
 // ---- Mapping ----
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
@@ -434,6 +631,13 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->percpu_update_writes_padding_ = options.percpu_update_writes_padding;
   map->percpu_array_batch_ops_ = options.percpu_array_batch_ops;
   map->lookup_and_delete_takes_flags_ = options.lookup_and_delete_takes_flags;
+  // A folded slot (possible_cpus below this machine's) is shared by two
+  // CPUs, which the restartable sequence does not make exact.
+  map->rseq_add_ = percpu && options.percpu_add == PercpuAdd::kRseq &&
+                   cpus >= HostCpusOnce();
+#if !defined(AMC_IMPL_RSEQ_ADD)
+  map->rseq_add_ = false;
+#endif
   map->fast_word_ = !percpu && attr.value_size == 8 && !lock;
   map->whole_words_ = !percpu && attr.value_size % 8 == 0 && !lock;
   const uint64_t data_bytes = elem_size * attr.max_entries;
@@ -631,11 +835,64 @@ AMC_COPY_LOOP void ArrayMap::CopyValues(uint32_t first, uint32_t count,
   const uint64_t words = elem_size_ / 8;
   if (percpu()) {
     // Every CPU's slot of a key in turn, elem_size bytes (whole words) each.
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint8_t* from = data_ + uint64_t{first + i} * elem_size_;
-      for (uint32_t cpu = 0; cpu < cpus_; ++cpu, dst += elem_size_) {
-        LoadWords(dst, from + cpu * cpu_stride_, words);
+    const uint8_t* from = data_ + uint64_t{first} * elem_size_;
+    if (elem_size_ == 8) {
+      // CPU by CPU, so the loads walk each CPU's array in order.
+      const uint64_t row = uint64_t{cpus_} * 8;
+      uint32_t cpu = 0;
+#if defined(AMC_WIDE_COPIES)
+      // Two CPUs and two keys at a time: an aligned 16-byte load from each
+      // CPU's array (keys i and i + 1; atomic, see kWideAccessesAreAtomic),
+      // interleaved into the two keys' rows with two unpacks.
+      if (kWideAccessesAreAtomic && count >= 4) {
+        const uint32_t lead = first % 2;  // key `first` odd: one key alone
+        const uint32_t pairs = (count - lead) / 2;
+        for (; cpu + 2 <= cpus_; cpu += 2) {
+          const uint8_t* a = from + cpu * cpu_stride_;
+          const uint8_t* b = a + cpu_stride_;
+          uint8_t* to = dst + cpu * 8;
+          uint32_t i = 0;
+          auto one = [&](uint32_t k) {
+            const uint64_t va = Word(reinterpret_cast<uintptr_t>(a + 8 * k))
+                                    .load(std::memory_order_relaxed);
+            const uint64_t vb = Word(reinterpret_cast<uintptr_t>(b + 8 * k))
+                                    .load(std::memory_order_relaxed);
+            std::memcpy(to + k * row, &va, 8);
+            std::memcpy(to + k * row + 8, &vb, 8);
+          };
+          if (lead) one(i++);
+          const uint8_t* pa = a + 8 * i;
+          const uint8_t* pb = b + 8 * i;
+          uint8_t* row0 = to + i * row;
+          for (uint32_t p = 0; p < pairs;
+               ++p, pa += 16, pb += 16, row0 += 2 * row) {
+            const Wide x = *reinterpret_cast<const volatile Wide*>(pa);
+            const Wide y = *reinterpret_cast<const volatile Wide*>(pb);
+            _mm_storeu_si128(reinterpret_cast<Wide*>(row0),
+                             _mm_unpacklo_epi64(x, y));
+            _mm_storeu_si128(reinterpret_cast<Wide*>(row0 + row),
+                             _mm_unpackhi_epi64(x, y));
+          }
+          i += 2 * pairs;
+          for (; i < count; ++i) one(i);
+        }
       }
+#endif
+      for (; cpu < cpus_; ++cpu) {
+        const uint8_t* src = from + cpu * cpu_stride_;
+        uint8_t* to = dst + cpu * 8;
+        for (uint32_t i = 0; i < count; ++i, src += 8, to += row) {
+          const uint64_t v = Word(reinterpret_cast<uintptr_t>(src))
+                                 .load(std::memory_order_relaxed);
+          std::memcpy(to, &v, 8);
+        }
+      }
+      return;
+    }
+    for (uint32_t i = 0; i < count; ++i, from += elem_size_) {
+      internal::CopyPercpuOut(dst, from, elem_size_, elem_size_, cpus_,
+                              cpu_stride_);
+      dst += elem_size_ * cpus_;
     }
     return;
   }
@@ -873,7 +1130,17 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
     start = *in_batch + 1;
   }
   const uint32_t n = std::min(max, entries - start);
-  for (uint32_t i = 0; i < n; ++i) keys[i] = start + i;
+  uint32_t filled = 0;
+#if defined(AMC_WIDE_COPIES)
+  // Private memory: four keys per store.
+  Wide next = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(start)),
+                            _mm_setr_epi32(0, 1, 2, 3));
+  for (; filled + 4 <= n; filled += 4) {
+    _mm_storeu_si128(reinterpret_cast<Wide*>(keys + filled), next);
+    next = _mm_add_epi32(next, _mm_set1_epi32(4));
+  }
+#endif
+  for (; filled < n; ++filled) keys[filled] = start + filled;
   auto* out = static_cast<uint8_t*>(values);
   if (map_->percpu_cpu_flags_ && (elem_flags & kFCpu)) {
     const uint32_t cpu = static_cast<uint32_t>(elem_flags >> 32);
@@ -908,6 +1175,54 @@ int MapFd::UpdateBatch(const uint32_t* keys, const void* values,
   const auto* in = static_cast<const uint8_t*>(values);
   uint32_t applied = 0;
   int err = 0;
+  if (elem_flags == 0 && percpu_write_limit_ != 0) {
+    // PERCPU without flags, whole words per CPU: what UpdateValue does for
+    // each key, without its per-key flag checks (E2BIG is the only answer
+    // left to give).
+    if (percpu_update_bytes_ == 8) {
+      // One word per CPU; keys in order, a run of consecutive ones at a
+      // time.
+      while (applied < n) {
+        const uint32_t key = keys[applied];
+        if (key >= max_entries_) {
+          err = E2BIG;
+          break;
+        }
+        const uint32_t limit = std::min(n - applied, max_entries_ - key);
+        uint32_t run = 1;
+#if defined(AMC_WIDE_COPIES)
+        // Four keys compared at a time (private memory).
+        for (Wide want = _mm_add_epi32(_mm_set1_epi32(static_cast<int>(key)),
+                                       _mm_setr_epi32(1, 2, 3, 4));
+             run + 4 <= limit;
+             run += 4, want = _mm_add_epi32(want, _mm_set1_epi32(4))) {
+          const Wide got = _mm_loadu_si128(
+              reinterpret_cast<const Wide*>(keys + applied + run));
+          if (_mm_movemask_epi8(_mm_cmpeq_epi32(got, want)) != 0xffff) break;
+        }
+#endif
+        while (run < limit && keys[applied + run] == key + run) ++run;
+        StorePercpuWordRun(data_ + uint64_t{key} * 8, key, in, run, stride,
+                           cpus_, cpu_stride_);
+        applied += run;
+        in += uint64_t{run} * stride;
+      }
+      *count = applied;
+      return err;
+    }
+    for (; applied < n; ++applied, in += stride) {
+      const uint32_t key = keys[applied];
+      if (key >= max_entries_) {
+        err = E2BIG;
+        break;
+      }
+      internal::CopyPercpuIn(data_ + uint64_t{key} * elem_size_, in,
+                             percpu_update_bytes_, elem_size_, cpus_,
+                             cpu_stride_);
+    }
+    *count = applied;
+    return err;
+  }
   for (; applied < n; ++applied) {
     err = UpdateValue(keys[applied], in + applied * stride, elem_flags);
     if (err) break;

@@ -52,9 +52,14 @@
 //     the chosen CPU's slot, so they stay exact when the thread migrates
 //     between reading its CPU number and writing: the write simply lands in
 //     the slot of the CPU it started on, as if the migration had come after
-//     it, and a concurrent writer on that CPU cannot lose it. (Restartable
-//     sequences would let the add be a plain increment, at the price of
-//     assembly outside the C++ memory model; we chose the atomic.)
+//     it, and a concurrent writer on that CPU cannot lose it. A map made
+//     with Options::percpu_add = PercpuAdd::kRseq adds on the current CPU
+//     with a restartable sequence instead (a plain load and store the kernel
+//     restarts on preemption, migration or signal; x86-64 assembly outside
+//     the C++ memory model, so TSan builds keep the atomic): exact against
+//     every other current-CPU add, but, like the kernel's this_cpu_add(),
+//     not against a write to the same slot from another CPU at the same
+//     instant (see PercpuAdd).
 //   - Code that writes through a pointer from Lookup*() or through a mapping
 //     must use atomic accesses too if other threads read concurrently.
 //   - bpf_spin_lock (a map created with MapAttr::spin_lock_offset): the
@@ -88,6 +93,20 @@
 #include <sys/rseq.h>
 #define AMC_IMPL_HAVE_RSEQ 1
 static_assert(offsetof(struct rseq, cpu_id) == 4, "RawCurrentCpu reads fs:4");
+static_assert(offsetof(struct rseq, rseq_cs) == 8, "RseqAdd arms area+8");
+#endif
+// The restartable-sequence per-CPU add (Options::percpu_add) is x86-64
+// assembly; ThreadSanitizer sees no access made inside an asm statement, so
+// its builds keep the atomic add (which it checks) on every path.
+#if defined(__SANITIZE_THREAD__)
+#define AMC_IMPL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AMC_IMPL_TSAN 1
+#endif
+#endif
+#if defined(AMC_IMPL_HAVE_RSEQ) && defined(__x86_64__) && !defined(AMC_IMPL_TSAN)
+#define AMC_IMPL_RSEQ_ADD 1
 #endif
 
 namespace amc::impl {
@@ -140,6 +159,32 @@ struct MapAttr {
   // BPF_F_LOCK copies take the lock (see "bpf_spin_lock" above).
   int64_t spin_lock_offset = -1;
 };
+
+// How a PERCPU_ARRAY's current-CPU AtomicAdd writes its slot.
+enum class PercpuAdd : uint8_t {
+  // An atomic read-modify-write (LOCK XADD) on the slot of the CPU read just
+  // before: exact against every other writer of that slot, on any CPU.
+  kAtomic,
+  // A restartable sequence (rseq(2)): reads the CPU, loads the slot, adds,
+  // and stores it back with a plain store, restarted by the kernel if the
+  // thread is preempted, migrated or signalled before the store, so exact
+  // against every other current-CPU add (any thread, this or another map)
+  // at about the cost of a plain increment. The contract of the kernel's
+  // this_cpu_add(): a write to the same slot from another CPU at the same
+  // instant (AtomicAddOnCpu / UpdateElemOnCpu aimed at this CPU's slot, a
+  // syscall-face update of the key) may be lost, or may lose the add;
+  // single-threaded and CPU-local use is exact. Falls back to kAtomic on a
+  // thread without rseq, when possible_cpus is fewer than this machine's (a
+  // folded slot is shared by two CPUs), off x86-64 and in TSan builds.
+  kRseq,
+};
+
+// Which rseq area the calling thread's kRseq adds use: "glibc" (glibc
+// registered one for every thread: __rseq_size > 0), "own" (glibc did not,
+// e.g. GLIBC_TUNABLES=glibc.pthread.rseq=0, so the thread registered its own
+// on first use), or "none" (the kernel refused, or this build has no rseq
+// add: every add is atomic).
+const char* RseqRegistration();
 
 // What the map answers as if it ran on (0 = read from this machine).
 struct Options {
@@ -232,6 +277,8 @@ struct Options {
   // access against the mapping's length and protection themselves, as the
   // impl backend does (core::MappingTable).
   bool mapping_views = false;
+  // The current-CPU AtomicAdd of a PERCPU_ARRAY (see PercpuAdd).
+  PercpuAdd percpu_add = PercpuAdd::kAtomic;
 };
 
 // Closes the memfds (and unmaps the regions) that Options::recycle_memfd
@@ -268,6 +315,96 @@ inline uint32_t RawCurrentCpu() {
   return c < 0 ? 0 : static_cast<uint32_t>(c);
 }
 
+namespace internal {
+// The calling thread's registered rseq area, or nullptr: glibc's (one load
+// of the thread pointer) when glibc registered one, else one this thread
+// registered on its first call (array_map.cc).
+void* OwnRseqArea();
+inline void* RseqArea() {
+#if defined(AMC_IMPL_RSEQ_ADD)
+  if (__rseq_size != 0) [[likely]] {
+    char* thread_pointer;
+    asm("movq %%fs:0, %0" : "=r"(thread_pointer));
+    return thread_pointer + __rseq_offset;
+  }
+  return OwnRseqArea();
+#else
+  return nullptr;
+#endif
+}
+
+#if defined(AMC_IMPL_RSEQ_ADD)
+// Adds `delta` to the u64 at base + cpu * stride, cpu being the CPU the
+// thread runs on at the store, as one restartable sequence on `area` (a
+// registered struct rseq); *old gets the value before. false, with nothing
+// written, when the area's cpu_id is not below `cpus` (negative: rseq not
+// registered on this thread).
+//
+// The critical section runs from label 1 to label 2: read cpu_id, compute
+// the slot, load it, add, store. The store is its last instruction (the
+// commit), so a thread is either past it or the kernel moves it to the
+// abort handler (label 4, after the RSEQ_SIG signature the kernel checks)
+// when it preempts, migrates or signals it inside: the handler starts over
+// from label 0, re-arming area->rseq_cs (the kernel clears it on abort).
+// The descriptor (struct rseq_cs: version, flags, start_ip,
+// post_commit_offset, abort_ip) is emitted in section __rseq_cs, with a
+// pointer to it in __rseq_cs_ptr_array, as the kernel's selftests and
+// librseq lay them out; the abort handler lives in __rseq_failure, out of
+// the hot path. The "?" section flag puts all three in the section group of
+// the code around them: when this function (or an inline caller) is
+// emitted out of line as a COMDAT in several objects (unoptimized and
+// sanitizer builds), the linker drops each discarded copy's descriptors
+// with its code, instead of keeping descriptors that point into dropped
+// code (a link error).
+inline bool RseqAdd(void* area, uint8_t* base, uint64_t stride,
+                    uint32_t cpus, uint64_t delta, uint64_t* old) {
+  uint64_t before, scratch, slot;
+  // asm goto: the CPU check leaves to no_cpu, so the sequence needs no
+  // flag of its own (a third fewer instructions than with one).
+  asm volatile goto(
+      ".pushsection __rseq_cs, \"aw?\"\n\t"
+      ".balign 32\n\t"
+      "3:\n\t"
+      ".long 0, 0\n\t"
+      ".quad 1f, 2f - 1f, 4f\n\t"
+      ".popsection\n\t"
+      ".pushsection __rseq_cs_ptr_array, \"aw?\"\n\t"
+      ".quad 3b\n\t"
+      ".popsection\n\t"
+      "0:\n\t"
+      "leaq 3b(%%rip), %[scratch]\n\t"
+      "movq %[scratch], 8(%[area])\n\t"
+      "1:\n\t"
+      "movl 4(%[area]), %k[slot]\n\t"
+      "cmpl %[cpus], %k[slot]\n\t"
+      "jae %l[no_cpu]\n\t"
+      "imulq %[stride], %[slot]\n\t"
+      "movq (%[base], %[slot]), %[before]\n\t"
+      "leaq (%[before], %[delta]), %[scratch]\n\t"
+      "movq %[scratch], (%[base], %[slot])\n\t"
+      "2:\n\t"
+      ".pushsection __rseq_failure, \"ax?\"\n\t"
+      // ud1 with the signature as its displacement (RSEQ_SIG, the value
+      // glibc registers with), never executed: the kernel reads the four
+      // bytes before abort_ip.
+      ".byte 0x0f, 0xb9, 0x3d\n\t"
+      ".long 0x53053053\n\t"
+      "4:\n\t"
+      "jmp 0b\n\t"
+      ".popsection\n\t"
+      : [before] "=&r"(before), [scratch] "=&r"(scratch), [slot] "=&r"(slot)
+      : [area] "r"(area), [base] "r"(base), [stride] "r"(stride),
+        [cpus] "r"(cpus), [delta] "r"(delta)
+      : "memory", "cc"
+      : no_cpu);
+  if (old) *old = before;
+  return true;
+no_cpu:
+  return false;
+}
+#endif
+}  // namespace internal
+
 // Copies between private memory and memory other threads may access
 // concurrently: every 8-byte word touched is read or written whole, by a
 // relaxed 8-byte atomic access or, for long ranges on x86-64 processors
@@ -279,6 +416,18 @@ inline uint32_t RawCurrentCpu() {
 // Load: wait-free. Store: lock-free (a CAS merges partly covered words).
 void AtomicLoadBytes(void* dst, const void* shared, size_t n);
 void AtomicStoreBytes(void* shared, const void* src, size_t n);
+
+namespace internal {
+// The PERCPU syscall-face copies of one key (bpf_percpu_array_copy /
+// bpf_percpu_array_update without flags): for each of `cpus` CPUs, `n`
+// bytes (a multiple of 8) between its slot, `shared` + cpu * stride
+// (8-aligned), and the private buffer at cpu * `step`. Word-atomic like
+// AtomicLoadBytes / AtomicStoreBytes, with no edge handling. Wait-free.
+void CopyPercpuOut(uint8_t* out, const uint8_t* shared, uint64_t n,
+                   uint64_t step, uint32_t cpus, uint64_t stride);
+void CopyPercpuIn(uint8_t* shared, const uint8_t* in, uint64_t n,
+                  uint64_t step, uint32_t cpus, uint64_t stride);
+}  // namespace internal
 
 class ArrayMap;
 
@@ -397,6 +546,12 @@ class MapFd {
   bool whole_words_ = false;
   bool has_lock_ = false;
   bool percpu_ = false;
+  // PERCPU geometry, and max_entries when this fd may write a PERCPU map
+  // with whole words per CPU (percpu_update_bytes_ % 8 == 0), else 0.
+  uint32_t cpus_ = 1;
+  uint64_t cpu_stride_ = 0;
+  uint64_t percpu_update_bytes_ = 0;
+  uint32_t percpu_write_limit_ = 0;
   bool can_read_ = false;
   bool can_write_ = false;
 };
@@ -525,13 +680,21 @@ class ArrayMap {
   void SpinLock(void* value) const;
   void SpinUnlock(void* value) const;
   bool has_spin_lock() const { return attr_.spin_lock_offset >= 0; }
+  // Whether current-CPU adds use the restartable sequence (Options::
+  // percpu_add is kRseq, the map is PERCPU, this build has the rseq add and
+  // possible_cpus >= this machine's); a thread without rseq still falls
+  // back to the atomic add.
+  bool rseq_add() const { return rseq_add_; }
 
   // __sync_fetch_and_add on the u64 at `offset` (8-aligned, + 8 <=
   // value_size) of the element (PERCPU: the current / given CPU's slot).
   // Returns false (nothing done) for a bad key, cpu or offset; else the
   // value before the add in *old. Relaxed: a counter publishes nothing; the
   // RMW's atomicity alone makes concurrent adds exact. Wait-free on x86-64
-  // (one LOCK XADD), lock-free on LL/SC machines.
+  // (one LOCK XADD), lock-free on LL/SC machines. A PERCPU map made with
+  // Options::percpu_add = kRseq adds on the current CPU with a restartable
+  // sequence instead (rseq_add(); see PercpuAdd for its contract):
+  // lock-free (a sequence restarts only when the kernel interrupted it).
   bool AtomicAdd(uint32_t key, uint32_t offset, uint64_t delta,
                  uint64_t* old = nullptr) const {
     if (offset % 8 != 0 || uint64_t{offset} + 8 > attr_.value_size ||
@@ -539,6 +702,24 @@ class ArrayMap {
       return false;
     }
     uint8_t* elem = data_ + key * elem_size_;
+#if defined(AMC_IMPL_RSEQ_ADD)
+    if (rseq_add_) [[likely]] {  // a PERCPU map
+      if (__rseq_size != 0) [[likely]] {
+        // glibc's area, at a fixed offset from the thread pointer.
+        char* thread_pointer;
+        asm("movq %%fs:0, %0" : "=r"(thread_pointer));
+        if (internal::RseqAdd(thread_pointer + __rseq_offset, elem + offset,
+                              cpu_stride_, cpus_, delta, old)) [[likely]] {
+          return true;
+        }
+      } else if (void* area = internal::OwnRseqArea();
+                 area != nullptr &&
+                 internal::RseqAdd(area, elem + offset, cpu_stride_, cpus_,
+                                   delta, old)) {
+        return true;
+      }
+    }
+#endif
     if (percpu()) elem += CurrentCpu() * cpu_stride_;
     uint64_t before =
         std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(elem + offset))
@@ -595,6 +776,7 @@ class ArrayMap {
   bool lookup_and_delete_takes_flags_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
+  bool rseq_add_ = false;       // see rseq_add()
   uint8_t* data_ = nullptr;
   // ARRAY with value_size 8 and no spin lock: copies are one word.
   bool fast_word_ = false;
@@ -635,6 +817,17 @@ inline MapFd::MapFd(ArrayMap* map, bool can_read, bool can_write)
       whole_words_(map->whole_words_),
       has_lock_(map->attr_.spin_lock_offset >= 0),
       percpu_(map->percpu()),
+      cpus_(map->cpus_),
+      cpu_stride_(map->cpu_stride_),
+      // bpf_percpu_array_update without flags: each CPU's padding too
+      // before 7.0, value_size bytes since.
+      percpu_update_bytes_(map->percpu_update_writes_padding_
+                               ? map->elem_size_
+                               : map->attr_.value_size),
+      percpu_write_limit_(can_write && map->percpu() &&
+                                  percpu_update_bytes_ % 8 == 0
+                              ? map->attr_.max_entries
+                              : 0),
       can_read_(can_read),
       can_write_(can_write) {}
 
@@ -665,6 +858,24 @@ inline int MapFd::Lookup(uint32_t key, void* value, uint64_t flags) const {
       }
       return 0;
     }
+    if (percpu_) {
+      // bpf_percpu_array_copy: elem_size bytes (padding too) per CPU.
+      const uint8_t* src = data_ + uint64_t{key} * elem_size_;
+      auto* dst = static_cast<uint8_t*>(value);
+      if (elem_size_ == 8) {
+        for (uint32_t cpu = 0; cpu < cpus_; ++cpu, src += cpu_stride_) {
+          const uint64_t v = std::atomic_ref<uint64_t>(
+                                 *reinterpret_cast<uint64_t*>(
+                                     const_cast<uint8_t*>(src)))
+                                 .load(std::memory_order_relaxed);
+          std::memcpy(dst + 8 * cpu, &v, 8);
+        }
+        return 0;
+      }
+      internal::CopyPercpuOut(dst, src, elem_size_, elem_size_, cpus_,
+                              cpu_stride_);
+      return 0;
+    }
   }
   return LookupChecked(*this, key, value, flags);
 }
@@ -683,6 +894,24 @@ inline int MapFd::Update(uint32_t key, const void* value,
     }
     map_->WriteValue(data_ + key * elem_size_,
                      static_cast<const uint8_t*>(value));
+    return 0;
+  }
+  // PERCPU, no flags, whole words per CPU (bpf_percpu_array_update).
+  if (flags == 0 && key < percpu_write_limit_) [[likely]] {
+    if (map_->frozen()) [[unlikely]] return EPERM;
+    uint8_t* dst = data_ + uint64_t{key} * elem_size_;
+    const auto* src = static_cast<const uint8_t*>(value);
+    if (percpu_update_bytes_ == 8) {
+      for (uint32_t cpu = 0; cpu < cpus_; ++cpu, dst += cpu_stride_) {
+        uint64_t v;
+        std::memcpy(&v, src + cpu * elem_size_, 8);
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(dst))
+            .store(v, std::memory_order_relaxed);
+      }
+      return 0;
+    }
+    internal::CopyPercpuIn(dst, src, percpu_update_bytes_, elem_size_, cpus_,
+                           cpu_stride_);
     return 0;
   }
   return UpdateChecked(*this, key, value, flags);
