@@ -471,30 +471,30 @@ bool DifferentialRun::FinishStreamed() {
     uint64_t size;
     uint64_t unit;
   };
-  std::vector<Part> parts = {{StatePart::kValues, per_key * spec_.max_entries, per_key}};
+  std::vector<Part> parts = {
+      {StatePart::kValues, per_key * spec_.max_entries, per_key}};
   // The mapped data region, as ReadState gives it: mmapable ARRAY maps
   // without a lock.
   if (spec_.type == MapType::kArray && (spec_.map_flags & kBpfFMmapable) &&
       !spec_.spin_lock_offset && page) {
     parts.push_back({StatePart::kMmapData,
-                     (elem * spec_.max_entries + page - 1) / page * page, elem});
+                     (elem * spec_.max_entries + page - 1) / page * page,
+                     elem});
   }
   std::vector<uint8_t> ref(0), other(0);
   for (const Part& p : parts) {
     const uint64_t chunk = StateChunkFor(p.unit);
+    const uint64_t window =
+        chunk * std::max<uint64_t>(1, kStateWindowBytes / chunk);
     ref.resize(std::min(chunk, p.size));
-    for (uint64_t at = 0; at < p.size; at += chunk) {
-      const uint64_t n = std::min(chunk, p.size - at);
-      std::vector<uint64_t> digests(maps_.size());
-      for (size_t b = 0; b < maps_.size(); ++b) {
+    for (uint64_t from = 0; from < p.size; from += window) {
+      const uint64_t span = std::min(window, p.size - from);
+      // Every other backend's digests of this window's chunks, one request
+      // each; then the reference's, chunk by chunk while each is in cache.
+      std::vector<std::vector<uint64_t>> theirs(maps_.size());
+      for (size_t b = 1; b < maps_.size(); ++b) {
         try {
-          if (b == 0) {
-            maps_[0]->ReadStateChunk(p.part, at, n, ref.data());
-            digests[0] = StateDigest(ref.data(), n);
-          } else {
-            std::vector<uint64_t> d = maps_[b]->StateDigests(p.part, at, n, n);
-            digests[b] = d.empty() ? ~digests[0] : d[0];
-          }
+          theirs[b] = maps_[b]->StateDigests(p.part, from, span, chunk);
         } catch (const HarnessError& e) {
           FailHarness(b, "final state read", e.what());
           return false;
@@ -506,67 +506,85 @@ bool DifferentialRun::FinishStreamed() {
       for (Backend* b : backends_) {
         if (AddFailureReport(b)) return false;
       }
-      for (size_t b = 1; b < maps_.size(); ++b) {
-        if (digests[b] == digests[0]) continue;
-        // Where: this chunk's bytes, read from both sides.
-        other.assign(n, 0);
+      for (uint64_t at = from; at < from + span; at += chunk) {
+        const uint64_t n = std::min(chunk, from + span - at);
+        const size_t index = (at - from) / chunk;
+        std::vector<uint64_t> digests(maps_.size());
         try {
-          maps_[b]->ReadStateChunk(p.part, at, n, other.data());
+          maps_[0]->ReadStateChunk(p.part, at, n, ref.data());
         } catch (const HarnessError& e) {
-          FailHarness(b, "final state read", e.what());
+          FailHarness(0, "final state read", e.what());
           return false;
         }
-        MapState a, x;
-        std::vector<uint8_t> mine(ref.begin(), ref.begin() + n);
-        if (p.part == StatePart::kValues) {
-          a.values = std::move(mine);
-          x.values = other;
-        } else {
-          a.mmap_data = std::move(mine);
-          x.mmap_data = other;
+        digests[0] = StateDigest(ref.data(), n);
+        for (size_t b = 1; b < maps_.size(); ++b) {
+          digests[b] =
+              index < theirs[b].size() ? theirs[b][index] : ~digests[0];
         }
-        Divergence d;
-        d.kind = Divergence::Kind::kFinalState;
-        const std::vector<uint8_t>& pa =
-            p.part == StatePart::kValues ? a.values : *a.mmap_data;
-        const std::vector<uint8_t>& px =
-            p.part == StatePart::kValues ? x.values : *x.mmap_data;
-        uint64_t i = 0;
-        while (i < n && pa[i] == px[i]) ++i;
-        const uint64_t global = at + i;
-        std::string where;
-        if (p.part == StatePart::kValues) {
-          where = "key " + std::to_string(per_key ? global / per_key : 0);
-          uint64_t in_key = per_key ? global % per_key : global;
-          if (spec_.type == MapType::kPercpuArray && elem) {
-            where += " cpu " + std::to_string(in_key / elem);
-            in_key %= elem;
+        for (size_t b = 1; b < maps_.size(); ++b) {
+          if (digests[b] == digests[0]) continue;
+          // Where: this chunk's bytes, read from both sides.
+          other.assign(n, 0);
+          try {
+            maps_[b]->ReadStateChunk(p.part, at, n, other.data());
+          } catch (const HarnessError& e) {
+            FailHarness(b, "final state read", e.what());
+            return false;
           }
-          where += " byte " + std::to_string(in_key);
-        } else {
-          where = "mmap data offset " + std::to_string(global);
+          MapState a, x;
+          std::vector<uint8_t> mine(ref.begin(), ref.begin() + n);
+          if (p.part == StatePart::kValues) {
+            a.values = std::move(mine);
+            x.values = other;
+          } else {
+            a.mmap_data = std::move(mine);
+            x.mmap_data = other;
+          }
+          Divergence d;
+          d.kind = Divergence::Kind::kFinalState;
+          const std::vector<uint8_t>& pa =
+              p.part == StatePart::kValues ? a.values : *a.mmap_data;
+          const std::vector<uint8_t>& px =
+              p.part == StatePart::kValues ? x.values : *x.mmap_data;
+          uint64_t i = 0;
+          while (i < n && pa[i] == px[i]) ++i;
+          const uint64_t global = at + i;
+          std::string where;
+          if (p.part == StatePart::kValues) {
+            where = "key " + std::to_string(per_key ? global / per_key : 0);
+            uint64_t in_key = per_key ? global % per_key : global;
+            if (spec_.type == MapType::kPercpuArray && elem) {
+              where += " cpu " + std::to_string(in_key / elem);
+              in_key %= elem;
+            }
+            where += " byte " + std::to_string(in_key);
+          } else {
+            where = "mmap data offset " + std::to_string(global);
+          }
+          if (i < n) {
+            where += ": " + Hex2(pa[i]) + " vs " + Hex2(px[i]);
+          } else {
+            where += ": the same bytes, another digest (a harness fault)";
+          }
+          d.detail = backends_[0]->Name() + " vs " + backends_[b]->Name() +
+                     ": " + where + " (a state of " + std::to_string(p.size) +
+                     " bytes, compared in chunks of " + std::to_string(chunk) +
+                     ")";
+          for (size_t k = 0; k < maps_.size(); ++k) {
+            d.sides.emplace_back(
+                backends_[k]->Name(),
+                k == 0 || digests[k] == digests[0]
+                    ? "chunk digest " + std::to_string(digests[0])
+                    : "chunk digest " + std::to_string(digests[k]));
+          }
+          std::vector<MapState> states(maps_.size(), a);
+          states[b] = x;
+          // Classified on this chunk: it starts at a key (StateChunkFor), so
+          // value and padding bytes fall where they do in the whole state.
+          ClassifyStateDivergence(spec_, env, Names(), states, &d);
+          divergence_ = std::move(d);
+          return false;
         }
-        if (i < n) {
-          where += ": " + Hex2(pa[i]) + " vs " + Hex2(px[i]);
-        } else {
-          where += ": the same bytes, another digest (a harness fault)";
-        }
-        d.detail = backends_[0]->Name() + " vs " + backends_[b]->Name() + ": " +
-                   where + " (a state of " + std::to_string(p.size) +
-                   " bytes, compared in chunks of " + std::to_string(chunk) + ")";
-        for (size_t k = 0; k < maps_.size(); ++k) {
-          d.sides.emplace_back(backends_[k]->Name(),
-                               k == 0 || digests[k] == digests[0]
-                                   ? "chunk digest " + std::to_string(digests[0])
-                                   : "chunk digest " + std::to_string(digests[k]));
-        }
-        std::vector<MapState> states(maps_.size(), a);
-        states[b] = x;
-        // Classified on this chunk: it starts at a key (StateChunkFor), so
-        // value and padding bytes fall where they do in the whole state.
-        ClassifyStateDivergence(spec_, env, Names(), states, &d);
-        divergence_ = std::move(d);
-        return false;
       }
     }
   }

@@ -289,6 +289,8 @@ std::string Divergence::Signature() const {
     out = "final state";
   } else if (kind == Kind::kExpectation) {
     out = "expectation";
+  } else if (kind == Kind::kBackendFailure) {
+    out = "backend failure outside the ops";
   } else {
     // A kind added later: named by its number until it is given a word.
     out = "divergence kind " + std::to_string(static_cast<int>(kind));

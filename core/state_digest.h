@@ -21,13 +21,20 @@ namespace amc::core {
 // States above this many bytes (values, or the mmap region) are compared in
 // chunks; smaller ones are read whole as before.
 inline constexpr uint64_t kStreamedStateBytes = uint64_t{64} << 20;
-// The chunk: large enough that a 4 GiB state is a few hundred requests.
-inline constexpr uint64_t kStateChunkBytes = uint64_t{16} << 20;
+// The chunk each digest covers: small enough to be digested while it is
+// still in cache (16 MiB chunks made a 4 GiB state memory-bound: 15 s).
+inline constexpr uint64_t kStateChunkBytes = uint64_t{1} << 20;
+// Digests asked for in one request (MapInstance::StateDigests): a 4 GiB
+// state is 64 requests to a plug-in's child.
+inline constexpr uint64_t kStateWindowBytes = uint64_t{64} << 20;
 
 // A 64-bit digest of `n` bytes (word at a time; not cryptographic: it
 // guards against accidents, not adversaries). Runs of zeros cost a load and
 // a multiply per word.
 uint64_t StateDigest(const uint8_t* bytes, size_t n);
+
+// Whether all `n` bytes are zero (a word at a time).
+bool AllZero(const uint8_t* bytes, size_t n);
 
 // The chunk size for a state part whose unit is `unit` bytes (a key's
 // syscall value buffer, or an element): kStateChunkBytes rounded down to a

@@ -14,6 +14,7 @@
 
 #include "core/kernel_profile.h"
 #include "core/mapping_table.h"
+#include "core/state_digest.h"
 
 namespace amc::plugin {
 namespace {
@@ -189,6 +190,24 @@ class DirectMap : public core::MapInstance {
     return state;
   }
 
+  // Digests straight from the one read_state (no copy per chunk).
+  std::vector<uint64_t> StateDigests(core::StatePart part, uint64_t offset,
+                                     uint64_t length, uint64_t chunk) override {
+    if (!state_) state_.emplace(*this);
+    const LazyBuffer& from =
+        part == core::StatePart::kValues ? state_->values : state_->data;
+    const bool direct = !state_->overran &&
+                        (part == core::StatePart::kValues || from.size() > 0) &&
+                        offset + length <= from.size();
+    if (!direct) return core::MapInstance::StateDigests(part, offset, length, chunk);
+    std::vector<uint64_t> digests;
+    for (uint64_t at = 0; chunk && at < length; at += chunk) {
+      digests.push_back(core::StateDigest(from.data() + offset + at,
+                                          std::min(chunk, length - at)));
+    }
+    return digests;
+  }
+
  private:
   // Zero-filled memory that costs only what is written, with guard bytes
   // after its `size` bytes.
@@ -199,6 +218,9 @@ class DirectMap : public core::MapInstance {
       void* p = ::mmap(nullptr, size + kGuardBytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
+      // Reading the untouched gigabytes then maps the huge zero page, 2 MiB
+      // per fault (where the kernel offers huge pages on request).
+      if (size >= (uint64_t{64} << 20)) ::madvise(p, size, MADV_HUGEPAGE);
       bytes_ = static_cast<uint8_t*>(p);
       std::memset(bytes_ + size, kGuardByte, kGuardBytes);
     }

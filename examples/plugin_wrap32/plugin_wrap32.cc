@@ -130,6 +130,18 @@ int32_t Lookup(amc_map* map, uint32_t key, uint64_t flags, uint8_t* value) {
   return 0;
 }
 
+int32_t GetNextKey(amc_map* map, const uint32_t* key, uint32_t* next) {
+  WrapMap* m = AsWrap(map);
+  if (!m) return model.get_next_key(map, key, next);
+  if (!key || *key >= m->max_entries) {
+    *next = 0;
+    return 0;
+  }
+  if (*key + 1 == m->max_entries) return ENOENT;
+  *next = *key + 1;
+  return 0;
+}
+
 void ReadState(amc_map* map, uint8_t* values, uint8_t* mmap_data) {
   WrapMap* m = AsWrap(map);
   if (!m) return model.read_state(map, values, mmap_data);
@@ -154,6 +166,7 @@ const amc_plugin* Build() {
   table.read_state = ReadState;
   table.update = Update;
   table.lookup = Lookup;
+  table.get_next_key = GetNextKey;
   // The other ops go to the model for its maps, and are refused on a
   // wrapped one.
 #define AMC_WRAP32_FORWARD(field)                                            \
@@ -162,7 +175,6 @@ const amc_plugin* Build() {
   }
   AMC_WRAP32_FORWARD(delete_elem);
   AMC_WRAP32_FORWARD(lookup_and_delete);
-  AMC_WRAP32_FORWARD(get_next_key);
   AMC_WRAP32_FORWARD(lookup_batch);
   AMC_WRAP32_FORWARD(lookup_and_delete_batch);
   AMC_WRAP32_FORWARD(update_batch);
