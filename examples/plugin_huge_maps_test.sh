@@ -36,7 +36,7 @@ cat "$out/wrap.log"
 [ $rc -eq 1 ] || fail "huge-map run on the wrap-around plug-in exited $rc, expected 1"
 grep -q "CRASH_SIGSEGV" "$out/wrap.log" || fail "no CRASH_SIGSEGV reported"
 
-"$amc" run --backends "model,plugin:$wrap" --seed 1 --sequences 3000 --jobs 2 \
+"$amc" run --backends "model,plugin:$wrap" --seed 1 --sequences 1500 --jobs 2 \
   --out "$out/probe" >"$out/probe.log" 2>&1
 rc=$?
 cat "$out/probe.log"

@@ -43,6 +43,10 @@ struct WrapMap {
   uint32_t max_entries = 0;
   uint32_t cpus = 1;
   uint64_t vbuf = 0;  // syscall value bytes per key
+  // The model's map for the same spec, when the model creates it (a map
+  // past 4 GiB): every op but update and lookup goes there, so that the
+  // only fault is the storage.
+  amc_map* shadow = nullptr;
 };
 
 std::mutex mu;
@@ -87,6 +91,7 @@ int32_t Create(const amc_map_spec* spec, const amc_env* env, amc_map** out) {
   m->max_entries = spec->max_entries;
   m->cpus = cpus;
   m->vbuf = percpu ? uint64_t{elem} * cpus : spec->value_size;
+  if (model.create(spec, env, &m->shadow) != 0) m->shadow = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu);
     wrapped.insert(reinterpret_cast<amc_map*>(m));
@@ -102,6 +107,7 @@ void Destroy(amc_map* map) {
       wrapped.erase(map);
     }
     munmap(m->storage, m->reserved);
+    if (m->shadow) model.destroy(m->shadow);
     delete m;
     return;
   }
@@ -130,18 +136,6 @@ int32_t Lookup(amc_map* map, uint32_t key, uint64_t flags, uint8_t* value) {
   return 0;
 }
 
-int32_t GetNextKey(amc_map* map, const uint32_t* key, uint32_t* next) {
-  WrapMap* m = AsWrap(map);
-  if (!m) return model.get_next_key(map, key, next);
-  if (!key || *key >= m->max_entries) {
-    *next = 0;
-    return 0;
-  }
-  if (*key + 1 == m->max_entries) return ENOENT;
-  *next = *key + 1;
-  return 0;
-}
-
 void ReadState(amc_map* map, uint8_t* values, uint8_t* mmap_data) {
   WrapMap* m = AsWrap(map);
   if (!m) return model.read_state(map, values, mmap_data);
@@ -166,13 +160,15 @@ const amc_plugin* Build() {
   table.read_state = ReadState;
   table.update = Update;
   table.lookup = Lookup;
-  table.get_next_key = GetNextKey;
-  // The other ops go to the model for its maps, and are refused on a
-  // wrapped one.
+  // The other ops go to the model: its own maps, or a wrapped map's shadow
+  // (refused where there is none: a map the model refuses).
 #define AMC_WRAP32_FORWARD(field)                                            \
   table.field = [](amc_map* map, auto... args) -> int32_t {                  \
-    return AsWrap(map) ? EINVAL : model.field(map, args...);                 \
+    WrapMap* w = AsWrap(map);                                                \
+    if (!w) return model.field(map, args...);                                \
+    return w->shadow ? model.field(w->shadow, args...) : EINVAL;             \
   }
+  AMC_WRAP32_FORWARD(get_next_key);
   AMC_WRAP32_FORWARD(delete_elem);
   AMC_WRAP32_FORWARD(lookup_and_delete);
   AMC_WRAP32_FORWARD(lookup_batch);
