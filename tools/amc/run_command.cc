@@ -30,7 +30,11 @@ agree. Divergences are grouped by signature: what differs, not the values
 (op kind, map type, the field that differs, each backend's answer class,
 e.g. "op update ARRAY: errno: model E2BIG, faulty ENOENT"). The first
 divergence of each signature is minimized, keeping its signature, and
-written as an .ops file that `amc replay` fails on.
+written as an .ops file that `amc replay` fails on. A backend that creates a
+map the reference refuses is then driven through the sequence's ops alone
+(a robustness probe: nothing to compare with, but a crash, hang, overrun or
+lost plug-in there is its own finding, "accepted invalid map (model E2BIG),
+then crashed at op update ARRAY: ...").
 
 Defaults: every available backend, both map types, 60 seconds, all cores,
 a fresh seed (printed; pass it back with --seed to repeat the run).
