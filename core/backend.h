@@ -25,6 +25,9 @@
 
 namespace amc::core {
 
+// Which part of a MapState a chunk read names.
+enum class StatePart : uint8_t { kValues = 0, kMmapData = 1 };
+
 // One live map of a backend. Destroying it releases everything the map
 // holds (fds, mappings, programs' references).
 class MapInstance {
@@ -41,6 +44,21 @@ class MapInstance {
   // freezing, for the final comparison. A read-back that fails is a
   // HarnessError, never a state.
   virtual MapState ReadState() = 0;
+
+  // Bytes [offset, offset + length) of ReadState().values (kValues) or of
+  // its mmap_data (kMmapData), for states too large to read whole: the
+  // differential runner compares a state of more than kStreamedStateBytes
+  // (core/state_digest.h) chunk by chunk, by digest, never as one buffer.
+  // The default reads the whole state on each call: a backend that can
+  // hold maps of gigabytes (model, impl, plug-ins) overrides it.
+  virtual void ReadStateChunk(StatePart part, uint64_t offset, uint64_t length,
+                              uint8_t* out);
+  // StateDigest (core/state_digest.h) of each `chunk`-byte piece of
+  // [offset, offset + length) (the last piece may be shorter). The default
+  // digests ReadStateChunk; a plug-in's proxy asks its child, so that only
+  // digests cross the socket.
+  virtual std::vector<uint64_t> StateDigests(StatePart part, uint64_t offset,
+                                             uint64_t length, uint64_t chunk);
 };
 
 struct CreateResult {

@@ -9,6 +9,7 @@
 #include "core/harness_error.h"
 #include "core/ops_text.h"
 #include "core/signature.h"
+#include "core/state_digest.h"
 
 namespace amc::core {
 namespace {
@@ -32,8 +33,40 @@ const char* KindName(Divergence::Kind kind) {
     case Divergence::Kind::kFinalState: return "final map contents differ";
     case Divergence::Kind::kExpectation: return "recorded expectation not met";
     case Divergence::Kind::kBackendFailure: return "a backend failed outside an op";
+    case Divergence::Kind::kProbe:
+      return "a backend accepted a map the reference refused, then failed";
   }
   return "?";
+}
+
+// The bytes an op makes a backend return (its output buffer), for the
+// probe's bound; the largest a flag could make it.
+uint64_t OutputBytes(const MapSpec& spec, const Environment& env, const Op& op) {
+  const uint64_t vbuf = SyscallValueSize(spec, env);
+  switch (KindOf(op)) {
+    case OpKind::kLookup:
+    case OpKind::kLookupAndDelete:
+      return vbuf;
+    case OpKind::kLookupBatch:
+      return vbuf * std::get<LookupBatch>(op).count;
+    case OpKind::kLookupAndDeleteBatch:
+      return vbuf * std::get<LookupAndDeleteBatch>(op).count;
+    case OpKind::kMmapRead:
+      return std::get<MmapRead>(op).length;
+    case OpKind::kProgLookup:
+    case OpKind::kProgLookupPercpu:
+      return spec.value_size;
+    default:
+      return 0;
+  }
+}
+
+// "crashed" (CRASH_*), "hung", "overran a buffer", "was lost".
+std::string FailureVerb(int err) {
+  if (err == kErrHung) return "hung";
+  if (err == kErrOverrun) return "overran a buffer";
+  if (err == kErrLost) return "was lost";
+  return "crashed";
 }
 
 }  // namespace
@@ -214,6 +247,7 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
         d.sides.insert(d.sides.begin(), {"expected", CreateText(*expect_create)});
         ClassifyCreateDivergence(spec_, Names(), create_errs_, &*expect_create, &d);
         divergence_ = std::move(d);
+        StartProbe("expected", *expect_create);
         return;
       }
     }
@@ -225,6 +259,7 @@ DifferentialRun::DifferentialRun(const MapSpec& spec,
       d.sides = create_sides();
       ClassifyCreateDivergence(spec_, Names(), create_errs_, nullptr, &d);
       divergence_ = std::move(d);
+      StartProbe(backends_[0]->Name(), create_errs_[0]);
       return;
     }
   }
@@ -254,10 +289,75 @@ std::vector<std::pair<std::string, std::string>> DifferentialRun::OpSides() cons
   return sides;
 }
 
+void DifferentialRun::StartProbe(const std::string& ref_name, int ref_err) {
+  if (!options_.probe_accepted_invalid || ref_err == 0) return;
+  for (size_t b = 0; b < maps_.size(); ++b) {
+    if (create_errs_[b] == 0 && maps_[b]) probed_.push_back(b);
+  }
+  probe_accepted_ = "accepted invalid map (" + ref_name + " " +
+                    ErrnoName(ref_err) + ")";
+  running_ = !probed_.empty();
+}
+
+void DifferentialRun::ProbeFinding(size_t b, int index, const Op* op,
+                                   const std::string& cls,
+                                   const std::string& result_text) {
+  Divergence d;
+  d.kind = Divergence::Kind::kProbe;
+  d.step = index;
+  d.sides.emplace_back(backends_[b]->Name(), result_text);
+  // What the creation looked like: the divergence this finding replaces.
+  std::string created;
+  for (const auto& side : divergence_->sides) {
+    created += (created.empty() ? "" : ", ") + side.first + " " + side.second;
+  }
+  d.detail = "map creation: " + created + "; then the ops ran on " +
+             backends_[b]->Name() + " alone";
+  if (probe_skipped_) {
+    d.detail += " (" + std::to_string(probe_skipped_) +
+                " ops with outputs past " +
+                std::to_string(kProbeMaxOutputBytes >> 20) + " MiB not run)";
+  }
+  d.map_type = spec_.type;
+  if (op) d.op_kind = KindOf(*op);
+  d.field = probe_accepted_;
+  d.classes.emplace_back(backends_[b]->Name(), cls);
+  d.backend_failure = divergence_->backend_failure;
+  divergence_ = std::move(d);
+  running_ = false;
+}
+
+AMC_NO_COVERAGE
+bool DifferentialRun::ProbeStep(size_t index, const Op& op) {
+  if (OutputBytes(spec_, backends_[0]->Env(), op) > kProbeMaxOutputBytes) {
+    ++probe_skipped_;
+    return true;
+  }
+  for (size_t b : probed_) {
+    try {
+      maps_[b]->Recycle(std::move(results_[b]));
+      results_[b] = maps_[b]->Execute(op);
+    } catch (const HarnessError& e) {
+      FailHarness(b, StepName(index, op), e.what());
+      return false;
+    } catch (const std::bad_alloc&) {
+      FailHarness(b, StepName(index, op), "out of memory (std::bad_alloc)");
+      return false;
+    }
+    if (results_[b].err >= kErrCrashedBase) {
+      ProbeFinding(b, static_cast<int>(index), &op, ErrnoName(results_[b].err),
+                   PrintResult(results_[b]));
+      return false;
+    }
+  }
+  return true;
+}
+
 AMC_NO_COVERAGE
 bool DifferentialRun::Step(size_t index, const Op& op,
                            const std::optional<Result>& expect) {
   if (!running_) return false;
+  if (probing()) return ProbeStep(index, op);
   for (size_t b = 0; b < maps_.size(); ++b) {
     try {
       maps_[b]->Recycle(std::move(results_[b]));
@@ -312,7 +412,19 @@ AMC_NO_COVERAGE
 bool DifferentialRun::Finish() {
   if (!running_) return !divergence_ && !harness_error_;
   running_ = false;
+  // The probe compares nothing: the reference has no map.
+  if (probing()) return false;
   if (!options_.compare_final_state || maps_.size() < 2) return true;
+  {
+    const uint64_t page = backends_[0]->Env().page_size;
+    const uint64_t values =
+        SyscallValueSize(spec_, backends_[0]->Env()) * spec_.max_entries;
+    const uint64_t region =
+        page ? (ElemSize(spec_) * spec_.max_entries + page - 1) / page * page : 0;
+    if (values > kStreamedStateBytes || region > kStreamedStateBytes) {
+      return FinishStreamed();
+    }
+  }
   std::vector<MapState> states;
   states.reserve(maps_.size());
   for (size_t b = 0; b < maps_.size(); ++b) {
@@ -348,6 +460,137 @@ bool DifferentialRun::Finish() {
   return true;
 }
 
+AMC_NO_COVERAGE
+bool DifferentialRun::FinishStreamed() {
+  const Environment env = backends_[0]->Env();
+  const uint64_t per_key = SyscallValueSize(spec_, env);
+  const uint64_t elem = ElemSize(spec_);
+  const uint64_t page = env.page_size;
+  struct Part {
+    StatePart part;
+    uint64_t size;
+    uint64_t unit;
+  };
+  std::vector<Part> parts = {
+      {StatePart::kValues, per_key * spec_.max_entries, per_key}};
+  // The mapped data region, as ReadState gives it: mmapable ARRAY maps
+  // without a lock.
+  if (spec_.type == MapType::kArray && (spec_.map_flags & kBpfFMmapable) &&
+      !spec_.spin_lock_offset && page) {
+    parts.push_back({StatePart::kMmapData,
+                     (elem * spec_.max_entries + page - 1) / page * page,
+                     elem});
+  }
+  std::vector<uint8_t> ref(0), other(0);
+  for (const Part& p : parts) {
+    const uint64_t chunk = StateChunkFor(p.unit);
+    const uint64_t window =
+        chunk * std::max<uint64_t>(1, kStateWindowBytes / chunk);
+    ref.resize(std::min(chunk, p.size));
+    for (uint64_t from = 0; from < p.size; from += window) {
+      const uint64_t span = std::min(window, p.size - from);
+      // Every other backend's digests of this window's chunks, one request
+      // each; then the reference's, chunk by chunk while each is in cache.
+      std::vector<std::vector<uint64_t>> theirs(maps_.size());
+      for (size_t b = 1; b < maps_.size(); ++b) {
+        try {
+          theirs[b] = maps_[b]->StateDigests(p.part, from, span, chunk);
+        } catch (const HarnessError& e) {
+          FailHarness(b, "final state read", e.what());
+          return false;
+        } catch (const std::bad_alloc&) {
+          FailHarness(b, "final state read", "out of memory (std::bad_alloc)");
+          return false;
+        }
+      }
+      for (Backend* b : backends_) {
+        if (AddFailureReport(b)) return false;
+      }
+      for (uint64_t at = from; at < from + span; at += chunk) {
+        const uint64_t n = std::min(chunk, from + span - at);
+        const size_t index = (at - from) / chunk;
+        std::vector<uint64_t> digests(maps_.size());
+        try {
+          maps_[0]->ReadStateChunk(p.part, at, n, ref.data());
+        } catch (const HarnessError& e) {
+          FailHarness(0, "final state read", e.what());
+          return false;
+        }
+        digests[0] = StateDigest(ref.data(), n);
+        for (size_t b = 1; b < maps_.size(); ++b) {
+          digests[b] =
+              index < theirs[b].size() ? theirs[b][index] : ~digests[0];
+        }
+        for (size_t b = 1; b < maps_.size(); ++b) {
+          if (digests[b] == digests[0]) continue;
+          // Where: this chunk's bytes, read from both sides.
+          other.assign(n, 0);
+          try {
+            maps_[b]->ReadStateChunk(p.part, at, n, other.data());
+          } catch (const HarnessError& e) {
+            FailHarness(b, "final state read", e.what());
+            return false;
+          }
+          MapState a, x;
+          std::vector<uint8_t> mine(ref.begin(), ref.begin() + n);
+          if (p.part == StatePart::kValues) {
+            a.values = std::move(mine);
+            x.values = other;
+          } else {
+            a.mmap_data = std::move(mine);
+            x.mmap_data = other;
+          }
+          Divergence d;
+          d.kind = Divergence::Kind::kFinalState;
+          const std::vector<uint8_t>& pa =
+              p.part == StatePart::kValues ? a.values : *a.mmap_data;
+          const std::vector<uint8_t>& px =
+              p.part == StatePart::kValues ? x.values : *x.mmap_data;
+          uint64_t i = 0;
+          while (i < n && pa[i] == px[i]) ++i;
+          const uint64_t global = at + i;
+          std::string where;
+          if (p.part == StatePart::kValues) {
+            where = "key " + std::to_string(per_key ? global / per_key : 0);
+            uint64_t in_key = per_key ? global % per_key : global;
+            if (spec_.type == MapType::kPercpuArray && elem) {
+              where += " cpu " + std::to_string(in_key / elem);
+              in_key %= elem;
+            }
+            where += " byte " + std::to_string(in_key);
+          } else {
+            where = "mmap data offset " + std::to_string(global);
+          }
+          if (i < n) {
+            where += ": " + Hex2(pa[i]) + " vs " + Hex2(px[i]);
+          } else {
+            where += ": the same bytes, another digest (a harness fault)";
+          }
+          d.detail = backends_[0]->Name() + " vs " + backends_[b]->Name() +
+                     ": " + where + " (a state of " + std::to_string(p.size) +
+                     " bytes, compared in chunks of " + std::to_string(chunk) +
+                     ")";
+          for (size_t k = 0; k < maps_.size(); ++k) {
+            d.sides.emplace_back(
+                backends_[k]->Name(),
+                k == 0 || digests[k] == digests[0]
+                    ? "chunk digest " + std::to_string(digests[0])
+                    : "chunk digest " + std::to_string(digests[k]));
+          }
+          std::vector<MapState> states(maps_.size(), a);
+          states[b] = x;
+          // Classified on this chunk: it starts at a key (StateChunkFor), so
+          // value and padding bytes fall where they do in the whole state.
+          ClassifyStateDivergence(spec_, env, Names(), states, &d);
+          divergence_ = std::move(d);
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 bool DifferentialRun::AddFailureReport(Backend* backend) {
   std::string report = backend->TakeFailureReport();
   if (report.empty()) return false;
@@ -368,6 +611,19 @@ bool DifferentialRun::AddFailureReport(Backend* backend) {
 
 void DifferentialRun::ReleaseMaps() {
   maps_.clear();
+  // A probed backend that failed outside the ops (destroying the map it
+  // should not have created) is a probe finding, when no op was one.
+  if (probing() && divergence_ && divergence_->kind != Divergence::Kind::kProbe) {
+    for (size_t b : probed_) {
+      std::string report = backends_[b]->TakeFailureReport();
+      if (report.empty()) continue;
+      const std::string first = report.substr(0, report.find('\n'));
+      ProbeFinding(b, -1, nullptr, first.substr(0, first.find(' ')), first);
+      divergence_->backend_failure += (divergence_->backend_failure.empty() ? "" : "\n") +
+                                      backends_[b]->Name() + ": " + report;
+      break;
+    }
+  }
   for (Backend* b : backends_) AddFailureReport(b);
 }
 

@@ -6,6 +6,16 @@
 // Unit tests, properties, fuzzers, corpus replay and the amc tool differ
 // only in how they report a Divergence, never in how they find one.
 //
+// Robustness probe: when the reference (the first backend, or the recorded
+// expectation) refuses a map that another backend creates, that creation
+// divergence is reported, and the sequence's ops then run on the backends
+// that created the map, alone: the reference has no map, so nothing is
+// compared, but a crash, hang, overrun or lost plug-in there replaces the
+// creation divergence with a Kind::kProbe one at that op ("accepted invalid
+// map (model E2BIG), then crashed at update ARRAY: ..."), whose reproducer
+// is the ops up to it. A runtime that accepts a map the kernel refuses is
+// often one whose size arithmetic wrapped; this is where that shows.
+//
 // A harness error (core/harness_error.h: HarnessError or std::bad_alloc
 // thrown by a backend's Create, Execute or ReadState) stops the run with no
 // Divergence; RunOutcome::harness_error / DifferentialRun::harness_error()
@@ -33,6 +43,12 @@ struct Divergence {
     // destroying a map or reading the final state): Backend::
     // TakeFailureReport. `sides` holds that backend's short account.
     kBackendFailure,
+    // The reference refused the map, a backend created it, and running the
+    // ops on that backend alone made it crash, hang, overrun a buffer or go
+    // lost (a pseudo-errno, core/result.h) at `step`, or fail outside the
+    // ops (step -1). `field` says what was accepted ("accepted invalid map
+    // (model E2BIG)"); `detail` holds the creation divergence's summary.
+    kProbe,
   };
   Kind kind = Kind::kOp;
   // Index into Sequence::steps of the op (kOp, kExpectation on an op);
@@ -103,7 +119,16 @@ struct RunOptions {
   bool check_expectations = true;
   // Compare final states after the last op.
   bool compare_final_state = true;
+  // Run the ops on a backend that created a map the reference refused
+  // (the robustness probe, above).
+  bool probe_accepted_invalid = true;
 };
+
+// Ops whose output buffer is larger than this are not run by the robustness
+// probe (a lookup of a 3 GiB value would make amc hold 3 GiB for an answer
+// nothing compares); their input buffers (update values) are passed as
+// given, padded with zeros the plug-in host maps lazily.
+inline constexpr uint64_t kProbeMaxOutputBytes = uint64_t{64} << 20;
 
 // RunDifferential op by op, for drivers that produce each op just before it
 // runs (the fuzzer decodes op i only once op i-1 agreed, so it never builds
@@ -126,8 +151,13 @@ class DifferentialRun {
   ~DifferentialRun();
 
   // True while ops can run: creation agreed, succeeded, nothing has
-  // diverged and the harness has not failed.
+  // diverged and the harness has not failed; or, in the robustness probe,
+  // while the backends that accepted the refused map have not failed.
   bool running() const { return running_; }
+  // True while (or after) ops run as the robustness probe.
+  bool probing() const { return !probed_.empty(); }
+  // Ops the probe did not run (output buffer past kProbeMaxOutputBytes).
+  size_t probe_skipped() const { return probe_skipped_; }
   // Destroys every map, then takes each backend's failure report
   // (Backend::TakeFailureReport): a failure no result showed becomes a
   // kBackendFailure divergence when there is none yet, else it is added to
@@ -158,9 +188,20 @@ class DifferentialRun {
   std::vector<std::string> Names() const;
   // Records a harness error of backend `b` at `where` and stops the run.
   void FailHarness(size_t b, const std::string& where, const std::string& what);
+  // Finish() for states past kStreamedStateBytes (core/state_digest.h).
+  bool FinishStreamed();
   // Takes `backend`'s failure report into divergence_; true when it made a
   // new kBackendFailure divergence.
   bool AddFailureReport(Backend* backend);
+  // After a creation divergence: the backends that created what the
+  // reference (`ref_name` answering `ref_err`) refused run the ops alone.
+  void StartProbe(const std::string& ref_name, int ref_err);
+  // Step() in the probe.
+  bool ProbeStep(size_t index, const Op& op);
+  // Replaces the creation divergence with a kProbe one: backend `b`
+  // answered `result_text` (a pseudo-errno named `cls`) at `index`.
+  void ProbeFinding(size_t b, int index, const Op* op, const std::string& cls,
+                    const std::string& result_text);
 
   MapSpec spec_;
   std::vector<Backend*> backends_;
@@ -171,6 +212,10 @@ class DifferentialRun {
   std::optional<Divergence> divergence_;
   std::optional<std::string> harness_error_;
   bool running_ = false;
+  // The robustness probe: the backends it runs, and what was accepted.
+  std::vector<size_t> probed_;
+  std::string probe_accepted_;
+  size_t probe_skipped_ = 0;
 };
 
 // Runs `seq` on every backend in `backends` (already probed as available).

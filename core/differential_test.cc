@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstring>
 #include <functional>
 
 #include "core/ops_text.h"
@@ -91,6 +93,143 @@ TEST(DifferentialTest, CreationDifferenceStopsTheRun) {
   EXPECT_EQ(out.divergence->Summary(ThreeLookups()),
             "map creation: a created, b EINVAL");
   EXPECT_TRUE(Reproducer(ThreeLookups(), *out.divergence).steps.empty());
+}
+
+TEST(DifferentialTest, ReferenceCreatingWhatAnotherRefusesRunsNoProbe) {
+  size_t calls = 0;
+  FakeBackend a("a", 0, [&](const Op&, size_t) { ++calls; return Result{}; });
+  FakeBackend b("b", EINVAL, Ok);
+  RunOutcome out = RunDifferential(ThreeLookups(), {&a, &b});
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kCreate);
+  EXPECT_EQ(calls, 0u);
+  EXPECT_EQ(out.steps_run, 0u);
+}
+
+TEST(DifferentialTest, AcceptedInvalidMapIsDrivenAloneAndItsCrashIsTheFinding) {
+  size_t ref_calls = 0;
+  FakeBackend a("model", E2BIG, [&](const Op&, size_t) {
+    ++ref_calls;
+    return Result{};
+  });
+  FakeBackend b("plugin", 0, [](const Op&, size_t i) {
+    return i == 1 ? Result::Errno(kErrCrashedBase + SIGSEGV) : Result{};
+  });
+  Sequence seq = ThreeLookups();
+  RunOutcome out = RunDifferential(seq, {&a, &b});
+  ASSERT_TRUE(out.divergence);
+  const Divergence& d = *out.divergence;
+  EXPECT_EQ(d.kind, Divergence::Kind::kProbe);
+  EXPECT_EQ(d.step, 1);
+  EXPECT_EQ(ref_calls, 0u);
+  EXPECT_EQ(d.Signature(),
+            "accepted invalid map (model E2BIG), then crashed at op lookup "
+            "ARRAY: plugin CRASH_SIGSEGV");
+  EXPECT_NE(d.Summary(seq).find("map creation: model E2BIG, plugin created"),
+            std::string::npos)
+      << d.Summary(seq);
+  EXPECT_EQ(Reproducer(seq, d).steps.size(), 2u);
+}
+
+TEST(DifferentialTest, AcceptedInvalidMapThatSurvivesTheOpsStaysACreationDivergence) {
+  size_t calls = 0;
+  FakeBackend a("model", E2BIG, Ok);
+  FakeBackend b("plugin", 0, [&](const Op&, size_t) { ++calls; return Result{}; });
+  RunOutcome out = RunDifferential(ThreeLookups(), {&a, &b});
+  ASSERT_TRUE(out.divergence);
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kCreate);
+  EXPECT_EQ(out.divergence->Signature(),
+            "create ARRAY: errno: model E2BIG, plugin created");
+  EXPECT_EQ(calls, 3u);
+  EXPECT_EQ(out.steps_run, 3u);
+  EXPECT_TRUE(Reproducer(ThreeLookups(), *out.divergence).steps.empty());
+}
+
+TEST(DifferentialTest, ProbeHangAgainstARecordedRefusalIsAFinding) {
+  FakeBackend b("plugin", 0, [](const Op&, size_t) { return Result::Errno(kErrHung); });
+  Sequence seq = ThreeLookups();
+  seq.expect_create = E2BIG;
+  RunOutcome out = RunDifferential(seq, {&b});
+  ASSERT_TRUE(out.divergence);
+  EXPECT_EQ(out.divergence->Signature(),
+            "accepted invalid map (expected E2BIG), then hung at op lookup "
+            "ARRAY: plugin HANG");
+}
+
+TEST(DifferentialTest, ProbeDoesNotRunOpsWithHugeOutputsNorWhenDisabled) {
+  size_t calls = 0;
+  FakeBackend a("model", E2BIG, Ok);
+  FakeBackend b("plugin", 0, [&](const Op&, size_t) { ++calls; return Result{}; });
+  Sequence seq = ThreeLookups();
+  seq.spec.value_size = 0x80000008u;  // a lookup would return 2 GiB
+  seq.steps.push_back({Update{0, Bytes(8, 1), 0}, {}});
+  RunOutcome out = RunDifferential(seq, {&a, &b});
+  EXPECT_EQ(calls, 1u);  // only the update
+  RunOptions no_probe;
+  no_probe.probe_accepted_invalid = false;
+  calls = 0;
+  out = RunDifferential(seq, {&a, &b}, no_probe);
+  EXPECT_EQ(calls, 0u);
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kCreate);
+}
+
+// A map past kStreamedStateBytes whose state is zero but for one byte,
+// read only in chunks (ReadState would fail the test).
+class ChunkedBackend : public Backend {
+ public:
+  ChunkedBackend(std::string name, uint64_t odd_offset)
+      : name_(std::move(name)), odd_offset_(odd_offset) {}
+  std::string Name() const override { return name_; }
+  Availability Probe() override { return {}; }
+  Environment Env() const override { return Environment{2, 4096, ""}; }
+  CreateResult Create(const MapSpec&) override {
+    CreateResult r;
+    r.map = std::make_unique<Map>(this);
+    return r;
+  }
+  size_t whole_reads = 0;
+  uint64_t bytes_read = 0;
+
+ private:
+  struct Map : MapInstance {
+    explicit Map(ChunkedBackend* b) : b(b) {}
+    Result Execute(const Op&) override { return {}; }
+    MapState ReadState() override {
+      ++b->whole_reads;
+      return {};
+    }
+    void ReadStateChunk(StatePart part, uint64_t offset, uint64_t length,
+                        uint8_t* out) override {
+      b->bytes_read += length;
+      std::memset(out, 0, length);
+      if (part == StatePart::kValues && b->odd_offset_ >= offset &&
+          b->odd_offset_ < offset + length) {
+        out[b->odd_offset_ - offset] = 7;
+      }
+    }
+    ChunkedBackend* b;
+  };
+  std::string name_;
+  uint64_t odd_offset_;
+};
+
+TEST(DifferentialTest, HugeStatesAreComparedInChunksAndTheDifferenceLocated) {
+  Sequence seq;
+  seq.spec.value_size = 8;
+  seq.spec.max_entries = 1u << 24;  // 128 MiB of values
+  const uint64_t odd = (uint64_t{1} << 24) * 8 - 5;  // last key, byte 3
+  ChunkedBackend a("model", UINT64_MAX), same("impl", UINT64_MAX),
+      other("plugin", odd);
+  RunOutcome agree = RunDifferential(seq, {&a, &same});
+  EXPECT_TRUE(agree.ok()) << agree.FailureReport(seq);
+  RunOutcome out = RunDifferential(seq, {&a, &other});
+  ASSERT_TRUE(out.divergence);
+  EXPECT_EQ(out.divergence->kind, Divergence::Kind::kFinalState);
+  EXPECT_NE(out.divergence->detail.find("key 16777215 byte 3: 00 vs 07"),
+            std::string::npos)
+      << out.divergence->detail;
+  EXPECT_EQ(out.divergence->Signature(),
+            "final state ARRAY: value bytes: plugin differ from model");
+  EXPECT_EQ(a.whole_reads + same.whole_reads + other.whole_reads, 0u);
 }
 
 TEST(DifferentialTest, BothRefusingCreationAlikeAgree) {

@@ -262,6 +262,25 @@ void ClassifyStateDivergence(const MapSpec& spec, const Environment& env,
 
 std::string Divergence::Signature() const {
   std::string out;
+  if (kind == Kind::kProbe) {
+    // "accepted invalid map (model E2BIG), then crashed at op update ARRAY:
+    // plugin:x CRASH_SIGSEGV". The step number stays out (the invariant
+    // above): the same wrap-around reached at op 3 or op 9 is one bug.
+    const std::string cls = classes.empty() ? "" : classes[0].second;
+    std::string verb = "crashed";
+    if (cls.rfind("HANG", 0) == 0) verb = "hung";
+    if (cls.rfind("OVERRUN", 0) == 0) verb = "overran a buffer";
+    if (cls.rfind("LOST", 0) == 0) verb = "was lost";
+    out = field + ", then " + verb +
+          (op_kind ? std::string(" at op ") + OpKindName(*op_kind)
+                   : std::string(" outside the ops"));
+    if (map_type) out += " " + MapTypeName(*map_type);
+    out += ":";
+    for (size_t i = 0; i < classes.size(); ++i) {
+      out += (i ? ", " : " ") + classes[i].first + " " + classes[i].second;
+    }
+    return out;
+  }
   if (kind == Kind::kCreate) {
     out = "create";
   } else if (kind == Kind::kOp) {
@@ -270,6 +289,8 @@ std::string Divergence::Signature() const {
     out = "final state";
   } else if (kind == Kind::kExpectation) {
     out = "expectation";
+  } else if (kind == Kind::kBackendFailure) {
+    out = "backend failure outside the ops";
   } else {
     // A kind added later: named by its number until it is given a word.
     out = "divergence kind " + std::to_string(static_cast<int>(kind));

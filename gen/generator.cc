@@ -6,6 +6,8 @@
 #include <cstring>
 #include <iterator>
 #include <numeric>
+#include <variant>
+#include <type_traits>
 
 #include "core/coverage.h"
 
@@ -327,8 +329,145 @@ std::pair<uint64_t, uint64_t> GenAccess(C& c, const MapSpec& spec,
   return {offset, length};
 }
 
+// ---- huge maps (GenOptions::huge_maps) ----
+
+constexpr uint64_t k4G = uint64_t{1} << 32;
+
+// Maps whose true size is at or just past 2^32 bytes, one per size product
+// the kernel computes in 64 bits and a runtime may compute in 32
+// (arraymap.c array_map_alloc: elem_size * max_entries, elem_size =
+// round_up(value_size, 8); the per-CPU storage elem_size * max_entries per
+// possible CPU; array_map_mmap: PAGE_ALIGN(max_entries * elem_size)). Each
+// value_size stays at most 1 MiB + 8, so every op's buffers stay small.
+template <class C>
+MapSpec HugeSpec(C& c, const GenOptions& o) {
+  MapSpec spec;
+  const uint64_t cpus = std::max<uint32_t>(o.env.possible_cpus, 1);
+  // The first max_entries whose product with `unit` passes 2^32, or reaches
+  // it exactly (a 32-bit product of 0), drawn with its neighbour.
+  auto past = [&](uint64_t unit) {
+    const uint64_t at = k4G / unit;
+    return static_cast<uint32_t>(at + c.Range(0, 1) + (k4G % unit ? 1 : 0));
+  };
+  switch (c.Range(0, 6)) {
+    case 0:  // elem_size * max_entries: 8 * (2^29 + 1) = 2^32 + 8
+      spec.value_size = 8;
+      spec.max_entries = past(8);
+      break;
+    case 1:  // round_up(value_size, 8): 4 * n is 2^31 + 4, 8 * n past 2^32
+      spec.value_size = static_cast<uint32_t>(c.Range(1, 7));
+      spec.max_entries = past(8);
+      break;
+    case 2:  // a large value: (2^20 + 8) * 4096 = 2^32 + 2^15
+      spec.value_size = (1u << 20) + 8;
+      spec.max_entries = 4096 + static_cast<uint32_t>(c.Range(0, 1));
+      break;
+    case 3:  // value_size * n wraps where elem_size * n does too, apart
+      spec.value_size = (1u << 20) + static_cast<uint32_t>(c.Range(1, 7));
+      spec.max_entries = 4096 + static_cast<uint32_t>(c.Range(0, 1));
+      break;
+    case 4:  // the mapped region: PAGE_ALIGN(2^32 + 8)
+      spec.value_size = 8;
+      spec.max_entries = past(8);
+      spec.map_flags = core::kBpfFMmapable;
+      break;
+    case 5:  // per CPU: 8 * n * possible_cpus past 2^32
+      spec.type = MapType::kPercpuArray;
+      spec.value_size = 8;
+      spec.max_entries = past(8 * cpus);
+      break;
+    default:  // per CPU with PCPU_MIN_UNIT_SIZE values (32 KiB)
+      spec.type = MapType::kPercpuArray;
+      spec.value_size = 32768;
+      spec.max_entries = past(32768 * cpus);
+      break;
+  }
+  if (o.excluded_map_types & (1u << static_cast<uint32_t>(spec.type))) {
+    spec.type = spec.type == MapType::kArray ? MapType::kPercpuArray
+                                             : MapType::kArray;
+  }
+  spec.map_flags &= ~o.excluded_map_flags;
+  return spec;
+}
+
+// Whether `spec` is one of HugeSpec's (its storage reaches 2^31 bytes).
+bool IsHuge(const MapSpec& spec, const GenOptions& o) {
+  const uint64_t cpus =
+      spec.type == MapType::kPercpuArray ? std::max<uint32_t>(o.env.possible_cpus, 1) : 1;
+  return o.huge_maps && spec.value_size <= INT_MAX &&
+         RoundUp8(spec.value_size) * spec.max_entries * cpus >= (k4G >> 1);
+}
+
+// A key where a huge map's size arithmetic can go wrong: the first, the
+// last, the element at 2^32 bytes (2^32 / elem_size, and 2^32 /
+// (elem_size * possible CPUs) for a runtime that lays CPUs out per key)
+// and its neighbours, or one past the end.
+template <class C>
+uint32_t WrapKey(C& c, const MapSpec& spec, const GenOptions& o) {
+  const uint64_t n = spec.max_entries;
+  const uint64_t elem = RoundUp8(spec.value_size);
+  const uint64_t cpus = std::max<uint32_t>(o.env.possible_cpus, 1);
+  uint64_t k;
+  switch (c.Range(0, 5)) {
+    case 0: k = 0; break;
+    case 1: k = n - 1; break;
+    case 2: k = n; break;
+    case 3: k = spec.type == MapType::kPercpuArray ? k4G / (elem * cpus) : k4G / elem; break;
+    default: k = k4G / elem; break;
+  }
+  k = k + c.Range(0, 2) - 1;
+  if (k == UINT64_MAX) k = 0;
+  return static_cast<uint32_t>(std::min<uint64_t>(k, n));
+}
+
+// Points an op drawn for a huge map at its boundaries, and bounds its
+// buffers (a batch of every key of a 4 GiB map would return 4 GiB).
+template <class C>
+void AimAtWrap(C& c, const MapSpec& spec, const GenOptions& o, core::Op* op) {
+  const uint64_t page = o.env.page_size;
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (requires { x.key; } && !std::is_same_v<T, core::GetNextKey>) {
+          if (c.Percent(80)) x.key = WrapKey(c, spec, o);
+        }
+        if constexpr (std::is_same_v<T, core::GetNextKey>) {
+          if (c.Percent(80)) x.key = WrapKey(c, spec, o);
+        }
+        if constexpr (requires { x.count; }) {
+          x.count = std::min<uint32_t>(x.count, 16);
+          if (c.Percent(60)) x.in_batch = WrapKey(c, spec, o);
+        }
+        if constexpr (requires { x.keys; }) {
+          for (uint32_t& k : x.keys) {
+            if (c.Percent(80)) k = WrapKey(c, spec, o);
+          }
+        }
+        if constexpr (std::is_same_v<T, core::Mmap>) {
+          // The whole region (past 2^32 bytes), or two pages across 2^32.
+          if (c.Percent(50)) {
+            x.offset = 0;
+            x.length = DataRegion(spec, static_cast<uint32_t>(page));
+          } else {
+            x.offset = k4G - page;
+            x.length = 2 * page;
+          }
+        }
+        if constexpr (std::is_same_v<T, core::MmapRead> ||
+                      std::is_same_v<T, core::MmapWrite>) {
+          // Across 2^32 in a whole-region mapping, or across the page
+          // boundary of a mapping at 2^32 - page.
+          const uint64_t at = c.Percent(50) ? k4G : page;
+          x.offset = at - std::min<uint64_t>(at, c.Range(0, 8));
+        }
+      },
+      *op);
+}
+
 template <class C>
 MapSpec GenSpec(C& c, const GenOptions& o) {
+  // Drawn only with huge_maps, so other decodings are unchanged.
+  if (o.huge_maps && c.Percent(o.huge_map_percent)) return HugeSpec(c, o);
   MapSpec spec;
   spec.type = c.Percent(60) ? MapType::kArray : MapType::kPercpuArray;
   spec.key_size = 4;
@@ -558,6 +697,7 @@ void GenerateOpInto(Chooser& c, const MapSpec& spec, const GenOptions& o,
                     core::Op* op) {
   WithConcreteChooser(c, [&](auto& chooser) {
     GenerateOfKind(chooser, spec, o, DrawKind(chooser, KindTable(o.kinds)), op);
+    if (IsHuge(spec, o)) AimAtWrap(chooser, spec, o, op);
   });
 }
 
@@ -587,6 +727,7 @@ const core::Op& SequenceDecoder::NextFrom(C& c) {
   if (kind >= slots_.size()) kind = static_cast<size_t>(core::OpKind::kFreeze);
   core::Op& op = slots_[kind];
   GenerateOfKind(c, spec_, o_, kind, &op);
+  if (IsHuge(spec_, o_)) AimAtWrap(c, spec_, o_, &op);
   return op;
 }
 

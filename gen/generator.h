@@ -12,7 +12,8 @@
 // Invariant: whatever the Chooser returns, the sequence stays bounded: at most
 // GenOptions::max_ops ops, and every map the generator could ask the kernel
 // to allocate stays within GenOptions::max_map_bytes (huge sizes appear only
-// where creation is refused before allocating: value_size > INT_MAX).
+// where creation is refused before allocating: value_size > INT_MAX, and
+// with GenOptions::huge_maps, whose maps are sparse in every backend).
 #ifndef AMC_GEN_GENERATOR_H_
 #define AMC_GEN_GENERATOR_H_
 
@@ -40,6 +41,19 @@ struct GenOptions {
   // are cleared. Both never exclude every array type.
   uint32_t excluded_map_types = 0;
   uint32_t excluded_map_flags = 0;
+  // Maps past 4 GiB (`amc run --huge-maps`): huge_map_percent of the specs
+  // are drawn at the 32-bit boundaries of the size products the kernel
+  // computes in 64 bits (elem_size * max_entries, round_up(value_size, 8),
+  // per-CPU storage, the mmap region): true sizes at or just past 2^32
+  // bytes, with value sizes of at most 1 MiB + 8. Their ops aim at the
+  // first, last and wrap-around elements (2^32 / elem_size and
+  // neighbours), mappings across 2^32, and batches of at most 16. Such maps
+  // cost only what is written in the model (sparse) and the impl (lazy
+  // mappings); their final states are compared by chunk digests
+  // (core/state_digest.h). Not for the kernel, which would allocate them
+  // (it sits them out: --kernel-map-limit). Off: no draw changes.
+  bool huge_maps = false;
+  uint32_t huge_map_percent = 20;
 };
 
 core::MapSpec GenerateSpec(Chooser& c, const GenOptions& options);

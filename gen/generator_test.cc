@@ -52,6 +52,69 @@ TEST(GeneratorTest, ThousandsOfSequencesStayBoundedAndCoverEveryKind) {
   EXPECT_GT(past_end_keys, 1000u);
 }
 
+TEST(GeneratorTest, HugeMapsSitJustPast4GiBAndTheirOpsTouchTheWrapElement) {
+  GenOptions o;
+  o.huge_maps = true;
+  o.env = core::Environment{3, 4096, ""};
+  RandomChooser c(5);
+  size_t huge = 0, wrap_keys = 0, end_keys = 0, first_keys = 0;
+  for (int i = 0; i < 2000; ++i) {
+    core::Sequence seq = GenerateSequence(c, o);
+    if (seq.spec.value_size > INT_MAX) continue;  // refused at creation
+    const uint64_t bytes = StorageBytes(seq.spec, o);
+    if (bytes < (uint64_t{1} << 32)) {
+      // Everything else keeps the usual bound.
+      ASSERT_LE(bytes, o.max_map_bytes) << core::PrintSpec(seq.spec);
+      continue;
+    }
+    ++huge;
+    // At 2^32 or just past it (within one element per CPU), never a
+    // value buffer past 1 MiB + 8.
+    const uint64_t cpus = seq.spec.type == core::MapType::kPercpuArray ? 3 : 1;
+    EXPECT_LT(bytes, (uint64_t{1} << 32) + 2 * core::ElemSize(seq.spec) * cpus)
+        << core::PrintSpec(seq.spec);
+    EXPECT_LE(seq.spec.value_size, (1u << 20) + 8);
+    const uint64_t wrap = (uint64_t{1} << 32) / core::ElemSize(seq.spec);
+    for (const core::Step& step : seq.steps) {
+      if (auto* u = std::get_if<core::Update>(&step.op)) {
+        if (u->key + 1 >= wrap && u->key <= wrap + 1) ++wrap_keys;
+        if (u->key + 1 == seq.spec.max_entries) ++end_keys;
+        if (u->key == 0) ++first_keys;
+      }
+      if (auto* b = std::get_if<core::LookupBatch>(&step.op)) {
+        EXPECT_LE(b->count, 16u);
+      }
+    }
+  }
+  EXPECT_GT(huge, 200u);
+  EXPECT_GT(wrap_keys, 50u);
+  EXPECT_GT(end_keys, 20u);
+  EXPECT_GT(first_keys, 20u);
+}
+
+TEST(GeneratorTest, RefusedSpecsStillGetOpsOnKeysInRange) {
+  // The robustness probe drives a backend that accepted a map the
+  // reference refuses: such sequences must still use the map.
+  GenOptions o;
+  RandomChooser c(13);
+  size_t refused = 0, used = 0;
+  for (int i = 0; i < 5000; ++i) {
+    core::Sequence seq = GenerateSequence(c, o);
+    if (seq.spec.value_size <= INT_MAX) continue;
+    ++refused;
+    for (const core::Step& step : seq.steps) {
+      if (auto* u = std::get_if<core::Update>(&step.op)) {
+        if (u->key < seq.spec.max_entries) {
+          ++used;
+          break;
+        }
+      }
+    }
+  }
+  EXPECT_GT(refused, 50u);
+  EXPECT_GT(used * 2, refused);
+}
+
 TEST(GeneratorTest, SpinLockSpecsAreMostlyAlignedArraysAndGetBpfFLockOps) {
   GenOptions o;
   RandomChooser c(11);

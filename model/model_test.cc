@@ -53,6 +53,59 @@ TEST(ModelTest, HugeMapCostsOnlyWhatIsWritten) {
   EXPECT_EQ(m->Execute(core::Lookup{(1u << 30) - 1, 0}).value->at(0), 7);
 }
 
+TEST(ModelTest, StateChunksAreSlicesOfTheWholeState) {
+  ModelBackend model(TwoCpus());
+  for (MapSpec spec : {MapSpec{MapType::kArray, 4, 5, 9, 0, 0, std::nullopt},
+                       MapSpec{MapType::kPercpuArray, 4, 3, 7, 0, 0, std::nullopt},
+                       MapSpec{MapType::kArray, 4, 12, 700, core::kBpfFMmapable, 0,
+                               std::nullopt},
+                       MapSpec{MapType::kArray, 4, 8, 5, 0, 0, 0u}}) {
+    auto m = model.Create(spec).map;
+    ASSERT_NE(m, nullptr);
+    const uint64_t vbuf = core::SyscallValueSize(spec, TwoCpus().env);
+    for (uint32_t k = 0; k < spec.max_entries; k += 3) {
+      std::vector<uint8_t> v(vbuf);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>(k * 31 + i + 1);
+      ASSERT_EQ(m->Execute(core::Update{k, v, 0}).err, 0);
+    }
+    core::MapState whole = m->ReadState();
+    for (uint64_t offset : {0, 1, 7, 13}) {
+      for (uint64_t length : {1, 5, 16, 64}) {
+        if (offset + length > whole.values.size()) continue;
+        std::vector<uint8_t> chunk(length, 0xee);
+        m->ReadStateChunk(core::StatePart::kValues, offset, length, chunk.data());
+        EXPECT_EQ(chunk, std::vector<uint8_t>(whole.values.begin() + offset,
+                                              whole.values.begin() + offset + length))
+            << static_cast<int>(spec.type) << " offset " << offset;
+        if (whole.mmap_data && offset + length <= whole.mmap_data->size()) {
+          m->ReadStateChunk(core::StatePart::kMmapData, offset, length, chunk.data());
+          EXPECT_EQ(chunk,
+                    std::vector<uint8_t>(whole.mmap_data->begin() + offset,
+                                         whole.mmap_data->begin() + offset + length));
+        }
+      }
+    }
+  }
+}
+
+TEST(ModelTest, StateChunksOfAMapPast4GiBHoldWhatWasWrittenAtTheWrapElement) {
+  ModelBackend model(TwoCpus());
+  // 8 * (2^29 + 1) = 2^32 + 8 bytes: key 2^29 starts at byte 2^32.
+  MapSpec spec{MapType::kArray, 4, 8, (1u << 29) + 1, 0, 0, std::nullopt};
+  auto m = model.Create(spec).map;
+  ASSERT_NE(m, nullptr);
+  const uint32_t wrap = 1u << 29;
+  ASSERT_EQ(m->Execute(core::Update{wrap, {1, 2, 3, 4, 5, 6, 7, 8}, 0}).err, 0);
+  ASSERT_EQ(m->Execute(core::Update{0, {9}, 0}).err, 0);
+  std::vector<uint8_t> chunk(24, 0xee);
+  m->ReadStateChunk(core::StatePart::kValues, uint64_t{wrap} * 8 - 8, 24, chunk.data());
+  EXPECT_EQ(chunk, (std::vector<uint8_t>{0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4,
+                                         5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0}));
+  m->ReadStateChunk(core::StatePart::kValues, 0, 8, chunk.data());
+  EXPECT_EQ(chunk[0], 9);
+  EXPECT_EQ(chunk[1], 0);
+}
+
 TEST(ModelTest, StorageBeyondMemoryIsEnomem) {
   Params p = TwoCpus();
   p.memory_limit_bytes = 1 << 20;

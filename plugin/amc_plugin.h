@@ -215,7 +215,10 @@ typedef struct amc_plugin {
    *   mmap_data: NULL, or REGION bytes to fill with the mappable data,
    *              padding included; non-NULL only for BPF_F_MMAPABLE ARRAY
    *              maps without a spin lock, of plug-ins that implement
-   *              AMC_OP_MMAP. */
+   *              AMC_OP_MMAP.
+   * Both buffers arrive zero-filled (amc has always passed them so), so a
+   * plug-in may leave untouched elements unwritten: of a map of gigabytes,
+   * amc's child then holds only the pages written. */
   void (*read_state)(amc_map *map, uint8_t *values, uint8_t *mmap_data);
 
   /* ---- syscall side. `fd` modes follow BPF_F_RDONLY / BPF_F_WRONLY of the

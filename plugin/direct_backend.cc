@@ -3,14 +3,18 @@
 #include "plugin/direct_backend.h"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
+#include <optional>
 #include <vector>
 
 #include "core/kernel_profile.h"
 #include "core/mapping_table.h"
+#include "core/state_digest.h"
 
 namespace amc::plugin {
 namespace {
@@ -62,6 +66,40 @@ class GuardedKeys {
 
 Result Overrun() { return Result::Errno(core::kErrOverrun); }
 
+// An input buffer of `size` bytes: `bytes`, then zeros. Past 1 MiB the zeros
+// are an anonymous mapping that costs nothing until written (the plug-in
+// only reads it): the robustness probe passes update values of maps whose
+// value_size is past INT_MAX (core/differential.h), gigabytes that amc must
+// not fill and hold for a map that should not exist.
+class PaddedInput {
+ public:
+  PaddedInput(const std::vector<uint8_t>& bytes, uint64_t size) : size_(size) {
+    if (size <= (uint64_t{1} << 20) || bytes.size() >= size) {
+      small_ = core::FitBuffer(bytes, size);
+      data_ = small_.data();
+      return;
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    mapped_ = static_cast<uint8_t*>(p);
+    std::memcpy(mapped_, bytes.data(), bytes.size());
+    data_ = mapped_;
+  }
+  PaddedInput(const PaddedInput&) = delete;
+  PaddedInput& operator=(const PaddedInput&) = delete;
+  ~PaddedInput() {
+    if (mapped_) ::munmap(mapped_, size_);
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  uint64_t size_;
+  std::vector<uint8_t> small_;
+  uint8_t* mapped_ = nullptr;
+  const uint8_t* data_ = nullptr;
+};
+
 class DirectMap : public core::MapInstance {
  public:
   DirectMap(const amc_plugin* t, amc_map* map, const core::MapSpec& spec,
@@ -81,7 +119,43 @@ class DirectMap : public core::MapInstance {
   }
 
   Result Execute(const core::Op& op) override {
+    state_.reset();  // an op may change what a chunk read would see
     return std::visit([this](const auto& o) { return Do(o); }, op);
+  }
+
+  // A huge state a chunk at a time (core/state_digest.h). The C interface
+  // reads a state whole (read_state), so the first chunk read calls it once
+  // into zero-filled mappings that cost only the pages the plug-in writes,
+  // and later chunks are cut from them.
+  void ReadStateChunk(core::StatePart part, uint64_t offset, uint64_t length,
+                      uint8_t* out) override {
+    std::memset(out, 0, length);
+    if (!state_) state_.emplace(*this);
+    const LazyBuffer& from =
+        part == core::StatePart::kValues ? state_->values : state_->data;
+    if (state_->overran) {
+      // A state that overran cannot be trusted: make it differ from any
+      // map, as ReadState does.
+      std::memset(out, kGuardByte, length);
+      return;
+    }
+    if (part == core::StatePart::kMmapData && from.size() == 0) {
+      // A plug-in without mmap: the region holds the values, as in
+      // ReadState.
+      const uint64_t elem = core::ElemSize(spec_);
+      const uint64_t end = elem * spec_.max_entries;
+      for (uint64_t i = 0; i < length && offset + i < end; ++i) {
+        const uint64_t at = offset + i;
+        if (at % elem < spec_.value_size) {
+          out[i] = state_->values.data()[at / elem * vbuf_ + at % elem];
+        }
+      }
+      return;
+    }
+    if (offset < from.size()) {
+      std::memcpy(out, from.data() + offset,
+                  std::min<uint64_t>(length, from.size() - offset));
+    }
   }
 
   core::MapState ReadState() override {
@@ -116,7 +190,81 @@ class DirectMap : public core::MapInstance {
     return state;
   }
 
+  // Digests straight from the one read_state (no copy per chunk).
+  std::vector<uint64_t> StateDigests(core::StatePart part, uint64_t offset,
+                                     uint64_t length, uint64_t chunk) override {
+    if (!state_) state_.emplace(*this);
+    const LazyBuffer& from =
+        part == core::StatePart::kValues ? state_->values : state_->data;
+    const bool direct = !state_->overran &&
+                        (part == core::StatePart::kValues || from.size() > 0) &&
+                        offset + length <= from.size();
+    if (!direct) return core::MapInstance::StateDigests(part, offset, length, chunk);
+    std::vector<uint64_t> digests;
+    for (uint64_t at = 0; chunk && at < length; at += chunk) {
+      digests.push_back(core::StateDigest(from.data() + offset + at,
+                                          std::min(chunk, length - at)));
+    }
+    return digests;
+  }
+
  private:
+  // Zero-filled memory that costs only what is written, with guard bytes
+  // after its `size` bytes.
+  class LazyBuffer {
+   public:
+    explicit LazyBuffer(uint64_t size) : size_(size) {
+      if (size == 0) return;
+      void* p = ::mmap(nullptr, size + kGuardBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      // Reading the untouched gigabytes then maps the huge zero page, 2 MiB
+      // per fault (where the kernel offers huge pages on request).
+      if (size >= (uint64_t{64} << 20)) ::madvise(p, size, MADV_HUGEPAGE);
+      bytes_ = static_cast<uint8_t*>(p);
+      std::memset(bytes_ + size, kGuardByte, kGuardBytes);
+    }
+    LazyBuffer(const LazyBuffer&) = delete;
+    LazyBuffer& operator=(const LazyBuffer&) = delete;
+    ~LazyBuffer() {
+      if (bytes_) ::munmap(bytes_, size_ + kGuardBytes);
+    }
+    uint8_t* data() const { return bytes_; }
+    uint64_t size() const { return size_; }
+    bool intact() const {
+      for (size_t i = 0; bytes_ && i < kGuardBytes; ++i) {
+        if (bytes_[size_ + i] != kGuardByte) return false;
+      }
+      return true;
+    }
+
+   private:
+    uint64_t size_;
+    uint8_t* bytes_ = nullptr;
+  };
+  // One read_state, kept for chunk reads until the next op.
+  struct StateCopy {
+    explicit StateCopy(DirectMap& m)
+        : values(m.vbuf_ * m.spec_.max_entries), data(m.MmapDataSize()) {
+      m.t_->read_state(m.map_, values.data(), data.size() ? data.data() : nullptr);
+      overran = !values.intact() || !data.intact();
+    }
+    LazyBuffer values;
+    LazyBuffer data;
+    bool overran = false;
+  };
+  // The mmap_data the plug-in fills in read_state: 0 when it fills none
+  // (ReadState then makes it from the values).
+  uint64_t MmapDataSize() const {
+    const bool mmapable = spec_.type == core::MapType::kArray &&
+                          (spec_.map_flags & core::kBpfFMmapable) &&
+                          !spec_.spin_lock_offset;
+    if (!mmapable || !(t_->supported_ops & AMC_OP_BIT(AMC_OP_MMAP))) return 0;
+    const uint64_t page = env_.page_size;
+    return (core::ElemSize(spec_) * spec_.max_entries + page - 1) / page * page;
+  }
+  std::optional<StateCopy> state_;
+
   // ---- syscall side ----
   // VBUF for element flags `flags` (amc_plugin.h): value_size with BPF_F_CPU
   // or BPF_F_ALL_CPUS, as Linux 7.0+ sizes it; releases before refuse those
@@ -134,7 +282,7 @@ class DirectMap : public core::MapInstance {
     return r;
   }
   Result Do(const core::Update& op) {
-    std::vector<uint8_t> value = core::FitBuffer(op.value, Vbuf(op.flags));
+    PaddedInput value(op.value, Vbuf(op.flags));
     return Result::Errno(t_->update(map_, op.key, value.data(), op.flags));
   }
   Result Do(const core::Delete& op) {
@@ -186,8 +334,7 @@ class DirectMap : public core::MapInstance {
   }
   Result Do(const core::UpdateBatch& op) {
     uint32_t count = static_cast<uint32_t>(op.keys.size());
-    std::vector<uint8_t> values =
-        core::FitBuffer(op.values, Vbuf(op.elem_flags) * op.keys.size());
+    PaddedInput values(op.values, Vbuf(op.elem_flags) * op.keys.size());
     int32_t err = t_->update_batch(map_, op.keys.data(), values.data(), &count,
                                    op.elem_flags, op.flags);
     Result r = Result::Errno(err);
@@ -268,7 +415,7 @@ class DirectMap : public core::MapInstance {
   }
   Result Do(const core::ProgUpdate& op) {
     if (BadCpu(op.cpu)) return Result::Errno(EINVAL);
-    std::vector<uint8_t> value = core::FitBuffer(op.value, spec_.value_size);
+    PaddedInput value(op.value, spec_.value_size);
     return Result::Errno(
         t_->prog_update(map_, op.cpu, op.key, value.data(), op.flags));
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/mapping_table.h"
+#include "core/state_digest.h"
 
 // The plug-in's opaque map type, defined by this exporter.
 struct amc_map {
@@ -65,16 +66,43 @@ int32_t Create(const amc_map_spec* s, const amc_env* e, amc_map** out) {
 
 void Destroy(amc_map* m) { delete m; }
 
+// Copies the state a chunk at a time (core::MapInstance::ReadStateChunk),
+// writing only chunks that hold a non-zero byte: amc hands read_state
+// zero-filled buffers (amc_plugin.h), so a huge map's untouched gigabytes
+// are never written, and cost the child no memory.
+void CopyStateInChunks(core::MapInstance& map, core::StatePart part,
+                       uint64_t size, uint64_t unit, uint8_t* out) {
+  // Whole keys (or elements) per chunk: the backend copies them straight.
+  const uint64_t chunk = std::min<uint64_t>(core::StateChunkFor(unit), size);
+  std::vector<uint8_t> buffer(chunk);
+  for (uint64_t at = 0; at < size; at += chunk) {
+    const uint64_t n = std::min(chunk, size - at);
+    map.ReadStateChunk(part, at, n, buffer.data());
+    if (!core::AllZero(buffer.data(), n)) {
+      std::memcpy(out + at, buffer.data(), n);
+    }
+  }
+}
+
 void ReadState(amc_map* m, uint8_t* values, uint8_t* mmap_data) {
+  const uint64_t values_size = m->vbuf * m->spec.max_entries;
+  uint64_t page = m->env.page_size;
+  uint64_t region =
+      (core::ElemSize(m->spec) * m->spec.max_entries + page - 1) / page * page;
+  if (values_size > core::kStreamedStateBytes ||
+      region > core::kStreamedStateBytes) {
+    CopyStateInChunks(*m->map, core::StatePart::kValues, values_size, m->vbuf,
+                      values);
+    if (mmap_data) {
+      CopyStateInChunks(*m->map, core::StatePart::kMmapData, region,
+                        core::ElemSize(m->spec), mmap_data);
+    }
+    return;
+  }
   core::MapState s = m->map->ReadState();
-  std::memcpy(
-      values, s.values.data(),
-      std::min<uint64_t>(s.values.size(), m->vbuf * m->spec.max_entries));
+  std::memcpy(values, s.values.data(),
+              std::min<uint64_t>(s.values.size(), values_size));
   if (mmap_data && s.mmap_data) {
-    uint64_t page = m->env.page_size;
-    uint64_t region =
-        (core::ElemSize(m->spec) * m->spec.max_entries + page - 1) / page *
-        page;
     std::memcpy(mmap_data, s.mmap_data->data(),
                 std::min<uint64_t>(s.mmap_data->size(), region));
   }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "core/ops_text.h"
+#include "core/state_digest.h"
 #include "plugin/direct_backend.h"
 
 namespace amc::plugin {
@@ -32,7 +34,15 @@ namespace {
 
 // ---- wire format: little helpers for length-prefixed binary messages ----
 
-enum Command : uint8_t { kCreate = 1, kExecute = 2, kState = 3, kDestroy = 4 };
+// kStateChunk and kStateDigests read a huge map's final state a chunk at a
+// time (core/state_digest.h): the child digests the chunks itself, and
+// sends bytes only for a chunk whose digest differed, so no message grows
+// with the map (a whole state of 2^32 bytes or more is past kMaxFrame).
+enum Command : uint8_t {
+  kCreate = 1, kExecute = 2, kState = 3, kDestroy = 4,
+  kStateChunk = 5,    // id, part, offset, length -> bytes
+  kStateDigests = 6,  // id, part, offset, length, chunk -> count, digests
+};
 
 class Writer {
  public:
@@ -359,6 +369,33 @@ void StartGroupGuard() {
         if (s.mmap_data) reply.Bytes(*s.mmap_data);
         break;
       }
+      case kStateChunk: {
+        auto it = maps.find(rd.U32());
+        const auto part = static_cast<core::StatePart>(rd.U8());
+        const uint64_t offset = rd.U64();
+        const uint64_t length = rd.U64();
+        std::vector<uint8_t> bytes;
+        if (it != maps.end() && length <= core::kStateChunkBytes * 4) {
+          bytes.resize(length);
+          it->second->ReadStateChunk(part, offset, length, bytes.data());
+        }
+        reply.Bytes(bytes);
+        break;
+      }
+      case kStateDigests: {
+        auto it = maps.find(rd.U32());
+        const auto part = static_cast<core::StatePart>(rd.U8());
+        const uint64_t offset = rd.U64();
+        const uint64_t length = rd.U64();
+        const uint64_t chunk = rd.U64();
+        std::vector<uint64_t> digests;
+        if (it != maps.end()) {
+          digests = it->second->StateDigests(part, offset, length, chunk);
+        }
+        reply.U32(static_cast<uint32_t>(digests.size()));
+        for (uint64_t d : digests) reply.U64(d);
+        break;
+      }
       case kDestroy:
         maps.erase(rd.U32());
         break;
@@ -536,6 +573,45 @@ class ProxyMap : public core::MapInstance {
     s.values = rd.Bytes();
     if (rd.U8()) s.mmap_data = rd.Bytes();
     return s;
+  }
+
+  // Chunks of a huge state (core/state_digest.h). A child that died
+  // answers nothing: the bytes stay zero and the digests empty, which the
+  // runner reports with the child's failure report.
+  void ReadStateChunk(core::StatePart part, uint64_t offset, uint64_t length,
+                      uint8_t* out) override {
+    std::memset(out, 0, length);
+    if (!alive()) return;
+    Writer w;
+    w.U8(kStateChunk).U32(id_).U8(static_cast<uint8_t>(part)).U64(offset).U64(length);
+    auto reply = backend_->Call(w.Take(), "while reading the final map state");
+    if (reply.err) {
+      dead_err_ = reply.err;
+      return;
+    }
+    Reader rd(reply.payload);
+    std::vector<uint8_t> bytes = rd.Bytes();
+    std::memcpy(out, bytes.data(), std::min<uint64_t>(bytes.size(), length));
+  }
+
+  std::vector<uint64_t> StateDigests(core::StatePart part, uint64_t offset,
+                                     uint64_t length, uint64_t chunk) override {
+    if (!alive()) return {};
+    Writer w;
+    w.U8(kStateDigests).U32(id_).U8(static_cast<uint8_t>(part)).U64(offset)
+        .U64(length).U64(chunk);
+    auto reply = backend_->Call(w.Take(), "while reading the final map state");
+    if (reply.err) {
+      dead_err_ = reply.err;
+      return {};
+    }
+    Reader rd(reply.payload);
+    const uint32_t count = rd.U32();
+    if (!rd.ok() || count > (uint32_t{1} << 20)) return {};
+    std::vector<uint64_t> digests(count);
+    for (uint64_t& d : digests) d = rd.U64();
+    if (!rd.ok()) return {};
+    return digests;
   }
 
  private:

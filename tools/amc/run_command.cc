@@ -30,7 +30,11 @@ agree. Divergences are grouped by signature: what differs, not the values
 (op kind, map type, the field that differs, each backend's answer class,
 e.g. "op update ARRAY: errno: model E2BIG, faulty ENOENT"). The first
 divergence of each signature is minimized, keeping its signature, and
-written as an .ops file that `amc replay` fails on.
+written as an .ops file that `amc replay` fails on. A backend that creates a
+map the reference refuses is then driven through the sequence's ops alone
+(a robustness probe: nothing to compare with, but a crash, hang, overrun or
+lost plug-in there is its own finding, "accepted invalid map (model E2BIG),
+then crashed at op update ARRAY: ...").
 
 Defaults: every available backend, both map types, 60 seconds, all cores,
 a fresh seed (printed; pass it back with --seed to repeat the run).
@@ -69,6 +73,19 @@ options:
                        and the reason printed)
   --online-cpus M      of which CPUs 0..M-1 are online (default: all N)
   --page-size P        and P-byte pages (default: this machine's)
+  --huge-maps          also draw maps past 4 GiB: a fifth of the specs sit
+                       at the 32-bit boundaries of the size products the
+                       kernel computes in 64 bits (elem_size * max_entries,
+                       round_up(value_size, 8), per-CPU storage, the mmap
+                       region), e.g. value_size 8 with 2^29 + 1 entries, and
+                       their ops touch the first, last and wrap-around
+                       elements (2^32 / elem_size and neighbours). The
+                       model, impl and plug-ins keep them sparse (only what
+                       is written costs memory) and their final states are
+                       compared by chunk digests, streamed, so a run needs
+                       no 4 GiB of memory; the kernel sits such maps out
+                       (--kernel-map-limit). Off by default: a default run's
+                       sequences stay as they were for every seed
   --help               this text
 
 Without --possible-cpus, a campaign without the kernel among its backends
@@ -165,6 +182,7 @@ int RunCommand(int argc, char** argv) {
                                   {"online-cpus"},
                                   {"page-size"},
                                   {"allow-missing", false},
+                                  {"huge-maps", false},
                                   {"help", false}});
   if (!error.empty()) return UsageError("run", error);
   if (args.Has("help")) {
@@ -291,6 +309,7 @@ int RunCommand(int argc, char** argv) {
     return UsageError("run", "no selected backend can run here:" + why);
   }
   CampaignPlan plan = PlanCampaign(selection, max_ops ? *max_ops : 32);
+  plan.gen.huge_maps = args.Has("huge-maps");
   // With AMC_REQUIRE_KERNEL=1, op kinds the kernel cannot run (program ops
   // before Linux 5.14) are a failure, not a quiet gap.
   for (const auto& b : selection.available) {

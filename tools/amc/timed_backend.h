@@ -86,6 +86,16 @@ class TimedMap : public core::MapInstance {
     ScopedTimer t(timer_);
     return inner_->ReadState();
   }
+  void ReadStateChunk(core::StatePart part, uint64_t offset, uint64_t length,
+                      uint8_t* out) override {
+    ScopedTimer t(timer_);
+    inner_->ReadStateChunk(part, offset, length, out);
+  }
+  std::vector<uint64_t> StateDigests(core::StatePart part, uint64_t offset,
+                                     uint64_t length, uint64_t chunk) override {
+    ScopedTimer t(timer_);
+    return inner_->StateDigests(part, offset, length, chunk);
+  }
   void Recycle(core::Result&& r) override { inner_->Recycle(std::move(r)); }
 
  private:
