@@ -1,6 +1,6 @@
 #!/bin/sh
 # examples/plugin_sanitized/plugin_sanitizer_test.sh AMC ASAN_PLUGIN
-# PLAIN_PLUGIN OUT_DIR: a plug-in built with -fsanitize=address,undefined
+# PLAIN_PLUGIN OUT_DIR (PLAIN_PLUGIN "-" where there is none): a plug-in built with -fsanitize=address,undefined
 # that writes one byte past its heap block on an update of an ARRAY map's
 # last key (plugin_overflow.c) runs inside amc's plug-in child; `amc run`
 # reports it at that update as SANITIZER with ASan's report (the error line,
@@ -20,11 +20,15 @@ run() {  # run PLUGIN DIR: amc run's exit status
   return $s
 }
 
-mkdir -p "$OUT/plain"
-run "$PLAIN_PLUGIN" "$OUT/plain"
-s=$?
-[ "$s" -eq 0 ] || { cat "$OUT/plain/run.log"; fail "the unsanitized build exited $s, expected 0 (the fault must be invisible without ASan)"; }
-echo "unsanitized build: $(grep -m1 'sequences,' "$OUT/plain/run.log")"
+if [ "$PLAIN_PLUGIN" = - ]; then
+  echo "unsanitized build: none in this build (every plug-in has ASan)"
+else
+  mkdir -p "$OUT/plain"
+  run "$PLAIN_PLUGIN" "$OUT/plain"
+  s=$?
+  [ "$s" -eq 0 ] || { cat "$OUT/plain/run.log"; fail "the unsanitized build exited $s, expected 0 (the fault must be invisible without ASan)"; }
+  echo "unsanitized build: $(grep -m1 'sequences,' "$OUT/plain/run.log")"
+fi
 
 mkdir -p "$OUT/asan"
 run "$ASAN_PLUGIN" "$OUT/asan"
