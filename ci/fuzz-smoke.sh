@@ -3,14 +3,15 @@
 # each fuzzer for about a minute on its seed corpus (in a scratch copy, so
 # the checked-in corpus stays minimal), failing on any crash, leak, hang or
 # sanitizer report. Then proves the fuzzer still catches the deliberately
-# faulty backend. Usage: ci/fuzz-smoke.sh [SECONDS_PER_FUZZER]
+# faulty backend, and a planted fault in a plug-in loaded in its process
+# within a bounded number of runs. Usage: ci/fuzz-smoke.sh [SECONDS_PER_FUZZER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 ci/install-deps.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz --target differential_fuzzer ops_parser_fuzzer \
-  differential_fuzzer_replay ops_parser_fuzzer_replay
+  differential_fuzzer_replay ops_parser_fuzzer_replay amc_plugin_magic
 
 build=build/fuzz/fuzzers
 work="$(mktemp -d)"
@@ -44,4 +45,7 @@ run ops_parser_fuzzer fuzzers/ops_parser_fuzzer_seed_corpus/. \
 echo "== differential_fuzzer against the faulty backend"
 fuzzers/expect_fuzzer_catches_faulty.sh "$build/differential_fuzzer" \
   "$build/differential_fuzzer_replay" | tail -n 6
+echo "== differential_fuzzer against a plug-in in its process (bounded runs)"
+ctest --preset fuzz -R differential_fuzzer_finds_a_planted_fault_in_a_plugin \
+  --output-on-failure | tail -n 4
 echo "fuzz-smoke: PASS"

@@ -51,7 +51,7 @@ for s in "${stages[@]}"; do
       ;;
     fuzz)
       stage "fuzz smoke"
-      ci/fuzz-smoke.sh 60
+      ci/fuzz-smoke.sh 45
       ;;
     matrix)
       stage "kernel matrix"

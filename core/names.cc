@@ -181,6 +181,7 @@ constexpr std::pair<int, const char*> kHarnessNames[] = {
     {kErrCrashedBase + 8, "CRASH_SIGFPE"},  {kErrCrashedBase + 9, "CRASH_SIGKILL"},
     {kErrCrashedBase + 11, "CRASH_SIGSEGV"}, {kErrHung, "HANG"},
     {kErrOverrun, "OVERRUN"},               {kErrLost, "LOST"},
+    {kErrSanitizer, "SANITIZER"},
 };
 
 }  // namespace

@@ -97,6 +97,8 @@ inline constexpr int kErrCrashedBase = 0x10000;  // + signal: "CRASH_SIGSEGV"
 inline constexpr int kErrHung = 0x10100;         // no answer in time: "HANG"
 inline constexpr int kErrOverrun = 0x10101;  // wrote past a buffer: "OVERRUN"
 inline constexpr int kErrLost = 0x10102;     // exited or garbled: "LOST"
+// stopped by its sanitizer (ASan, UBSan) with a report: "SANITIZER"
+inline constexpr int kErrSanitizer = 0x10103;
 
 // The errno's symbolic name ("ENOENT", "ENOTSUPP"); unknown ones print as
 // their decimal number ("600").

@@ -4,8 +4,22 @@
 // every backend's result and the .ops reproducer, then aborts. A harness
 // error (amc itself failed) is no finding: it is printed and the process
 // exits with status 2 without a crash artifact.
+//
+// AMC_BACKENDS=model,plugin:PATH loads the plug-in into this process
+// (HarnessOptions::plugins_in_process), so a plug-in built with
+// -fsanitize=fuzzer-no-link guides the fuzzer with its own coverage
+// (docs/plugins.md, "Fuzzing a plug-in with libFuzzer").
+//
+// Under libFuzzer the length control is off by default (-len_control=0,
+// -max_len=1024, as differential_fuzzer.options says for OSS-Fuzz): with
+// libFuzzer's default, inputs stayed at 38 bytes or less for minutes, too
+// short for a spin-lock map and an update with BPF_NOEXIST | BPF_F_LOCK.
+// Flags on the command line win.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #include "core/harness_error.h"
 #include "fuzzers/differential_harness.h"
@@ -34,7 +48,33 @@ const amc::fuzzers::DifferentialHarness& Harness() {
   return *harness;
 }
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
+// Defined by libFuzzer (LLVM 13 and later), absent from the replay main.
+extern "C" __attribute__((weak)) int LLVMFuzzerRunDriver(
+    int* argc, char*** argv, int (*callback)(const uint8_t*, size_t));
+
+// Appends each default flag the command line does not give.
+void AddDefaultFlags(int* argc, char*** argv) {
+  static const char* const kDefaults[][2] = {{"-len_control=", "0"},
+                                             {"-max_len=", "1024"}};
+  static std::vector<std::string> added;
+  static std::vector<char*> args;
+  args.assign(*argv, *argv + *argc);
+  for (const auto& [name, value] : kDefaults) {
+    bool given = false;
+    for (int i = 1; i < *argc; ++i) {
+      given = given || std::strncmp((*argv)[i], name, std::strlen(name)) == 0;
+    }
+    if (!given) added.push_back(std::string(name) + value);
+  }
+  if (added.empty()) return;
+  for (std::string& flag : added) args.push_back(flag.data());
+  args.push_back(nullptr);
+  *argc = static_cast<int>(args.size() - 1);
+  *argv = args.data();
+}
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  if (LLVMFuzzerRunDriver != nullptr && argc && argv) AddDefaultFlags(argc, argv);
   Harness();
   return 0;
 }

@@ -2,21 +2,119 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "core/coverage.h"
 #include "core/harness_error.h"
 #include "core/ops_text.h"
 #include "gen/chooser.h"
 #include "gen/minimize.h"
+#include "plugin/direct_backend.h"
+#include "plugin/plugin_backend.h"
 
 namespace amc::fuzzers {
 
+namespace {
+
+// The "a,b,c" list as entries.
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = std::min(list.find(',', at), list.size());
+    if (comma > at) out.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
+bool PluginsInChildAsked() {
+  const char* child = std::getenv("AMC_FUZZ_PLUGIN_CHILD");
+  return child && std::string(child) == "1";
+}
+
+// A plug-in in this process that owns what LoadPlugin gave (the table
+// DirectBackend reads lives as long as the backend).
+class InProcessPlugin final : public plugin::DirectBackend {
+ public:
+  InProcessPlugin(plugin::LoadedPlugin loaded, std::string name,
+                  core::Environment env)
+      : DirectBackend(loaded.table, std::move(name), std::move(env)),
+        loaded_(std::move(loaded)) {}
+
+ private:
+  plugin::LoadedPlugin loaded_;
+};
+
+}  // namespace
+
 DifferentialHarness::DifferentialHarness(const std::string& backend_list,
-                                         const HarnessOptions& options)
-    : selection_(backends::SelectBackends(backend_list)) {
+                                         const HarnessOptions& options) {
   run_options_.compare_final_state = options.compare_final_state;
+  // plug-ins (plugin:PATH) load into this process (plugin::DirectBackend),
+  // unless the options ask for a child: the plug-in's own coverage
+  // counters and compare hooks then feed the fuzzer, and its crash is the
+  // fuzzer's crash, with an input to reproduce it.
+  struct InProcess {
+    size_t position;
+    std::unique_ptr<core::Backend> backend;
+  };
+  std::vector<InProcess> in_process;
+  std::string rest;
+  std::string target_release;
+  const std::vector<std::string> entries = SplitList(backend_list);
+  bool has_kernel = false;
+  for (const std::string& e : entries) has_kernel = has_kernel || e == "kernel";
+  for (const std::string& entry : entries) {
+    std::optional<std::string> path = plugin::PluginPathOf(entry);
+    if (!path || !options.plugins_in_process || PluginsInChildAsked()) {
+      rest += (rest.empty() ? "" : ",") + entry;
+      continue;
+    }
+    plugin::LoadedPlugin loaded;
+    if (!plugin::LoadPlugin(*path, &loaded, &error_)) return;
+    const amc_plugin* table = loaded.table;
+    if (table->target_release && *table->target_release &&
+        target_release.empty()) {
+      target_release = table->target_release;
+    }
+    core::Environment env = core::HostEnvironment();
+    if (table->target_release && *table->target_release) {
+      env.kernel_release = table->target_release;
+    }
+    size_t slash = path->find_last_of('/');
+    in_process.push_back(InProcess{
+        SplitList(rest).size() + in_process.size(),
+        std::make_unique<InProcessPlugin>(
+            std::move(loaded),
+            "plugin:" + (slash == std::string::npos ? *path
+                                                    : path->substr(slash + 1)),
+            env)});
+  }
+  // As for plug-ins in a child (backends::SelectBackends): the release a
+  // plug-in targets is the one the others answer as, with no kernel.
+  std::optional<core::Environment> env;
+  if (!has_kernel && !target_release.empty()) {
+    env = core::HostEnvironment();
+    env->kernel_release = target_release;
+  }
+  if (!rest.empty() || in_process.empty()) {
+    selection_ = backends::SelectBackends(rest, env);
+  }
   if (!selection_.error.empty()) {
     error_ = selection_.error;
     return;
+  }
+  for (InProcess& p : in_process) {
+    core::Availability a = p.backend->Probe();
+    if (!a.available) {
+      selection_.unavailable.emplace_back(p.backend->Name(), a.reason);
+      continue;
+    }
+    size_t at = std::min(p.position, selection_.available.size());
+    selection_.available.insert(selection_.available.begin() + at,
+                                std::move(p.backend));
   }
   error_ = backends::MissingRequiredBackends(selection_);
   for (auto& b : selection_.available) backends_.push_back(b.get());

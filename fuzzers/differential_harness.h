@@ -34,6 +34,11 @@ struct HarnessOptions {
   uint64_t max_map_bytes = uint64_t{16} << 10;
   // Compare the backends' final map states after the last op.
   bool compare_final_state = true;
+  // Load plug-ins (plugin:PATH) into this process (plugin::DirectBackend)
+  // rather than a child (plugin::PluginBackend), so that a plug-in built
+  // with -fsanitize=fuzzer-no-link feeds libFuzzer its coverage and
+  // compares. AMC_FUZZ_PLUGIN_CHILD=1 in the environment makes it false.
+  bool plugins_in_process = true;
 };
 
 class DifferentialHarness {

@@ -9,6 +9,8 @@
 
 #include "core/ops_text.h"
 #include "gen/chooser.h"
+#include "plugin/direct_backend.h"
+#include "plugin/plugin_backend.h"
 
 namespace amc::fuzzers {
 namespace {
@@ -17,6 +19,40 @@ std::vector<uint8_t> RandomInput(gen::RandomChooser& c) {
   std::vector<uint8_t> bytes(c.Range(0, 512));
   for (uint8_t& b : bytes) b = c.Byte();
   return bytes;
+}
+
+TEST(DifferentialHarnessTest, PluginsLoadIntoThisProcessInTheirListPlace) {
+  const std::string path = AMC_MINIMAL_C_PLUGIN_PATH;
+  DifferentialHarness harness("model,plugin:" + path);
+  ASSERT_EQ(harness.error(), "");
+  ASSERT_EQ(harness.backends().size(), 2u);
+  EXPECT_EQ(harness.backends()[0]->Name(), "model");
+  EXPECT_EQ(harness.backends()[1]->Name(), "plugin:libamc_test_plugin_minimal_c.so");
+  EXPECT_NE(dynamic_cast<plugin::DirectBackend*>(harness.backends()[1]), nullptr);
+  // The plug-in declares 6.18: the model answers as that release.
+  EXPECT_EQ(harness.backends()[0]->Env().kernel_release, "6.18");
+  gen::RandomChooser c(5);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<uint8_t> input = RandomInput(c);
+    std::optional<std::string> report = harness.Check(input.data(), input.size());
+    EXPECT_FALSE(report.has_value()) << *report;
+  }
+}
+
+TEST(DifferentialHarnessTest, PluginsRunInAChildWhenAsked) {
+  const std::string path = AMC_MINIMAL_C_PLUGIN_PATH;
+  HarnessOptions options;
+  options.plugins_in_process = false;
+  DifferentialHarness harness("model,plugin:" + path, options);
+  ASSERT_EQ(harness.error(), "");
+  ASSERT_EQ(harness.backends().size(), 2u);
+  EXPECT_NE(dynamic_cast<plugin::PluginBackend*>(harness.backends()[1]), nullptr);
+}
+
+TEST(DifferentialHarnessTest, AnUnloadablePluginIsAnError) {
+  DifferentialHarness harness("model,plugin:/nonexistent/libx.so");
+  EXPECT_NE(harness.error().find("/nonexistent/libx.so"), std::string::npos)
+      << harness.error();
 }
 
 TEST(DifferentialHarnessTest, GeneratedInputsCatchTheFaultyBackend) {

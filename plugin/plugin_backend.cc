@@ -28,6 +28,7 @@
 #include "core/ops_text.h"
 #include "core/state_digest.h"
 #include "plugin/direct_backend.h"
+#include "plugin/sanitizer_runtime.h"
 
 namespace amc::plugin {
 namespace {
@@ -421,6 +422,9 @@ constexpr int kStartUpMs = 120000;
 // The tail of a child's stderr that a report carries.
 constexpr size_t kTailLines = 20;
 constexpr size_t kTailBytes = 4096;
+// How much of a child's stderr is searched for a sanitizer report (a
+// report with its shadow map runs to a few KiB).
+constexpr size_t kReportBytes = 64 << 10;
 // Past this size the stderr file is emptied (its tail kept).
 constexpr off_t kStderrFileCap = off_t{1} << 20;
 
@@ -499,14 +503,27 @@ struct ExecPlan {
   std::vector<char*> envp;
 };
 
-ExecPlan PlanExec(const std::string& path, const core::Environment& env) {
+// The name part of "NAME=value".
+std::string_view EnvName(std::string_view entry) {
+  return entry.substr(0, entry.find('='));
+}
+
+// `extra_env` ("NAME=value": a sanitizer runtime's LD_PRELOAD and options)
+// replaces the parent's entries of the same names.
+ExecPlan PlanExec(const std::string& path, const core::Environment& env,
+                  const std::vector<std::string>& extra_env) {
   ExecPlan plan;
   plan.strings.push_back("amc-plugin-child");
   plan.strings.push_back(std::string(kChildPathVar) + "=" + path);
   plan.strings.push_back(std::string(kChildEnvVar) + "=" +
                          EncodeEnvironment(env));
+  for (const std::string& e : extra_env) plan.strings.push_back(e);
   for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "AMC_PLUGIN_CHILD_", 17) != 0) {
+    bool replaced = false;
+    for (const std::string& x : extra_env) {
+      replaced = replaced || EnvName(x) == EnvName(*e);
+    }
+    if (!replaced && std::strncmp(*e, "AMC_PLUGIN_CHILD_", 17) != 0) {
       plan.strings.push_back(*e);
     }
   }
@@ -641,6 +658,13 @@ std::unique_ptr<PluginBackend> PluginBackend::Open(
     b->options_.load_timeout_ms = EnvMs(
         "AMC_PLUGIN_LOAD_TIMEOUT_MS", std::max(b->options_.timeout_ms, 20000));
   }
+  // A plug-in built with a sanitizer gets its runtime and options.
+  SanitizerPlan sanitizer = PlanSanitizerRuntime(path);
+  if (!sanitizer.error.empty()) {
+    *error = sanitizer.error;
+    return nullptr;
+  }
+  b->child_env_ = std::move(sanitizer.env);
   if (!b->Spawn(error)) return nullptr;
   return b;
 }
@@ -663,7 +687,7 @@ bool PluginBackend::Spawn(std::string* error) {
     return false;
   }
   fcntl(err_fd, F_SETFL, fcntl(err_fd, F_GETFL) | O_APPEND);
-  ExecPlan exec_plan = PlanExec(path_, env_);
+  ExecPlan exec_plan = PlanExec(path_, env_, child_env_);
   fflush(nullptr);  // nothing buffered is written twice
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -801,8 +825,18 @@ int PluginBackend::Fail(int err, std::string* death) {
       *death = "exited with status " + std::to_string(WEXITSTATUS(status));
     }
     *death = "the child process " + std::to_string(pid) + " " + *death;
-    std::string tail = StderrTail();
-    if (!tail.empty()) *death += "; the end of its stderr:\n" + tail;
+    // A sanitizer that stopped the child (an exit status, or a signal
+    // where its options say abort) left a report: that, not the tail
+    // (mostly its shadow-memory map), is what the finding carries.
+    std::string report =
+        ended ? ExtractSanitizerReport(StderrText(kReportBytes)) : "";
+    if (!report.empty()) {
+      err = core::kErrSanitizer;
+      *death += " after a sanitizer report:\n" + report;
+    } else {
+      std::string tail = StderrTail();
+      if (!tail.empty()) *death += "; the end of its stderr:\n" + tail;
+    }
   }
   if (fd_ >= 0) close(fd_);
   if (stderr_fd_ >= 0) close(stderr_fd_);
@@ -832,15 +866,19 @@ void PluginBackend::Restart() {
 }
 
 std::string PluginBackend::StderrTail() {
+  return TailOf(StderrText(kTailBytes));
+}
+
+std::string PluginBackend::StderrText(size_t bytes) {
   std::string text = stderr_kept_;
   struct stat st{};
   if (stderr_fd_ >= 0 && fstat(stderr_fd_, &st) == 0 && st.st_size > 0) {
-    off_t from = std::max<off_t>(0, st.st_size - off_t{kTailBytes});
+    off_t from = std::max<off_t>(0, st.st_size - static_cast<off_t>(bytes));
     std::string buf(static_cast<size_t>(st.st_size - from), '\0');
     ssize_t n = pread(stderr_fd_, buf.data(), buf.size(), from);
     if (n > 0) text += buf.substr(0, static_cast<size_t>(n));
   }
-  return TailOf(text);
+  return text;
 }
 
 void PluginBackend::AddFailure(const std::string& first_line,

@@ -15,9 +15,15 @@
 // the op being run gets core::kErrCrashedBase + signal ("CRASH_SIGSEGV");
 // when it does not answer in time it is killed and the op gets
 // core::kErrHung ("HANG"); a write past an output buffer gives
-// core::kErrOverrun. These pseudo-errnos differ from every real answer, so
+// core::kErrOverrun; a child a sanitizer stopped (an ASan or UBSan report
+// in its stderr) gives core::kErrSanitizer ("SANITIZER"), the report's
+// first lines attached. These pseudo-errnos differ from every real answer, so
 // the differential runner reports a divergence at that op, with the
 // sequence; the next Create() starts a fresh child, so the run goes on.
+//
+// Plug-ins built with -fsanitize=address[,undefined]: the child gets the
+// sanitizer runtime preloaded and its options (plugin/sanitizer_runtime.h,
+// docs/plugins.md "Plug-ins under sanitizers").
 //
 // Invariant: every child this class starts is reaped (on destruction, on a
 // crash, after a hang); no fd or process outlives the backend.
@@ -117,8 +123,15 @@ class PluginBackend : public core::Backend {
   // false when the child had to be killed.
   bool EndChild(int grace_ms, int* status);
   std::string StderrTail();
+  // The last `bytes` of the child's stderr (after the tail kept from before
+  // the file was emptied).
+  std::string StderrText(size_t bytes);
 
   std::string path_;
+  // "NAME=value" entries the child gets in place of the parent's: a
+  // sanitized plug-in's runtime (LD_PRELOAD) and options
+  // (plugin/sanitizer_runtime.h); empty for an ordinary plug-in.
+  std::vector<std::string> child_env_;
   std::string name_;
   std::string impl_name_;
   core::Environment env_;

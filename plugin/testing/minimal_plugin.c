@@ -20,6 +20,18 @@
 
 #define ENOTSUPP_KERNEL 524
 
+/* Hooks for the planted-fault variants that include this file
+ * (examples/plugin_sanitized): here they change nothing. */
+#ifndef MINIMAL_ALLOC_BYTES
+#define MINIMAL_ALLOC_BYTES(bytes) (bytes)
+#endif
+#ifndef MINIMAL_PLANTED_UPDATE
+#define MINIMAL_PLANTED_UPDATE(m, key, value) 0
+#endif
+#ifndef MINIMAL_NAME
+#define MINIMAL_NAME "minimal C plug-in"
+#endif
+
 /* map_flags bits (include/uapi/linux/bpf.h). */
 #define F_NUMA_NODE (1u << 2)
 #define F_RDONLY (1u << 3)
@@ -114,7 +126,7 @@ static int32_t create(const amc_map_spec *s, const amc_env *env,
   }
   amc_map *m = calloc(1, sizeof *m);
   if (!m) return ENOMEM;
-  m->data = calloc(1, bytes);
+  m->data = calloc(1, MINIMAL_ALLOC_BYTES(bytes));
   if (!m->data) {
     free(m);
     return ENOMEM;
@@ -176,7 +188,7 @@ static int32_t update(amc_map *m, uint32_t key, const uint8_t *value,
     int32_t err = array_update_checks(m, key, flags);
     if (err) return err;
     write_value(m, slot(m, key, 0), value);
-    return 0;
+    return MINIMAL_PLANTED_UPDATE(m, key, value);
   }
   /* PERCPU compares the whole flags word, and copies every CPU's slot with
    * its padding. */
@@ -265,7 +277,7 @@ static int32_t prog_delete(amc_map *m, uint32_t cpu, uint32_t key) {
 static const amc_plugin kTable = {
     .abi_version = AMC_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(amc_plugin),
-    .name = "minimal C plug-in",
+    .name = MINIMAL_NAME,
     .supported_ops =
         AMC_OP_BIT(AMC_OP_LOOKUP) | AMC_OP_BIT(AMC_OP_UPDATE) |
         AMC_OP_BIT(AMC_OP_DELETE) | AMC_OP_BIT(AMC_OP_LOOKUP_AND_DELETE) |

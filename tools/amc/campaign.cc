@@ -9,6 +9,7 @@
 #include <mutex>
 #include <new>
 #include <set>
+#include <sstream>
 #include <system_error>
 #include <thread>
 
@@ -84,6 +85,22 @@ std::string Clip(const std::string& text) {
   if (text.size() <= kMax) return text;
   return text.substr(0, kMax) + "... (" + std::to_string(text.size() - kMax) +
          " more characters)";
+}
+
+// Adds the sanitizer report a backend failure carries (plugin/
+// plugin_backend.cc: "... after a sanitizer report:" and its lines, up to
+// the SUMMARY line) to `comments`: "sanitizer report:" then one comment per
+// line. Nothing when there is none.
+void AppendSanitizerReport(const std::string& failure,
+                           std::vector<std::string>* comments) {
+  size_t at = failure.find("after a sanitizer report:\n");
+  if (at == std::string::npos) return;
+  comments->push_back("sanitizer report:");
+  std::istringstream in(failure.substr(failure.find('\n', at) + 1));
+  for (std::string line; std::getline(in, line);) {
+    comments->push_back("  " + line);
+    if (line.rfind("SUMMARY:", 0) == 0) break;
+  }
 }
 
 // Minimizes one divergence on the worker's backends and writes its file.
@@ -245,6 +262,11 @@ std::optional<DivergenceRecord> Reproduce(
         (fresh ? ", once minimized)" : "); not minimized") +
         ": state kept from earlier sequences mattered");
   }
+  // A sanitizer's report (a plug-in built with ASan or UBSan) goes with
+  // the file: its error line, the access and the top frames.
+  AppendSanitizerReport(
+      again.divergence ? again.divergence->backend_failure : d.backend_failure,
+      &repro.comments);
   std::lock_guard<std::mutex> lock(shared.mu);
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
