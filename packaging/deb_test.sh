@@ -40,6 +40,10 @@ needed=$(readelf -d "$build/tools/amc/amc" | sed -n 's/.*Shared library: \[\(.*\
 [ -n "$needed" ] || fail "readelf finds no NEEDED library in amc"
 for so in $needed; do
   lib=$(ldd "$build/tools/amc/amc" | awk -v l="$so" '$1 == l && $2 == "=>" { print $3 }')
+  # The dynamic loader (NEEDED where amc reads glibc's __rseq_offset, which
+  # ld.so exports) is listed by ldd by its path, with no "=>".
+  [ -n "$lib" ] || lib=$(ldd "$build/tools/amc/amc" |
+    awk -v l="/$so" 'substr($1, length($1) - length(l) + 1) == l { print $1 }')
   [ -n "$lib" ] || fail "ldd does not resolve $so"
   owner=""
   for p in "$lib" "$(readlink -f "$lib")" "/usr$lib"; do
