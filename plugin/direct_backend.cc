@@ -83,7 +83,7 @@ class PaddedInput {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     mapped_ = static_cast<uint8_t*>(p);
-    std::memcpy(mapped_, bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(mapped_, bytes.data(), bytes.size());
     data_ = mapped_;
   }
   PaddedInput(const PaddedInput&) = delete;

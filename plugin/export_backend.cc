@@ -100,9 +100,11 @@ void ReadState(amc_map* m, uint8_t* values, uint8_t* mmap_data) {
     return;
   }
   core::MapState s = m->map->ReadState();
-  std::memcpy(values, s.values.data(),
-              std::min<uint64_t>(s.values.size(), values_size));
-  if (mmap_data && s.mmap_data) {
+  if (!s.values.empty()) {
+    std::memcpy(values, s.values.data(),
+                std::min<uint64_t>(s.values.size(), values_size));
+  }
+  if (mmap_data && s.mmap_data && !s.mmap_data->empty()) {
     std::memcpy(mmap_data, s.mmap_data->data(),
                 std::min<uint64_t>(s.mmap_data->size(), region));
   }

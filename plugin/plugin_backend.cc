@@ -608,7 +608,9 @@ class ProxyMap : public core::MapInstance {
     }
     Reader rd(reply.payload);
     std::vector<uint8_t> bytes = rd.Bytes();
-    std::memcpy(out, bytes.data(), std::min<uint64_t>(bytes.size(), length));
+    if (!bytes.empty()) {
+      std::memcpy(out, bytes.data(), std::min<uint64_t>(bytes.size(), length));
+    }
   }
 
   std::vector<uint64_t> StateDigests(core::StatePart part, uint64_t offset,
