@@ -1,5 +1,5 @@
 #!/bin/sh
-# examples/plugin_static_host_test.sh AMC_STATIC HOST DYNAMIC_AMC PLUGIN:
+# examples/plugin_static_host_test.sh AMC_STATIC HOST DYNAMIC_AMC PLUGIN SRC:
 # a statically linked amc runs a plug-in whose runtime needs a dynamic
 # program (the Go example) through the plug-in host (plugin/plugin_host.h):
 #   - HOST (amc-plugin-host) is dynamic and needs no library beyond libc,
@@ -8,12 +8,12 @@
 #   - AMC_STATIC alone in a prefix with no host fails to load PLUGIN, and
 #     the error names the host it looked for and AMC_PLUGIN_HOST;
 #   - the same with HOST at PREFIX/libexec/amc/amc-plugin-host loads it
-#     with no variable set, and scores with `amc conform` exactly what
-#     DYNAMIC_AMC scores;
+#     with no variable set, and scores with `amc conform` (SRC's cases and
+#     corpus linked in as PREFIX/share/amc) exactly what DYNAMIC_AMC scores;
 #   - AMC_PLUGIN_HOST=HOST works from anywhere; naming a missing file is
 #     refused with a message naming it.
 set -eu
-AMC_STATIC=$1 HOST=$2 AMC=$3 PLUGIN=$4
+AMC_STATIC=$1 HOST=$2 AMC=$3 PLUGIN=$4 SRC=$5
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -21,7 +21,7 @@ run() {  # run LOG CMD...: sets $rc, output in LOG (printed)
   log=$1; shift
   echo "+ $*"
   rc=0
-  env -u AMC_PLUGIN_HOST "$@" >"$log" 2>&1 || rc=$?
+  env -u AMC_PLUGIN_HOST -u AMC_DATA_DIR "$@" >"$log" 2>&1 || rc=$?
   cat "$log"
 }
 score() {  # score LOG: the score line of an `amc conform` output
@@ -43,8 +43,9 @@ run "$out/by-hand" "$HOST"
 grep -q "runs a plug-in's child process for amc" "$out/by-hand" || fail "the host does not say what it is"
 
 # A prefix with the static amc and no host.
-mkdir -p "$out/p/bin"
+mkdir -p "$out/p/bin" "$out/p/share/amc"
 cp "$AMC_STATIC" "$out/p/bin/amc"
+ln -s "$SRC/conformance" "$SRC/corpus" "$out/p/share/amc/"
 run "$out/nohost" "$out/p/bin/amc" info --backends "plugin:$PLUGIN"
 [ "$rc" -ne 0 ] || fail "the static amc with no host loaded $PLUGIN (the Go runtime was expected to fail in a static child)"
 grep -qF "no plug-in host at $out/p/bin/../libexec/amc/amc-plugin-host" "$out/nohost" ||
