@@ -27,9 +27,9 @@ done
 if [ "$do_build" = 1 ]; then
   "$src/ci/install-deps.sh"
   (cd "$src" && cmake --preset default >/dev/null &&
-    cmake --build --preset default --target amc amc_static amc_manpage)
+    cmake --build --preset default --target amc amc_static amc_plugin_host amc_manpage)
 fi
-for f in tools/amc/amc tools/amc/amc_static amc.1 CPackConfig.cmake; do
+for f in tools/amc/amc tools/amc/amc_static plugin/amc-plugin-host amc.1 CPackConfig.cmake; do
   [ -e "$build/$f" ] || { echo "ci/package.sh: $build/$f is missing: build first (or drop --no-build)" >&2; exit 1; }
 done
 mkdir -p "$out"

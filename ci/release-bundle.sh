@@ -2,6 +2,9 @@
 # Builds the release bundle amc-<version>-<arch>-linux.tar.gz in one command:
 # one folder amc-<version>-<arch>-linux/ holding
 #   bin/amc                        the static amc (runs on any Linux of that arch)
+#   libexec/amc/amc-plugin-host    the dynamic program bin/amc runs a plug-in's
+#                                  child in (needs glibc and libstdc++ only), so
+#                                  plug-ins with a runtime of their own (Go) load
 #   include/amc/amc_plugin.h       the plug-in interface
 #   share/pkgconfig/amc-plugin.pc  pkg-config (relocatable)
 #   share/cmake/amc/               find_package(amc) (relocatable)
@@ -33,9 +36,9 @@ done
 if [ "$do_build" = 1 ]; then
   "$src/ci/install-deps.sh"
   (cd "$src" && cmake --preset default >/dev/null &&
-    cmake --build --preset default --target amc amc_static amc_manpage)
+    cmake --build --preset default --target amc amc_static amc_plugin_host amc_manpage)
 fi
-for f in tools/amc/amc tools/amc/amc_static amc.1 cmake_install.cmake; do
+for f in tools/amc/amc tools/amc/amc_static plugin/amc-plugin-host amc.1 cmake_install.cmake; do
   [ -e "$build/$f" ] || { echo "ci/release-bundle.sh: $build/$f is missing: build first (or drop --no-build)" >&2; exit 1; }
 done
 version="$("$build/tools/amc/amc_static" --version | sed -n '1s/^amc //p')"

@@ -2,6 +2,9 @@
 # the Debian package (CPack). Included last by the top-level CMakeLists.txt.
 #
 #   bin/amc, bin/amc_static          the tool (the static twin where built)
+#   libexec/amc/amc-plugin-host      the dynamic program the static amc runs
+#                                    a plug-in's child in (plugin/plugin_host.h),
+#                                    found from BIN/../libexec/amc
 #   include/amc/amc_plugin.h         the plug-in interface (plugin/CMakeLists.txt)
 #   share/pkgconfig/amc-plugin.pc    pkg-config: header-only Cflags
 #   share/cmake/amc/amcConfig*.cmake find_package(amc): amc::plugin_header
@@ -19,6 +22,8 @@ include(CMakePackageConfigHelpers)
 install(TARGETS amc RUNTIME DESTINATION bin)
 if(TARGET amc_static)
   install(TARGETS amc_static RUNTIME DESTINATION bin)
+  # The path is fixed: amc finds it relative to itself (kPluginHostRelative).
+  install(TARGETS amc_plugin_host RUNTIME DESTINATION libexec/amc)
 endif()
 
 # The ABI version the header declares, for amcConfig.cmake.

@@ -3,13 +3,15 @@
 #   - ci/release-bundle.sh --no-build makes amc-<version>-<arch>-linux.tar.gz;
 #   - it unpacks into an empty folder as one folder of that name, holding a
 #     static bin/amc (no program interpreter: runs without shared
-#     libraries), the header, pkg-config and CMake files, the cases, the
+#     libraries), its dynamic libexec/amc/amc-plugin-host (needing only
+#     libc, libm, libstdc++ and libgcc_s), the header, pkg-config and CMake files, the cases, the
 #     corpus, the man page, the docs and README.md;
 #   - from another empty folder, HOME elsewhere, AMC_DATA_DIR unset, its
 #     amc prints the version, replays the bundle's cases with no path (and
 #     only them), and `amc conform --backends model,impl` with no path
 #     scores every rule from the bundle's share/amc with none failing;
-#   - each PLUGIN given (the Rust example) loads in the static amc and
+#   - each PLUGIN given (the Rust and Go examples) loads in the static amc
+#     (through the bundle's plug-in host, with no AMC_PLUGIN_HOST set) and
 #     scores what the build tree's dynamic amc scores.
 set -euo pipefail
 src=$1 build=$2
@@ -27,7 +29,7 @@ mkdir "$scratch/empty"
 tar -C "$scratch/empty" -xzf "$tarball"
 [ "$(ls -A "$scratch/empty")" = "$name" ] || fail "the tarball does not hold exactly one folder $name"
 b="$scratch/empty/$name"
-for f in bin/amc include/amc/amc_plugin.h share/pkgconfig/amc-plugin.pc \
+for f in bin/amc libexec/amc/amc-plugin-host include/amc/amc_plugin.h share/pkgconfig/amc-plugin.pc \
   share/cmake/amc/amcConfig.cmake share/man/man1/amc.1 share/doc/amc/README.md \
   share/doc/amc/docs/install.md share/doc/amc/docs/ci-recipe.md share/doc/amc/docs/plugins.md \
   share/amc/corpus/README.md README.md; do
@@ -37,6 +39,15 @@ done
 if readelf -l "$b/bin/amc" | grep -q "program interpreter"; then
   fail "the bundle's amc is not static"
 fi
+host="$b/libexec/amc/amc-plugin-host"
+[ -x "$host" ] || fail "the bundle's amc-plugin-host is not executable"
+readelf -l "$host" | grep -q "program interpreter" || fail "the bundle's amc-plugin-host is not dynamic"
+for lib in $(readelf -d "$host" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+  case "$lib" in
+    libc.so.*|libm.so.*|libstdc++.so.*|libgcc_s.so.*|ld-linux*) ;;
+    *) fail "the bundle's amc-plugin-host needs $lib" ;;
+  esac
+done
 for tree in conformance/cases corpus; do
   want=$(cd "$src/$tree" && find . -name '*.ops' | wc -l)
   got=$(cd "$b/share/amc/$tree" && find . -name '*.ops' | wc -l)

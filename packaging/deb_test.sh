@@ -2,9 +2,10 @@
 # packaging/deb_test.sh SRC BUILD [PLUGIN...]: the Debian package end to end,
 # never touching the real system:
 #   - ci/package.sh --no-build makes amc_<version>_<arch>.deb from BUILD;
-#     its control file has shlibdeps-computed Depends, and it holds the
-#     tool, the static twin, the header, pkg-config and CMake files, the
-#     cases, the corpus and the man page (which renders without warnings
+#     its control file has shlibdeps-computed Depends (covering what amc
+#     and amc-plugin-host link), and it holds the tool, the static twin,
+#     the plug-in host under /usr/libexec/amc, the header, pkg-config and
+#     CMake files, the cases, the corpus and the man page (which renders without warnings
 #     and has a section per command `amc --help` lists);
 #   - dpkg -x unpacks it into a scratch root; from an empty folder, HOME
 #     elsewhere, AMC_DATA_DIR unset: the installed amc and amc_static print
@@ -16,7 +17,8 @@
 #     through find_package(amc) / amc::plugin_header in a CMake project;
 #     the installed `amc conform` scores it as the build tree's amc does;
 #   - each PLUGIN given (the Rust and Go examples) scores the same with the
-#     installed amc as the C plug-in (they implement the same kinds).
+#     installed amc and amc_static (through the installed plug-in host) as
+#     the C plug-in (they implement the same kinds).
 set -euo pipefail
 src=$1 build=$2
 shift 2
@@ -34,28 +36,32 @@ cat "$scratch/control"
 grep -q "^ Package: amc\$" "$scratch/control" || fail "Package is not amc"
 grep -q "^ Version: $version\$" "$scratch/control" || fail "Version is not $version"
 grep -q "^ Depends: .*libc6" "$scratch/control" || fail "Depends lacks libc6 (dpkg-shlibdeps did not run?)"
-# Every shared library amc links directly (its NEEDED entries) comes from
-# a package named in Depends: dpkg-shlibdeps left none out.
-needed=$(readelf -d "$build/tools/amc/amc" | sed -n 's/.*Shared library: \[\(.*\)\]$/\1/p')
-[ -n "$needed" ] || fail "readelf finds no NEEDED library in amc"
-for so in $needed; do
-  lib=$(ldd "$build/tools/amc/amc" | awk -v l="$so" '$1 == l && $2 == "=>" { print $3 }')
-  # The dynamic loader (NEEDED where amc reads glibc's __rseq_offset, which
-  # ld.so exports) is listed by ldd by its path, with no "=>".
-  [ -n "$lib" ] || lib=$(ldd "$build/tools/amc/amc" |
-    awk -v l="/$so" 'substr($1, length($1) - length(l) + 1) == l { print $1 }')
-  [ -n "$lib" ] || fail "ldd does not resolve $so"
-  owner=""
-  for p in "$lib" "$(readlink -f "$lib")" "/usr$lib"; do
-    owner=$(dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) && [ -n "$owner" ] && break
+# Every shared library amc and the plug-in host link directly (their NEEDED
+# entries) comes from a package named in Depends: dpkg-shlibdeps left none
+# out.
+for elf in "$build/tools/amc/amc" "$build/plugin/amc-plugin-host"; do
+  needed=$(readelf -d "$elf" | sed -n 's/.*Shared library: \[\(.*\)\]$/\1/p')
+  [ -n "$needed" ] || fail "readelf finds no NEEDED library in $elf"
+  for so in $needed; do
+    lib=$(ldd "$elf" | awk -v l="$so" '$1 == l && $2 == "=>" { print $3 }')
+    # The dynamic loader (NEEDED where amc reads glibc's __rseq_offset, which
+    # ld.so exports) is listed by ldd by its path, with no "=>".
+    [ -n "$lib" ] || lib=$(ldd "$elf" |
+      awk -v l="/$so" 'substr($1, length($1) - length(l) + 1) == l { print $1 }')
+    [ -n "$lib" ] || fail "ldd does not resolve $so"
+    owner=""
+    for p in "$lib" "$(readlink -f "$lib")" "/usr$lib"; do
+      owner=$(dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) && [ -n "$owner" ] && break
+    done
+    [ -n "$owner" ] || fail "no package owns $lib"
+    sed -n 's/^ Depends: //p' "$scratch/control" | tr ',' '\n' | awk '{ print $1 }' | grep -qxF "$owner" ||
+      fail "$(basename "$elf") needs $so from $owner, which Depends does not name"
   done
-  [ -n "$owner" ] || fail "no package owns $lib"
-  sed -n 's/^ Depends: //p' "$scratch/control" | tr ',' '\n' | awk '{ print $1 }' | grep -qxF "$owner" ||
-    fail "amc needs $so from $owner, which Depends does not name"
 done
 
 dpkg-deb --contents "$deb" | awk '{ print $NF }' | sed 's|^\./|/|' >"$scratch/files"
-for f in /usr/bin/amc /usr/bin/amc_static /usr/include/amc/amc_plugin.h \
+for f in /usr/bin/amc /usr/bin/amc_static /usr/libexec/amc/amc-plugin-host \
+  /usr/include/amc/amc_plugin.h \
   /usr/share/pkgconfig/amc-plugin.pc /usr/share/cmake/amc/amcConfig.cmake \
   /usr/share/cmake/amc/amcConfigVersion.cmake /usr/share/man/man1/amc.1 \
   /usr/share/doc/amc/README.md /usr/share/amc/corpus/README.md; do
@@ -116,8 +122,10 @@ run_away "$prefix/bin/amc" info --backends "plugin:$scratch/cmake-build/librunti
 
 for plugin in "$@"; do
   [ -f "$plugin" ] || fail "$plugin is missing (build it first)"
-  s=$(score "$prefix/bin/amc" "$plugin" "$scratch/lang")
-  echo "installed amc, $(basename "$plugin"): $s"
-  [ "$s" = "$installed_score" ] || fail "$(basename "$plugin") scores '$s', the C plug-in '$installed_score'"
+  for amc in amc amc_static; do
+    s=$(score "$prefix/bin/$amc" "$plugin" "$scratch/lang")
+    echo "installed $amc, $(basename "$plugin"): $s"
+    [ "$s" = "$installed_score" ] || fail "$(basename "$plugin") scores '$s' with $amc, the C plug-in '$installed_score'"
+  done
 done
 echo PASS

@@ -13,12 +13,13 @@ new_scratch() {
 }
 
 # Runs the command from $scratch/cwd with HOME=$scratch/home and no
-# AMC_DATA_DIR / AMC_BACKENDS; output to $scratch/last.log (also printed);
+# AMC_DATA_DIR / AMC_BACKENDS / AMC_PLUGIN_HOST (an installed static amc
+# finds its plug-in host by itself); output to $scratch/last.log (also printed);
 # sets $rc.
 run_away() {
   echo "+ $*"
   rc=0
-  (cd "$scratch/cwd" && env -u AMC_DATA_DIR -u AMC_BACKENDS HOME="$scratch/home" "$@") \
+  (cd "$scratch/cwd" && env -u AMC_DATA_DIR -u AMC_BACKENDS -u AMC_PLUGIN_HOST HOME="$scratch/home" "$@") \
     >"$scratch/last.log" 2>&1 || rc=$?
   cat "$scratch/last.log"
 }

@@ -28,6 +28,7 @@
 #include "core/ops_text.h"
 #include "core/state_digest.h"
 #include "plugin/direct_backend.h"
+#include "plugin/plugin_host.h"
 #include "plugin/sanitizer_runtime.h"
 
 namespace amc::plugin {
@@ -498,6 +499,7 @@ __attribute__((constructor)) void ServeIfExecedPluginChild() {
 // What the child execs with, all built before fork (a forked copy of a
 // multi-threaded process must not allocate).
 struct ExecPlan {
+  ChildProgram program;  // /proc/self/exe or the plug-in host
   std::vector<std::string> strings;
   std::vector<char*> argv;
   std::vector<char*> envp;
@@ -513,6 +515,7 @@ std::string_view EnvName(std::string_view entry) {
 ExecPlan PlanExec(const std::string& path, const core::Environment& env,
                   const std::vector<std::string>& extra_env) {
   ExecPlan plan;
+  plan.program = ChooseChildProgram();
   plan.strings.push_back("amc-plugin-child");
   plan.strings.push_back(std::string(kChildPathVar) + "=" + path);
   plan.strings.push_back(std::string(kChildEnvVar) + "=" +
@@ -646,6 +649,8 @@ class ProxyMap : public core::MapInstance {
 
 }  // namespace
 
+void ServeIfPluginChild() { ServeIfExecedPluginChild(); }
+
 std::unique_ptr<PluginBackend> PluginBackend::Open(
     const std::string& path, const std::optional<core::Environment>& env,
     std::string* error, PluginOptions options) {
@@ -690,6 +695,16 @@ bool PluginBackend::Spawn(std::string* error) {
   }
   fcntl(err_fd, F_SETFL, fcntl(err_fd, F_GETFL) | O_APPEND);
   ExecPlan exec_plan = PlanExec(path_, env_, child_env_);
+  if (!exec_plan.program.error.empty()) {
+    *error = path_ + ": " + exec_plan.program.error;
+    close(sv[0]);
+    close(sv[1]);
+    close(err_fd);
+    return false;
+  }
+  // Appended to a load failure the exec target may explain.
+  const std::string host_note =
+      exec_plan.program.note.empty() ? "" : " [" + exec_plan.program.note + "]";
   fflush(nullptr);  // nothing buffered is written twice
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -716,7 +731,8 @@ bool PluginBackend::Spawn(std::string* error) {
       fcntl(kChildFd, F_SETFD, 0);
     }
     close_range(kChildFd + 1, ~0u, 0);
-    execve("/proc/self/exe", exec_plan.argv.data(), exec_plan.envp.data());
+    execve(exec_plan.program.path.c_str(), exec_plan.argv.data(),
+           exec_plan.envp.data());
     // No /proc: serve from this copy (safe when the parent has one thread).
     ServeChild(kChildFd, path_, env_);
   }
@@ -732,7 +748,7 @@ bool PluginBackend::Spawn(std::string* error) {
                    &death);
     *error = path_ + ": the plug-in's child process failed " + what + " (" +
              core::ErrnoName(err) + "; bound " + std::to_string(bound_ms) +
-             " ms): " + death;
+             " ms): " + death + host_note;
     return false;
   };
   std::string hello;
@@ -750,7 +766,7 @@ bool PluginBackend::Spawn(std::string* error) {
   }
   Reader rd(hello);
   if (!rd.U8()) {
-    *error = rd.Str();
+    *error = rd.Str() + host_note;
     Stop(/*graceful=*/true);
     return false;
   }

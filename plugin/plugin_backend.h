@@ -4,7 +4,8 @@
 // down. `--backends model,plugin:PATH` makes one through the registry.
 //
 // Isolation: one child per backend (fork, then exec of this same program
-// (/proc/self/exe), whose start-up hook sees AMC_PLUGIN_CHILD_* in its
+// (/proc/self/exe), or of the plug-in host a static amc uses
+// (plugin/plugin_host.h), whose start-up hook sees AMC_PLUGIN_CHILD_* in its
 // environment and serves the plug-in instead of running main; the child
 // then dlopens the plug-in; this process never runs plug-in code). The exec
 // matters: a forked copy of a multi-threaded process may inherit locks held
@@ -179,6 +180,12 @@ std::vector<LeftOutKind> LeftOutKinds(
     const std::vector<core::Backend*>& backends);
 // "plugin:libx.so leaves out mmap (no mmap support), ..." or "".
 std::string DescribeLeftOutKinds(const std::vector<LeftOutKind>& left_out);
+
+// In a plug-in child this program was exec'd as (its environment names the
+// plug-in), serves it and never returns; else returns at once. Runs before
+// main in every program that links the loader; the plug-in host's main
+// (plugin/plugin_host_main.cc) calls it too.
+void ServeIfPluginChild();
 
 // For the registry: the path in a "plugin:PATH" backend entry, or nullopt.
 std::optional<std::string> PluginPathOf(const std::string& entry);
