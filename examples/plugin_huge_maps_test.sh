@@ -14,6 +14,10 @@
 #     crashed; its minimized reproducer replays to the same signature.
 set -u
 amc=$1 impl=$2 wrap=$3 out=$4
+# A child reads a 4 GiB state in its first digest request: a sanitizer
+# build on a loaded machine takes longer than the default 10 s per reply.
+# This test is about agreement and findings, not speed.
+export AMC_PLUGIN_TIMEOUT_MS="${AMC_PLUGIN_TIMEOUT_MS:-300000}"
 seed=7 sequences=40
 rm -rf "$out"
 mkdir -p "$out"

@@ -649,8 +649,13 @@ TEST(PluginFaultyExampleTest, NoexistFaultIsCaughtAndMinimizedToOneUpdate) {
 
 TEST(PluginStateTest, AMapPast4GiBIsComparedThroughTheChildInChunks) {
   // 8 * (2^29 + 1) = 2^32 + 8 bytes of values: more than one message may
-  // hold (kMaxFrame), so only chunks and digests cross the socket.
-  auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH);
+  // hold (kMaxFrame), so only chunks and digests cross the socket. The
+  // child's first state request reads the plug-in's whole state (4 GiB of
+  // zeros), which a sanitizer build on a loaded machine does in more than
+  // the default 10 s per reply: this test is about the protocol, not speed.
+  PluginOptions options;
+  options.timeout_ms = 300000;
+  auto b = MustOpen(AMC_TEST_PLUGIN_FULL_PATH, options);
   ASSERT_NE(b, nullptr);
   model::ModelBackend model = Model();
   core::MapSpec spec;
