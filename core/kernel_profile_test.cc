@@ -134,6 +134,9 @@ TEST(KernelProfileTest, Linux510HasItsOwnProfileWithTheOlderRules) {
   EXPECT_FALSE(KernelProfileForRelease("5.13.0").lookup_and_delete_takes_flags);
   EXPECT_TRUE(KernelProfileForRelease("5.14.0").lookup_and_delete_takes_flags);
   EXPECT_FALSE(KernelProfileForRelease("5.19.0").value_size_bounded_by_int_max);
+  EXPECT_FALSE(KernelProfileForRelease("5.10.0-46-cloud-amd64").batch_buffer_kvmalloced);
+  EXPECT_FALSE(KernelProfileForRelease("5.11.0").batch_buffer_kvmalloced);
+  EXPECT_TRUE(KernelProfileForRelease("5.12.0").batch_buffer_kvmalloced);
   EXPECT_TRUE(KernelProfileForRelease("6.1.0-56-cloud-amd64").value_size_bounded_by_int_max);
 }
 
