@@ -208,7 +208,8 @@ struct KernelProfile {
            percpu_array_batch_ops == o.percpu_array_batch_ops &&
            lookup_and_delete_takes_flags == o.lookup_and_delete_takes_flags &&
            value_size_bounded_by_int_max == o.value_size_bounded_by_int_max &&
-           map_cost_charged_to_memlock == o.map_cost_charged_to_memlock;
+           map_cost_charged_to_memlock == o.map_cost_charged_to_memlock &&
+           batch_buffer_kvmalloced == o.batch_buffer_kvmalloced;
   }
 };
 

@@ -74,7 +74,7 @@ TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
   std::string error;
   EXPECT_FALSE(SelectKernelProfile("6.18.0", &error).has_value());
   EXPECT_EQ(error,
-            "unknown kernel profile 'nonsense' (known: 5.10, 5.11-5.12, 5.13, "
+            "unknown kernel profile 'nonsense' (known: 5.10, 5.11, 5.12, 5.13, "
             "5.14-5.19, 6.0-6.1, 6.2-6.4, 6.5, 6.6-6.14, 6.15-6.18, 6.19, "
             "7.0-7.1, 7.2+, or a release such as 7.1)");
   unsetenv("AMC_KERNEL_PROFILE");
