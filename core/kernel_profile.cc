@@ -25,6 +25,7 @@ struct Change {
 const Change kProfileChanges[] = {
     // ---- changes between 5.10 and 6.1 (kernel_profile.h, "5.10") ----
     {V(5, 11), [](KernelProfile& p) { p.map_cost_charged_to_memlock = true; }},
+    {V(5, 12), [](KernelProfile& p) { p.batch_buffer_kvmalloced = false; }},
     {V(5, 13), [](KernelProfile& p) { p.percpu_array_batch_ops = false; }},
     {V(5, 14), [](KernelProfile& p) { p.lookup_and_delete_takes_flags = false; }},
     {V(6, 0), [](KernelProfile& p) { p.value_size_bounded_by_int_max = false; }},

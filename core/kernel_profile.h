@@ -77,6 +77,17 @@ struct KernelProfile {
   // size" (Andrii Nakryiko, bpf-next July 2022: v6.0; release taken from
   // the change's citation, not booted).
   bool value_size_bounded_by_int_max = true;
+  // generic_map_lookup_batch() (kernel/bpf/syscall.c) takes its key + value
+  // buffer with kvmalloc. Before, with kmalloc, which refuses more than
+  // KMALLOC_MAX_SIZE (page size << 10 on x86-64's SLUB): a lookup batch
+  // (count != 0) of a map whose key_size + value_size passes it is ENOMEM
+  // after count is zeroed, though such a value_size (up to
+  // KMALLOC_MAX_SIZE) is accepted at creation. Changed by f0dce1d9b7c8
+  // "bpf: Use kvmalloc for map values in syscall" (Stanislav Fomichev,
+  // v5.12; release taken from the change's citation, not booted; 6.12's
+  // source uses kvmalloc). Observed: ENOMEM on 5.10.0-46 for value_size
+  // 4194301 (corpus/releases/5.10/lookup_batch_kmalloc_max_enomem.ops).
+  bool batch_buffer_kvmalloced = true;
   // Map memory is charged to the memory cgroup. Before, array_map_alloc()
   // charged it with bpf_map_charge_init() (kernel/bpf/syscall.c), which
   // refuses a cost (the struct bpf_array, the element or per-CPU pointer
@@ -197,7 +208,8 @@ struct KernelProfile {
            percpu_array_batch_ops == o.percpu_array_batch_ops &&
            lookup_and_delete_takes_flags == o.lookup_and_delete_takes_flags &&
            value_size_bounded_by_int_max == o.value_size_bounded_by_int_max &&
-           map_cost_charged_to_memlock == o.map_cost_charged_to_memlock;
+           map_cost_charged_to_memlock == o.map_cost_charged_to_memlock &&
+           batch_buffer_kvmalloced == o.batch_buffer_kvmalloced;
   }
 };
 

@@ -74,7 +74,7 @@ TEST(KernelProfileTest, EnvironmentOverrideWinsAndUnknownNamesAreErrors) {
   std::string error;
   EXPECT_FALSE(SelectKernelProfile("6.18.0", &error).has_value());
   EXPECT_EQ(error,
-            "unknown kernel profile 'nonsense' (known: 5.10, 5.11-5.12, 5.13, "
+            "unknown kernel profile 'nonsense' (known: 5.10, 5.11, 5.12, 5.13, "
             "5.14-5.19, 6.0-6.1, 6.2-6.4, 6.5, 6.6-6.14, 6.15-6.18, 6.19, "
             "7.0-7.1, 7.2+, or a release such as 7.1)");
   unsetenv("AMC_KERNEL_PROFILE");
@@ -134,6 +134,9 @@ TEST(KernelProfileTest, Linux510HasItsOwnProfileWithTheOlderRules) {
   EXPECT_FALSE(KernelProfileForRelease("5.13.0").lookup_and_delete_takes_flags);
   EXPECT_TRUE(KernelProfileForRelease("5.14.0").lookup_and_delete_takes_flags);
   EXPECT_FALSE(KernelProfileForRelease("5.19.0").value_size_bounded_by_int_max);
+  EXPECT_FALSE(KernelProfileForRelease("5.10.0-46-cloud-amd64").batch_buffer_kvmalloced);
+  EXPECT_FALSE(KernelProfileForRelease("5.11.0").batch_buffer_kvmalloced);
+  EXPECT_TRUE(KernelProfileForRelease("5.12.0").batch_buffer_kvmalloced);
   EXPECT_TRUE(KernelProfileForRelease("6.1.0-56-cloud-amd64").value_size_bounded_by_int_max);
 }
 

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/coverage.h"
+#include "gen/special_values.h"
 
 namespace amc::gen {
 namespace {
@@ -23,6 +24,50 @@ using core::MapType;
 constexpr uint32_t kNeverGeneratedMapFlags = core::kBpfFTokenFd;
 
 uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+// Whether the current draw takes special values (GenOptions::special_values),
+// set for the length of each public entry point by SpecialScope, so that the
+// helpers below need no options parameter. Off: DrawSpecial draws nothing,
+// and every decoding is as it was before the table.
+thread_local bool t_special_values = false;
+
+class SpecialScope {
+ public:
+  explicit SpecialScope(const GenOptions& o) : saved_(t_special_values) {
+    t_special_values = o.special_values;
+  }
+  ~SpecialScope() { t_special_values = saved_; }
+  SpecialScope(const SpecialScope&) = delete;
+  SpecialScope& operator=(const SpecialScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
+// With GenOptions::special_values, about `percent` in 100 times (the
+// lowest choice is "no", so an exhausted byte source draws none), one of the special table's values for `field`
+// (gen/special_values.h), or a neighbour of it where the entry has them.
+// Entries marked refused_only are skipped unless `refused_ok`.
+template <class C>
+bool DrawSpecial(C& c, SpecialField field, const MapSpec& spec,
+                 const core::Environment& env, uint32_t percent, uint64_t* out,
+                 bool refused_ok = true) {
+  if (!t_special_values || c.Range(0, 99) < 100 - percent) return false;
+  const std::vector<uint32_t>& entries = SpecialEntriesOf(field);
+  const SpecialEntry& e = SpecialTable()[entries[c.Range(0, entries.size() - 1)]];
+  if (e.refused_only && !refused_ok) return false;
+  uint64_t v = SpecialValue(e, spec, env);
+  if (e.neighbours) v += c.Range(0, 2) - 1;
+  *out = v;
+  return true;
+}
+
+// The special values relative to max_entries alone (keys, counts).
+MapSpec OfEntries(uint32_t max_entries) {
+  MapSpec spec;
+  spec.max_entries = max_entries;
+  return spec;
+}
 
 template <class C>
 uint32_t GenValueSize(C& c) {
@@ -89,6 +134,10 @@ template <class C>
 uint32_t GenKey(C& c, uint32_t max_entries) {
   uint64_t roll = c.Range(0, 99);
   uint32_t last = max_entries ? max_entries - 1 : 0;
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kKey, OfEntries(max_entries), {}, 3, &special)) {
+    return static_cast<uint32_t>(special);
+  }
   if (roll < 55) return static_cast<uint32_t>(c.Range(0, last));
   if (roll < 65) return 0;
   if (roll < 75) return last;
@@ -112,7 +161,9 @@ template <class C>
 uint64_t GenCpuFlags(C& c, uint32_t cpus) {
   uint64_t cpu;
   uint64_t roll = c.Range(0, 9);
-  if (roll < 5) {
+  if (DrawSpecial(c, SpecialField::kFlagCpu, MapSpec{}, core::Environment{cpus, 4096, ""}, 15, &cpu)) {
+    cpu &= UINT32_MAX;
+  } else if (roll < 5) {
     cpu = c.Range(0, cpus - 1);
   } else if (roll < 7) {
     cpu = cpus;
@@ -146,6 +197,8 @@ uint64_t GenCpuFlags(C& c, uint32_t cpus) {
 template <class C>
 uint64_t GenUpdateFlags(C& c, uint32_t cpus) {
   uint64_t roll = c.Range(0, 99);
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kUpdateFlags, MapSpec{}, {}, 4, &special)) return special;
   if (roll < 50) return core::kBpfAny;
   if (roll < 65) return core::kBpfNoexist;
   if (roll < 80) return core::kBpfExist;
@@ -160,6 +213,8 @@ uint64_t GenUpdateFlags(C& c, uint32_t cpus) {
 template <class C>
 uint64_t GenReadFlags(C& c, uint32_t cpus) {
   if (c.Percent(80)) return 0;
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kReadFlags, MapSpec{}, {}, 15, &special)) return special;
   return GenUpdateFlags(c, cpus);
 }
 
@@ -176,6 +231,31 @@ uint64_t GenLockAwareFlags(C& c, const MapSpec& spec, bool update,
   if (roll < 88) return core::kBpfFLock | core::kBpfExist;
   if (roll < 94) return core::kBpfFLock | core::kBpfNoexist;
   return core::kBpfFLock | (uint64_t{1} << c.Range(0, 63));
+}
+
+// Batch ops' fields: in_batch, elem_flags and batch.flags, with the
+// special table's values now and then.
+template <class C>
+std::optional<uint32_t> GenInBatch(C& c, uint32_t max_entries) {
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kInBatch, OfEntries(max_entries), {}, 6, &special)) {
+    return static_cast<uint32_t>(special);
+  }
+  return GenOptionalKey(c, max_entries);
+}
+
+template <class C>
+uint64_t GenElemFlags(C& c, const MapSpec& spec, uint32_t cpus) {
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kElemFlags, spec, {}, 5, &special)) return special;
+  return GenLockAwareFlags(c, spec, false, cpus);
+}
+
+template <class C>
+uint64_t GenBatchFlags(C& c, uint32_t cpus) {
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kBatchFlags, MapSpec{}, {}, 2, &special)) return special;
+  return c.Percent(95) ? 0 : GenUpdateFlags(c, cpus);
 }
 
 // Where the bpf_spin_lock goes: mostly 4-aligned inside the value, rarely
@@ -235,6 +315,10 @@ T& Reuse(core::Op* op) {
 template <class C>
 uint32_t GenCount(C& c, uint32_t max_entries) {
   uint64_t roll = c.Range(0, 99);
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kBatchCount, OfEntries(max_entries), {}, 5, &special)) {
+    return static_cast<uint32_t>(special);
+  }
   if (roll < 10) return 0;
   if (roll < 30) return 1;
   if (roll < 45) return max_entries;
@@ -245,6 +329,10 @@ uint32_t GenCount(C& c, uint32_t max_entries) {
 
 template <class C>
 uint32_t GenCpu(C& c, const GenOptions& o) {
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kProgCpu, MapSpec{}, o.env, 3, &special)) {
+    return static_cast<uint32_t>(special);
+  }
   if (c.Percent(5)) return o.env.possible_cpus;  // one past the last
   // The first possible-but-offline CPU (drawn only when there is one, so
   // that sequences of an all-online geometry are as before).
@@ -267,7 +355,10 @@ core::Mmap GenMmap(C& c, const MapSpec& spec, const GenOptions& o) {
   const uint64_t region = std::max<uint64_t>(DataRegion(spec, page), page);
   m.slot = static_cast<uint32_t>(c.Percent(3) ? core::kMappingSlots : c.Range(0, core::kMappingSlots - 1));
   uint64_t roll = c.Range(0, 99);
-  if (roll < 75) {
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kMmapOffset, spec, o.env, 4, &special)) {
+    m.offset = special;
+  } else if (roll < 75) {
     m.offset = 0;
   } else if (roll < 90) {
     m.offset = page * c.Range(0, region / page);
@@ -277,7 +368,9 @@ core::Mmap GenMmap(C& c, const MapSpec& spec, const GenOptions& o) {
     m.offset = page * c.Range(0, 1u << 20);
   }
   roll = c.Range(0, 99);
-  if (roll < 40) {
+  if (DrawSpecial(c, SpecialField::kMmapLength, spec, o.env, 4, &special)) {
+    m.length = special;
+  } else if (roll < 40) {
     m.length = region;
   } else if (roll < 60) {
     m.length = page;
@@ -473,10 +566,30 @@ MapSpec GenSpec(C& c, const GenOptions& o) {
   spec.key_size = 4;
   static constexpr uint32_t kOddKeySizes[] = {0, 1, 2, 3, 5, 8, 16};
   if (c.Percent(3)) spec.key_size = c.Pick(kOddKeySizes);
+  uint64_t special;
+  if (DrawSpecial(c, SpecialField::kKeySize, spec, o.env, 3, &special)) {
+    spec.key_size = static_cast<uint32_t>(special);
+  }
   spec.value_size = GenValueSize(c);
+  if (DrawSpecial(c, SpecialField::kValueSize, spec, o.env, 8, &special)) {
+    spec.value_size = static_cast<uint32_t>(special);
+  }
   spec.max_entries = GenMaxEntries(c, spec, o);
+  // Large max_entries only where the map is refused before allocating.
+  if (DrawSpecial(c, SpecialField::kMaxEntries, spec, o.env, 5, &special,
+                  RefusedBeforeAllocation(spec))) {
+    spec.max_entries = static_cast<uint32_t>(special);
+  }
   spec.map_flags = GenMapFlags(c, spec);
+  if (DrawSpecial(c, SpecialField::kMapFlags, spec, o.env, 5, &special)) {
+    spec.map_flags = (spec.map_flags | static_cast<uint32_t>(special)) &
+                     ~kNeverGeneratedMapFlags;
+  }
   spec.numa_node = c.Percent(4) ? static_cast<uint32_t>(c.Range(1, 8)) : 0;
+  if (DrawSpecial(c, SpecialField::kNumaNode, spec, o.env, 5, &special)) {
+    spec.numa_node = static_cast<uint32_t>(special);
+    spec.map_flags |= core::kBpfFNumaNode;
+  }
   // A bpf_spin_lock in the value, for about one spec in ten. Drawn last, and
   // the lowest choice is "none", so an exhausted byte source decodes specs
   // as before. ARRAY mostly (a PERCPU_ARRAY spec stays one now and then, for
@@ -509,6 +622,16 @@ MapSpec GenSpec(C& c, const GenOptions& o) {
     }
   }
   spec.map_flags &= ~o.excluded_map_flags;
+  // A special value_size whose map would be large (INT_MAX, KMALLOC_MAX_SIZE
+  // and their neighbours): kept only where the kernel refuses the spec
+  // before allocating; otherwise the key size makes it refused (EINVAL in
+  // the same array_map_alloc_check test), so no backend allocates it.
+  const uint64_t cpus =
+      spec.type == MapType::kPercpuArray ? std::max<uint32_t>(o.env.possible_cpus, 1) : 1;
+  if (!RefusedBeforeAllocation(spec) &&
+      RoundUp8(spec.value_size) * cpus * spec.max_entries > 2 * o.max_map_bytes) {
+    spec.key_size = 8;
+  }
   return spec;
 }
 
@@ -587,12 +710,12 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       *op = core::GetNextKey{GenOptionalKey(c, n)};
       return;
     case K::kLookupBatch:
-      *op = core::LookupBatch{GenOptionalKey(c, n), GenCount(c, n),
-                              GenLockAwareFlags(c, spec, false, cpus), c.Percent(95) ? 0 : GenUpdateFlags(c, cpus)};
+      *op = core::LookupBatch{GenInBatch(c, n), GenCount(c, n),
+                              GenElemFlags(c, spec, cpus), GenBatchFlags(c, cpus)};
       return;
     case K::kLookupAndDeleteBatch:
-      *op = core::LookupAndDeleteBatch{GenOptionalKey(c, n), GenCount(c, n),
-                                       GenLockAwareFlags(c, spec, false, cpus), 0};
+      *op = core::LookupAndDeleteBatch{GenInBatch(c, n), GenCount(c, n),
+                                       GenElemFlags(c, spec, cpus), 0};
       return;
     case K::kUpdateBatch: {
       auto& b = Reuse<core::UpdateBatch>(op);
@@ -608,8 +731,8 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       } else {
         b.values.clear();
       }
-      b.elem_flags = GenLockAwareFlags(c, spec, false, cpus);
-      b.flags = c.Percent(95) ? 0 : GenUpdateFlags(c, cpus);
+      b.elem_flags = GenElemFlags(c, spec, cpus);
+      b.flags = GenBatchFlags(c, cpus);
       if (b.values.size() > fit(b.elem_flags) * count) {
         b.values.resize(fit(b.elem_flags) * count);
       }
@@ -666,7 +789,10 @@ void GenerateOfKind(C& c, const MapSpec& spec, const GenOptions& o,
       return;
     case K::kProgAtomicAdd: {
       uint32_t words = spec.value_size / 8;
-      uint32_t offset = words > 0 && c.Percent(92)
+      uint64_t special;
+      uint32_t offset = DrawSpecial(c, SpecialField::kAtomicOffset, spec, o.env, 5, &special)
+                            ? static_cast<uint32_t>(special)
+                        : words > 0 && c.Percent(92)
                             ? 8 * static_cast<uint32_t>(c.Range(0, words - 1))
                             : static_cast<uint32_t>(c.Range(0, spec.value_size + 8));
       uint64_t delta = c.Percent(70) ? c.Range(1, 16) : c.Range(0, UINT64_MAX);
@@ -690,11 +816,13 @@ decltype(auto) WithConcreteChooser(Chooser& c, F&& f) {
 }  // namespace
 
 MapSpec GenerateSpec(Chooser& c, const GenOptions& o) {
+  SpecialScope special(o);
   return WithConcreteChooser(c, [&](auto& chooser) { return GenSpec(chooser, o); });
 }
 
 void GenerateOpInto(Chooser& c, const MapSpec& spec, const GenOptions& o,
                     core::Op* op) {
+  SpecialScope special(o);
   WithConcreteChooser(c, [&](auto& chooser) {
     GenerateOfKind(chooser, spec, o, DrawKind(chooser, KindTable(o.kinds)), op);
     if (IsHuge(spec, o)) AimAtWrap(chooser, spec, o, op);
@@ -717,6 +845,7 @@ SequenceDecoder::SequenceDecoder(Chooser& c, const GenOptions& o)
 
 const core::Op& SequenceDecoder::Next() {
   ++drawn_;
+  SpecialScope special(o_);
   if (bytes_ != nullptr) return NextFrom(*bytes_);
   return NextFrom(c_);
 }

@@ -11,9 +11,11 @@
 //
 // Invariant: whatever the Chooser returns, the sequence stays bounded: at most
 // GenOptions::max_ops ops, and every map the generator could ask the kernel
-// to allocate stays within GenOptions::max_map_bytes (huge sizes appear only
-// where creation is refused before allocating: value_size > INT_MAX, and
-// with GenOptions::huge_maps, whose maps are sparse in every backend).
+// to allocate stays within GenOptions::max_map_bytes, or twice that for the
+// large value sizes of the special-value table (gen/special_values.h: huge
+// sizes appear only where creation is refused before allocating:
+// value_size > INT_MAX, max_entries near 2^31 on refused specs, and with
+// GenOptions::huge_maps, whose maps are sparse in every backend).
 #ifndef AMC_GEN_GENERATOR_H_
 #define AMC_GEN_GENERATOR_H_
 
@@ -54,6 +56,11 @@ struct GenOptions {
   // (it sits them out: --kernel-map-limit). Off: no draw changes.
   bool huge_maps = false;
   uint32_t huge_map_percent = 20;
+  // The special-value table (gen/special_values.h): each field now and then
+  // takes one of the values the kernel compares it with, or a neighbour
+  // (`amc run` turns it on). Off: no draw changes, so fuzzer inputs and
+  // seed corpora keep their decoding.
+  bool special_values = false;
 };
 
 core::MapSpec GenerateSpec(Chooser& c, const GenOptions& options);

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "core/ops_text.h"
+#include "gen/special_values.h"
 
 namespace amc::gen {
 namespace {
@@ -32,8 +33,10 @@ TEST(GeneratorTest, ThousandsOfSequencesStayBoundedAndCoverEveryKind) {
     ASSERT_LE(seq.steps.size(), o.max_ops);
     if (seq.spec.value_size > INT_MAX) {
       ++huge_value;
-    } else {
-      ASSERT_LE(StorageBytes(seq.spec, o), o.max_map_bytes) << core::PrintSpec(seq.spec);
+    } else if (!RefusedBeforeAllocation(seq.spec)) {
+      // Twice the bound for the special table's large value sizes
+      // (KMALLOC_MAX_SIZE + 1 in one entry).
+      ASSERT_LE(StorageBytes(seq.spec, o), 2 * o.max_map_bytes) << core::PrintSpec(seq.spec);
     }
     ASSERT_EQ(seq.spec.map_flags & core::kBpfFTokenFd, 0u);
     if (seq.spec.type == core::MapType::kPercpuArray) ++percpu;

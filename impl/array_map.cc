@@ -631,6 +631,7 @@ int ArrayMap::Create(const MapAttr& attr, const Options& options,
   map->percpu_update_writes_padding_ = options.percpu_update_writes_padding;
   map->percpu_array_batch_ops_ = options.percpu_array_batch_ops;
   map->lookup_and_delete_takes_flags_ = options.lookup_and_delete_takes_flags;
+  map->batch_buffer_kvmalloced_ = options.batch_buffer_kvmalloced;
   // A folded slot (possible_cpus below this machine's) is shared by two
   // CPUs, which the restartable sequence does not make exact.
   map->rseq_add_ = percpu && options.percpu_add == PercpuAdd::kRseq &&
@@ -1121,6 +1122,12 @@ int MapFd::LookupBatch(const uint32_t* in_batch, uint32_t* out_batch,
   if (int err = map_->CheckOpFlags(elem_flags, kFLock | kFCpu)) return err;
   const uint32_t max = *count;
   if (max == 0) return 0;
+  if (!map_->batch_buffer_kvmalloced_ &&
+      uint64_t{map_->attr_.key_size} + map_->attr_.value_size >
+          map_->page_size_ << 10) {
+    *count = 0;
+    return ENOMEM;
+  }
   // The walk get-next-key would make, in closed form: from the key after
   // in_batch (0 for none or one out of range) up to count keys; ENOENT when
   // the end came first.

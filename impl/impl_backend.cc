@@ -173,7 +173,9 @@ class ImplMap : public core::MapInstance {
     // Errors found before the walk leave count alone and copy nothing.
     const bool walked = r.err == 0 || r.err == ENOENT;
     if (!walked) {
-      r.count = count;
+      // ENOMEM (the kmalloc'ed buffer before 5.12) comes after count is
+      // zeroed; earlier errors leave it alone.
+      r.count = r.err == ENOMEM ? walk_count : count;
       buffers_.KeepBytes(std::move(values));
       return r;
     }
@@ -422,6 +424,7 @@ core::CreateResult ImplBackend::Create(const core::MapSpec& spec) {
   options.percpu_array_batch_ops = profile_.percpu_array_batch_ops;
   options.lookup_and_delete_takes_flags = profile_.lookup_and_delete_takes_flags;
   options.value_size_bounded_by_int_max = profile_.value_size_bounded_by_int_max;
+  options.batch_buffer_kvmalloced = profile_.batch_buffer_kvmalloced;
   options.map_cost_charged_to_memlock = profile_.map_cost_charged_to_memlock;
   // ImplMap unmaps its mappings before the map goes (~ImplMap).
   options.recycle_memfd = true;

@@ -550,6 +550,18 @@ class ModelMap : public core::MapInstance {
     r.keys.emplace();
     r.value.emplace();
     if (count == 0) return r;
+    // Before 5.12 the key + value buffer is kmalloc'ed after count is
+    // zeroed: past KMALLOC_MAX_SIZE (page size << 10) it is ENOMEM
+    // (kernel_profile.h batch_buffer_kvmalloced). Recorded on 5.10:
+    // corpus/releases/5.10/lookup_batch_kmalloc_max_enomem.ops.
+    if (!profile_.batch_buffer_kvmalloced &&
+        uint64_t{spec_.key_size} + value_size >
+            uint64_t{env_.page_size} << 10) {
+      Result nomem;
+      nomem.err = ENOMEM;
+      nomem.count = 0;
+      return nomem;
+    }
     // The walk visits the keys after in_batch (all of them when in_batch is
     // NULL or past the end; see NextKey) once each: at most this many.
     const uint64_t after =

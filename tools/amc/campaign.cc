@@ -17,6 +17,7 @@
 #include "core/ops_text.h"
 #include "gen/chooser.h"
 #include "gen/minimize.h"
+#include "gen/special_values.h"
 #include "tools/amc/report.h"
 #include "tools/amc/timed_backend.h"
 
@@ -76,6 +77,7 @@ struct WorkerResult {
   std::vector<HarnessErrorRecord> harness_errors;
   std::map<uint64_t, CaseBlock> blocks;  // by first index
   std::vector<uint64_t> by_geometry;
+  std::vector<bool> special_hits;  // gen::SpecialTable() entries drawn
 };
 
 // A summary cut to a line's worth: a generated batch lookup can print a
@@ -349,6 +351,8 @@ void Worker(Shared& shared, WorkerResult& out) {
     Clock::time_point t0 = Clock::now();
     try {
       seq = CampaignSequence(plan, options.seed, index);
+      gen::MarkSpecialValues(seq, CampaignGeometry(plan, index),
+                             &out.special_hits);
       outcome = core::RunDifferential(seq, ptrs);
     } catch (const std::bad_alloc&) {
       // Generating the sequence ran out of memory (RunDifferential turns
@@ -623,6 +627,10 @@ CampaignResult RunCampaign(const CampaignPlan& plan,
       result.sequences_by_geometry[g] += w.by_geometry[g];
     for (size_t k = 0; k < core::kOpKindCount; ++k)
       result.ops_by_kind[k] += w.ops_by_kind[k];
+    result.special_hits.resize(gen::SpecialTable().size());
+    for (size_t i = 0; i < w.special_hits.size(); ++i) {
+      if (w.special_hits[i]) result.special_hits[i] = true;
+    }
     for (auto& d : w.divergences) result.divergences.push_back(std::move(d));
     for (auto& h : w.harness_errors) {
       result.harness_error_records.push_back(std::move(h));

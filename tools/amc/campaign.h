@@ -208,6 +208,9 @@ struct CampaignResult {
   std::vector<CaseBlock> case_blocks;  // by first index (collect_cases)
   // Sequences run per plan.geometries entry (empty without geometries).
   std::vector<uint64_t> sequences_by_geometry;
+  // Which entries of the special-value table (gen/special_values.h) the
+  // generated sequences held, by table index.
+  std::vector<bool> special_hits;
 };
 
 CampaignResult RunCampaign(const CampaignPlan& plan,

@@ -1,6 +1,7 @@
 // tools/amc/run_command.cc: `amc run`, the differential campaign.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -11,6 +12,7 @@
 
 #include "core/kernel_profile.h"
 #include "core/ops_text.h"
+#include "gen/special_values.h"
 #include "tools/amc/args.h"
 #include "tools/amc/campaign.h"
 #include "tools/amc/cli_util.h"
@@ -86,6 +88,11 @@ options:
                        no 4 GiB of memory; the kernel sits such maps out
                        (--kernel-map-limit). Off by default: a default run's
                        sequences stay as they were for every seed
+  --no-special-values  do not draw the special-value table's edges
+                       (gen/special_values.h: the constants the kernel
+                       compares each field with, and their neighbours; on
+                       by default, the summary says how many were drawn)
+  --verbose            also list the special values no sequence drew
   --help               this text
 
 Without --possible-cpus, a campaign without the kernel among its backends
@@ -183,6 +190,8 @@ int RunCommand(int argc, char** argv) {
                                   {"page-size"},
                                   {"allow-missing", false},
                                   {"huge-maps", false},
+                                  {"no-special-values", false},
+                                  {"verbose", false},
                                   {"help", false}});
   if (!error.empty()) return UsageError("run", error);
   if (args.Has("help")) {
@@ -310,6 +319,7 @@ int RunCommand(int argc, char** argv) {
   }
   CampaignPlan plan = PlanCampaign(selection, max_ops ? *max_ops : 32);
   plan.gen.huge_maps = args.Has("huge-maps");
+  plan.gen.special_values = !args.Has("no-special-values");
   // With AMC_REQUIRE_KERNEL=1, op kinds the kernel cannot run (program ops
   // before Linux 5.14) are a failure, not a quiet gap.
   for (const auto& b : selection.available) {
@@ -452,6 +462,23 @@ int RunCommand(int argc, char** argv) {
                     std::to_string(result.ops_by_kind[k])});
   }
   std::printf("ops by kind:\n%s", FormatTable(rows).c_str());
+  {
+    const size_t total = gen::SpecialTable().size();
+    size_t drawn = 0;
+    std::string missing;
+    for (size_t i = 0; i < total; ++i) {
+      if (i < result.special_hits.size() && result.special_hits[i]) {
+        ++drawn;
+      } else {
+        missing += "  " + gen::DescribeSpecial(i) + "\n";
+      }
+    }
+    std::printf("special values drawn: %zu of %zu%s\n", drawn, total,
+                plan.gen.special_values ? "" : " (--no-special-values)");
+    if (args.Has("verbose") && !missing.empty()) {
+      std::printf("special values not drawn:\n%s", missing.c_str());
+    }
+  }
   if (plan.geometries.empty()) {
     std::printf("geometries: %s\n", geometry_list.c_str());
   } else {
@@ -705,6 +732,10 @@ int RunCommand(int argc, char** argv) {
             .Bool("interrupted", g_stop.load())
             .Raw("backends", backends.Done())
             .Raw("ops_by_kind", kinds.Done())
+            .Int("special_values_drawn",
+                 std::count(result.special_hits.begin(),
+                            result.special_hits.end(), true))
+            .Int("special_values_total", gen::SpecialTable().size())
             .Raw("geometries", geometries.Done())
             .Raw("unavailable", unavail.Done())
             .Raw("left_out_kinds", left_out.Done())

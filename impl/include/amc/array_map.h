@@ -252,6 +252,10 @@ struct Options {
   // value_size is bounded by INT_MAX; when false by the page size << 10
   // (KMALLOC_MAX_SIZE, before 6.0).
   bool value_size_bounded_by_int_max = true;
+  // When false (before 5.12), a lookup batch of count != 0 whose key_size +
+  // value_size passes the page size << 10 (KMALLOC_MAX_SIZE) is ENOMEM
+  // with count 0.
+  bool batch_buffer_kvmalloced = true;
   // When true (before 5.11), a map whose cost reaches U32_MAX - page size
   // bytes is E2BIG before anything is allocated.
   bool map_cost_charged_to_memlock = false;
@@ -774,6 +778,7 @@ class ArrayMap {
   bool percpu_update_writes_padding_ = false;  // Options::percpu_update_...
   bool percpu_array_batch_ops_ = true;
   bool lookup_and_delete_takes_flags_ = true;
+  bool batch_buffer_kvmalloced_ = true;
   bool recycle_memfd_ = false;  // Options::recycle_memfd
   bool mapping_views_ = false;  // Options::mapping_views
   bool rseq_add_ = false;       // see rseq_add()
