@@ -19,33 +19,12 @@
 #   --out DIR         where the tarball goes (default: the build folder)
 # Prints the path of the tarball on its last line.
 set -euo pipefail
-src="$(cd "$(dirname "$0")/.." && pwd)"
-build="$src/build/default"
-out=""
-do_build=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --no-build) do_build=0 ;;
-    --build-dir) build="$(cd "$2" && pwd)"; shift ;;
-    --out) out="$2"; shift ;;
-    *) echo "usage: ci/release-bundle.sh [--no-build] [--build-dir DIR] [--out DIR]" >&2; exit 2 ;;
-  esac
-  shift
-done
-[ -n "$out" ] || out="$build"
-if [ "$do_build" = 1 ]; then
-  "$src/ci/install-deps.sh"
-  (cd "$src" && cmake --preset default >/dev/null &&
-    cmake --build --preset default --target amc amc_static amc_plugin_host amc_manpage)
-fi
-for f in tools/amc/amc tools/amc/amc_static plugin/amc-plugin-host amc.1 cmake_install.cmake; do
-  [ -e "$build/$f" ] || { echo "ci/release-bundle.sh: $build/$f is missing: build first (or drop --no-build)" >&2; exit 1; }
-done
+self=release-bundle.sh
+needs="tools/amc/amc tools/amc/amc_static plugin/amc-plugin-host amc.1 cmake_install.cmake"
+. "$(dirname "$0")/release-common.sh"
 version="$("$build/tools/amc/amc_static" --version | sed -n '1s/^amc //p')"
 [ -n "$version" ] || { echo "ci/release-bundle.sh: no version from amc_static --version" >&2; exit 1; }
 name="amc-$version-$(uname -m)-linux"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
 work="$(mktemp -d "$out/.bundle.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/$name"
