@@ -49,7 +49,7 @@
 // carry errnos exactly as the kernel returned them, positive. A failure of
 // the harness's own calls (its fds, its read-backs, its scratch maps, a
 // capability it needs) is thrown as core::HarnessError, never returned as a
-// result (kernel_calls.h says which call's errnos are which).
+// result (kernel_backend.cc says which call's errnos are which).
 #ifndef AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 #define AMC_ORACLE_KERNEL_KERNEL_BACKEND_H_
 
@@ -155,9 +155,7 @@ std::optional<uint64_t> KernelMapLimitFromEnvironment(std::string* error);
 // Parses "67108864", "64M", "1G", "512K".
 std::optional<uint64_t> ParseByteCount(const std::string& text);
 
-namespace internal {
-class KernelPool;  // the cache of maps and programs (kernel_map.h)
-}  // namespace internal
+class KernelPool;  // the cache of maps and programs (kernel_backend.cc)
 
 class KernelBackend : public core::Backend {
  public:
@@ -198,7 +196,7 @@ class KernelBackend : public core::Backend {
  private:
   core::Environment env_;
   uint64_t map_limit_ = kDefaultKernelMapLimit;
-  std::shared_ptr<internal::KernelPool> pool_;
+  std::shared_ptr<KernelPool> pool_;
   mutable std::once_flag facts_once_;
   mutable ProbeFacts facts_;
 };
