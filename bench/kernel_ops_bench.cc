@@ -4,9 +4,8 @@
 // (counter `x_raw`: oracle time / raw time; `raw_ns`: the raw call's time).
 // Times are wall-clock (UseRealTime), like the ratio's own measurements.
 // Program ops have no raw bpf() equivalent of their own: their baseline is a
-// raw BPF_MAP_LOOKUP_ELEM (they cost a test run on the op's CPU, the read of
-// the program's report and a scratch-map syscall; on a map with a
-// bpf_spin_lock, two affinity changes instead of the report).
+// raw BPF_MAP_LOOKUP_ELEM (they cost a test run, two affinity changes and a
+// scratch-map syscall).
 #include <benchmark/benchmark.h>
 #include <linux/bpf.h>
 #include <sys/mman.h>

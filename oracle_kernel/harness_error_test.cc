@@ -84,12 +84,8 @@ TEST(KernelHarnessErrorTest, NoDescriptorForTheReadBackFdIsAHarnessError) {
   REQUIRE_KERNEL(kernel);
   LowFdLimit limit;
   FdHog hog(1);  // room for the map, none for its read-write fd
-  // A write-only creation fd: the state is read back through an fd by id
-  // (a read-write creation fd serves as its own).
-  core::MapSpec spec = TwoEntryArray();
-  spec.map_flags = core::kBpfFWronly;
   try {
-    kernel.Create(spec);
+    kernel.Create(TwoEntryArray());
     ADD_FAILURE() << "no harness error";
   } catch (const core::HarnessError& e) {
     EXPECT_NE(std::string(e.what()).find("BPF_MAP_GET_FD_BY_ID gave EMFILE"),

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -30,7 +29,7 @@
 #include "core/harness_error.h"
 #include "core/kernel_profile.h"
 #include "core/mapping_table.h"
-#include "oracle_kernel/programs.h"
+#include "oracle_kernel/array_ops_bpf.h"  // kArrayOpsBpf, generated
 
 namespace amc::oracle_kernel {
 namespace {
@@ -200,16 +199,57 @@ int CreateMap(const MapSpec& spec, const std::string& name) {
   return fd < 0 ? -err : static_cast<int>(fd);
 }
 
-// ---- programs (programs.h) ----
+// ---- programs ----
+
+enum ProgKind : int {
+  kLookupProg,
+  kLookupPercpuProg,
+  kUpdateProg,
+  kDeleteProg,
+  kAtomicAddProg,
+  kProgKinds
+};
+const char* const kProgNames[kProgKinds] = {"prog_lookup", "prog_lookup_percpu",
+                                            "prog_update", "prog_delete",
+                                            "prog_atomic_add"};
+
+// Sets `const volatile __u32` variables of the object's .rodata before
+// load, found by name through the object's BTF. 0 or -errno.
+int SetRodata(bpf_object* obj, bpf_map* map,
+              const std::map<std::string, uint32_t>& values) {
+  const struct btf* btf = bpf_object__btf(obj);
+  if (!btf) return -ENOENT;
+  int sec = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+  if (sec < 0) return -ENOENT;
+  const struct btf_type* t = btf__type_by_id(btf, sec);
+  size_t size = 0;
+  const void* data = bpf_map__initial_value(map, &size);
+  if (!data) return -ENOENT;
+  Bytes copy(static_cast<const uint8_t*>(data),
+             static_cast<const uint8_t*>(data) + size);
+  size_t found = 0;
+  const struct btf_var_secinfo* vars = btf_var_secinfos(t);
+  for (int i = 0; i < btf_vlen(t); ++i) {
+    const struct btf_type* var = btf__type_by_id(btf, vars[i].type);
+    auto it = values.find(btf__name_by_offset(btf, var->name_off));
+    if (it == values.end()) continue;
+    if (vars[i].size != sizeof(uint32_t) ||
+        vars[i].offset + sizeof(uint32_t) > size) {
+      return -EINVAL;
+    }
+    std::memcpy(copy.data() + vars[i].offset, &it->second, sizeof(uint32_t));
+    ++found;
+  }
+  if (found != values.size()) return -ENOENT;
+  return bpf_map__set_initial_value(map, copy.data(), copy.size());
+}
 
 struct LoadedProgram {
   bool tried = false;
   int err = 0;  // the load's errno
-  Fd fd;
-  ProgFace face = ProgFace::kSyscall;
+  bpf_object* obj = nullptr;
+  int fd = -1;  // owned by obj
 };
-constexpr int Index(ProgKind kind) { return static_cast<int>(kind); }
-constexpr int Index(ProgFace face) { return static_cast<int>(face); }
 
 }  // namespace
 
@@ -218,24 +258,24 @@ constexpr int Index(ProgFace face) { return static_cast<int>(face); }
 struct KernelMapHandle {
   MapSpec spec;
   Fd fd;     // the creation fd: its mode follows BPF_F_RDONLY / BPF_F_WRONLY
-  // A read-write fd by id (BPF_MAP_GET_FD_BY_ID, open_flags 0) when the
-  // creation fd is not one (BPF_F_RDONLY / BPF_F_WRONLY); else unset.
-  Fd rw_fd;
-  int rw() const { return rw_fd.valid() ? rw_fd.get() : fd.get(); }
+  Fd rw_fd;  // read-write fd by id (BPF_MAP_GET_FD_BY_ID, open_flags 0)
   Fd in_fd, out_fd;  // one-entry ARRAY scratch maps for program values
-  std::shared_ptr<Fd> res;  // the pool's ProgReport map, for kOnCpu programs
-  std::array<std::array<LoadedProgram, kProgKinds>, 2> progs;  // by face
-  // prog_atomic_add, one per offset (the offset is a load-time constant)
-  // and face.
-  std::map<std::pair<uint32_t, int>, LoadedProgram> atomic_by_offset;
+  std::array<LoadedProgram, kProgKinds> progs;
+  // prog_atomic_add, one per offset (the offset is a load-time constant).
+  std::map<uint32_t, LoadedProgram> atomic_by_offset;
   bool frozen = false;
 
   KernelMapHandle() = default;
   KernelMapHandle(const KernelMapHandle&) = delete;
   KernelMapHandle& operator=(const KernelMapHandle&) = delete;
+  ~KernelMapHandle() { DropPrograms(); }
   void DropPrograms() {
-    for (auto& face : progs) {
-      for (auto& p : face) p = LoadedProgram{};
+    for (auto& p : progs) {
+      if (p.obj) bpf_object__close(p.obj);
+      p = LoadedProgram{};
+    }
+    for (auto& [offset, p] : atomic_by_offset) {
+      if (p.obj) bpf_object__close(p.obj);
     }
     atomic_by_offset.clear();
   }
@@ -258,62 +298,19 @@ class KernelPool {
     return nullptr;
   }
   void Give(std::unique_ptr<KernelMapHandle> h) {
+    if (h->frozen) return;  // cannot be reset: destroyed here
     std::unique_ptr<KernelMapHandle> evicted;
     std::lock_guard<std::mutex> lock(mu_);
-    if (h->frozen) {  // cannot be reset: destroyed here
-      KeepScratch(h.get());
-      return;
-    }
     idle_.push_front(std::move(h));
     if (idle_.size() > capacity_) {
       evicted = std::move(idle_.back());
       idle_.pop_back();
-      KeepScratch(evicted.get());
     }
-  }
-  // A pair of scratch maps for programs on maps of `value_size`, from a
-  // destroyed map; false when none is idle.
-  bool TakeScratch(uint32_t value_size, Fd* in, Fd* out) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = scratch_.find(value_size);
-    if (it == scratch_.end()) return false;
-    *in = std::move(it->second.first);
-    *out = std::move(it->second.second);
-    scratch_.erase(it);
-    return true;
   }
   void Drop() {
     std::list<std::unique_ptr<KernelMapHandle>> gone;
-    std::multimap<uint32_t, std::pair<Fd, Fd>> scratch;
-    std::shared_ptr<Fd> res;
     std::lock_guard<std::mutex> lock(mu_);
     gone.swap(idle_);
-    scratch.swap(scratch_);
-    res.swap(res_);
-  }
-  // Whether program ops run as kOnCpu programs where the verifier takes
-  // them (set from the probe: ProbeFacts::on_cpu_err).
-  void SetOnCpu(bool on) { on_cpu_.store(on, std::memory_order_relaxed); }
-  bool OnCpu() const { return on_cpu_.load(std::memory_order_relaxed); }
-  // The ProgReport map the kOnCpu programs of this backend report into
-  // (made on first use; shared by the maps whose programs refer to it, so
-  // it lives while any of them does); null with `*err` set when creating it
-  // failed.
-  std::shared_ptr<Fd> Res(int* err) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!res_) {
-      MapSpec s;
-      s.type = MapType::kArray;
-      s.value_size = sizeof(ProgReport);
-      s.max_entries = 1;
-      int fd = CreateMap(s, KernelBackend::MapName());
-      if (fd < 0) {
-        *err = -fd;
-        return nullptr;
-      }
-      res_ = std::make_shared<Fd>(fd);
-    }
-    return res_;
   }
   KernelStats stats() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -328,23 +325,7 @@ class KernelPool {
  private:
   std::mutex mu_;
   size_t capacity_;
-  // Keeps the scratch maps of a map being destroyed (mu_ held). They hold
-  // nothing a later program reads before writing it (`in` is written
-  // before every prog_update, `out` read only after a lookup wrote it), so
-  // any map of the same value_size may use them.
-  void KeepScratch(KernelMapHandle* h) {
-    if (!h->in_fd.valid() || !h->out_fd.valid()) return;
-    if (scratch_.size() >= kMaxIdleScratch) return;
-    scratch_.emplace(h->spec.value_size,
-                     std::make_pair(std::move(h->in_fd), std::move(h->out_fd)));
-  }
-  static constexpr size_t kMaxIdleScratch = 8;
-
   std::list<std::unique_ptr<KernelMapHandle>> idle_;
-  // Idle scratch map pairs (`in`, `out`) by value_size.
-  std::multimap<uint32_t, std::pair<Fd, Fd>> scratch_;
-  std::shared_ptr<Fd> res_;
-  std::atomic<bool> on_cpu_{false};
   KernelStats stats_;
 };
 
@@ -427,10 +408,8 @@ Result BatchLookupLike(int cmd, int fd, const MapSpec& spec,
   if (b.out_batch != 0xffffffff) r.out_batch = b.out_batch;
   if (r.err == 0 || r.err == ENOENT) {
     uint64_t n = std::min<uint64_t>(attr.batch.count, room);
-    b.keys.resize(n);
-    b.values.resize(n * vs);  // values are packed vs apart: no copy
-    r.keys = std::move(b.keys);
-    r.value = std::move(b.values);
+    r.keys.emplace(b.keys.begin(), b.keys.begin() + n);
+    r.value.emplace(b.values.begin(), b.values.begin() + n * vs);
   }
   return r;
 }
@@ -443,7 +422,7 @@ core::MapState ReadHandleState(const KernelMapHandle& h,
   core::MapState state;
   const MapSpec& spec = h.spec;
   uint64_t vs = core::SyscallValueSize(spec, env);
-  Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, h.rw(), spec, env,
+  Result all = BatchLookupLike(BPF_MAP_LOOKUP_BATCH, h.rw_fd.get(), spec, env,
                                std::nullopt, spec.max_entries, 0, 0);
   if ((all.err == 0 || all.err == ENOENT) && all.count == spec.max_entries) {
     state.values = std::move(*all.value);
@@ -452,7 +431,7 @@ core::MapState ReadHandleState(const KernelMapHandle& h,
     for (uint32_t key = 0; key < spec.max_entries; ++key) {
       union bpf_attr attr;
       std::memset(&attr, 0, sizeof attr);
-      attr.map_fd = h.rw();
+      attr.map_fd = h.rw_fd.get();
       attr.key = Ptr(&key);
       attr.value = Ptr(state.values.data() + vs * key);
       if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
@@ -464,7 +443,7 @@ core::MapState ReadHandleState(const KernelMapHandle& h,
   }
   if (MayHaveDataRegion(spec)) {
     uint64_t size = MmapRegionSize(spec, env);
-    long addr = RawMmap(size, PROT_READ, true, h.rw(), 0);
+    long addr = RawMmap(size, PROT_READ, true, h.rw_fd.get(), 0);
     if (addr == -1 && (errno == ENOMEM || errno == EAGAIN)) {
       HarnessFail("reading the final state: " + CallFailed("mmap", errno) +
                   " mapping " + std::to_string(size) + " bytes");
@@ -492,14 +471,14 @@ bool ResetAndVerify(const KernelMapHandle& h, const core::Environment& env) {
   attr.batch.keys = Ptr(keys.data());
   attr.batch.values = Ptr(zeros.data());
   attr.batch.count = spec.max_entries;
-  attr.batch.map_fd = h.rw();
+  attr.batch.map_fd = h.rw_fd.get();
   if (BpfErr(BPF_MAP_UPDATE_BATCH, &attr) != 0 ||
       attr.batch.count != spec.max_entries) {
     return false;
   }
   if (MayHaveDataRegion(spec)) {
     uint64_t size = MmapRegionSize(spec, env);
-    long addr = RawMmap(size, PROT_READ | PROT_WRITE, true, h.rw(), 0);
+    long addr = RawMmap(size, PROT_READ | PROT_WRITE, true, h.rw_fd.get(), 0);
     if (addr != -1) {
       std::memset(reinterpret_cast<void*>(addr), 0, size);
       munmap(reinterpret_cast<void*>(addr), size);
@@ -534,9 +513,6 @@ class CpuPin {
       return;
     }
     CPU_SET(cpu, &set);
-    // Already allowed on that CPU alone (`taskset -c N` and an op on N):
-    // nothing to change or restore.
-    if (CPU_EQUAL(&set, &old_)) return;
     if (sched_setaffinity(0, sizeof set, &set) != 0) {
       err_ = errno;
       return;
@@ -595,25 +571,23 @@ class KernelMap : public core::MapInstance {
   std::optional<RawProgram> Raw(const core::Op& op) {
     std::optional<ProgKind> kind;
     uint32_t offset = 0;
-    if (std::holds_alternative<core::ProgLookup>(op)) kind = ProgKind::kLookup;
+    if (std::holds_alternative<core::ProgLookup>(op)) kind = kLookupProg;
     if (std::holds_alternative<core::ProgLookupPercpu>(op)) {
-      kind = ProgKind::kLookupPercpu;
+      kind = kLookupPercpuProg;
     }
-    if (std::holds_alternative<core::ProgUpdate>(op)) kind = ProgKind::kUpdate;
-    if (std::holds_alternative<core::ProgDelete>(op)) kind = ProgKind::kDelete;
+    if (std::holds_alternative<core::ProgUpdate>(op)) kind = kUpdateProg;
+    if (std::holds_alternative<core::ProgDelete>(op)) kind = kDeleteProg;
     if (const auto* add = std::get_if<core::ProgAtomicAdd>(&op)) {
-      kind = ProgKind::kAtomicAdd;
+      kind = kAtomicAddProg;
       offset = add->offset;
     }
     if (!kind) return std::nullopt;
-    // Concurrency drivers run it themselves and read its context back:
-    // the SYSCALL program.
-    const LoadedProgram& p = LoadFace(*kind, ProgFace::kSyscall, offset);
+    const LoadedProgram& p = Load(*kind, offset);
     RawProgram raw;
     raw.err = p.err;
-    raw.map_fd = h_->rw();
+    raw.map_fd = h_->rw_fd.get();
     raw.in_fd = h_->in_fd.get();
-    raw.prog_fd = p.err ? -1 : p.fd.get();
+    raw.prog_fd = p.err ? -1 : p.fd;
     return raw;
   }
 
@@ -801,40 +775,22 @@ class KernelMap : public core::MapInstance {
 
   // ---- program side ----
 
-  // The program behind a sequence's op: the kOnCpu program where this
-  // backend runs them and the verifier takes it, else the SYSCALL program,
-  // whose refusal is the op's answer.
-  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
-    if (pool_->OnCpu() && !spec().spin_lock_offset) {
-      const LoadedProgram& fast = LoadFace(kind, ProgFace::kOnCpu, offset);
-      if (!fast.err) return fast;
-    }
-    return LoadFace(kind, ProgFace::kSyscall, offset);
-  }
-
   // Creates the scratch maps and loads program `kind` against the map, once
   // (prog_atomic_add once per offset).
-  const LoadedProgram& LoadFace(ProgKind kind, ProgFace face,
-                                uint32_t offset = 0) {
+  const LoadedProgram& Load(ProgKind kind, uint32_t offset = 0) {
     LoadedProgram& p =
-        kind == ProgKind::kAtomicAdd
-            ? h_->atomic_by_offset[{offset, Index(face)}]
-            : h_->progs[Index(face)][Index(kind)];
+        kind == kAtomicAddProg ? h_->atomic_by_offset[offset] : h_->progs[kind];
     if (p.tried) return p;
     p.tried = true;
-    p.face = face;
     // A harness error below leaves nothing loaded: not "tried" (and the map
     // is not cached: Execute).
     struct Untry {
       LoadedProgram& p;
       ~Untry() {
-        if (std::uncaught_exceptions() > 0 && !p.fd.valid()) p.tried = false;
+        if (std::uncaught_exceptions() > 0 && !p.obj) p.tried = false;
       }
     } untry{p};
     pool_->Count([](KernelStats& s) { ++s.programs_loaded; });
-    if (!h_->in_fd.valid() && !h_->out_fd.valid()) {
-      pool_->TakeScratch(spec().value_size, &h_->in_fd, &h_->out_fd);
-    }
     for (Fd* scratch : {&h_->in_fd, &h_->out_fd}) {
       if (scratch->valid()) continue;
       MapSpec s;
@@ -852,49 +808,65 @@ class KernelMap : public core::MapInstance {
       }
       *scratch = Fd(fd);
     }
-    ProgMaps maps;
-    maps.target = fd();
-    maps.in = h_->in_fd.get();
-    maps.out = h_->out_fd.get();
-    if (face == ProgFace::kOnCpu) {
-      if (!h_->res) {
-        int err = 0;
-        h_->res = pool_->Res(&err);
-        if (!h_->res) {
-          HarnessFail("the program report map: " +
-                      CallFailed("BPF_MAP_CREATE", err));
-        }
+    const std::string object_name = KernelBackend::MapName();
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = object_name.c_str());
+    bpf_object* obj =
+        bpf_object__open_mem(kArrayOpsBpf, sizeof kArrayOpsBpf, &opts);
+    if (!obj) {
+      HarnessFail(CallFailed("bpf_object__open_mem (the embedded programs)",
+                             errno ? errno : EINVAL));
+    }
+    bpf_map* map = nullptr;
+    int err = 0;
+    bpf_object__for_each_map(map, obj) {
+      std::string name = bpf_map__name(map);
+      if (name == "target") {
+        err = bpf_map__reuse_fd(map, fd());
+      } else if (name == "in") {
+        err = bpf_map__reuse_fd(map, h_->in_fd.get());
+      } else if (name == "out") {
+        err = bpf_map__reuse_fd(map, h_->out_fd.get());
+      } else if (name.size() >= 7 &&
+                 name.compare(name.size() - 7, 7, ".rodata") == 0) {
+        err = SetRodata(
+            obj, map, {{"kValueSize", spec().value_size}, {"kOffset", offset}});
       }
-      maps.res = h_->res->get();
+      if (err) {
+        // Reusing our fds (dup) or setting .rodata: the harness's part.
+        const int e = -err;
+        bpf_object__close(obj);
+        HarnessFail(CallFailed(("preparing " + name + " of the embedded "
+                                "programs").c_str(), e));
+      }
     }
-    int fd = LoadProgram(kind, face, maps, spec().value_size, offset,
-                         KernelBackend::MapName());
-    // EMFILE / ENFILE / ENOMEM are this process's limits or the kernel's
-    // memory, not the verifier's view of the map: our programs are small,
-    // so the verifier never runs out on their account.
-    if (fd < 0 && (OutOfDescriptors(-fd) || -fd == ENOMEM)) {
-      HarnessFail(CallFailed("BPF_PROG_LOAD", -fd) + " loading " +
-                  ProgName(kind));
+    bpf_program* prog = nullptr;
+    bpf_program* wanted = nullptr;
+    bpf_object__for_each_program(prog, obj) {
+      bool is = std::strcmp(bpf_program__name(prog), kProgNames[kind]) == 0;
+      bpf_program__set_autoload(prog, is);
+      if (is) wanted = prog;
     }
-    if (fd < 0) {
-      p.err = -fd;
+    if (!wanted) {
+      bpf_object__close(obj);
+      HarnessFail(std::string("the embedded object has no program ") +
+                  kProgNames[kind]);
+    }
+    err = bpf_object__load(obj);
+    // ENOMEM: libbpf's own allocations and mappings (the .rodata map is
+    // mapped) or the verifier's under this process's limits; our programs
+    // are small, so the verifier never runs out on their account.
+    if (err && (OutOfDescriptors(-err) || -err == ENOMEM)) {
+      bpf_object__close(obj);
+      HarnessFail(CallFailed("BPF_PROG_LOAD", -err));
+    }
+    if (err) {
+      p.err = -err;
+      bpf_object__close(obj);
       return p;
     }
-    p.fd = Fd(fd);
+    p.obj = obj;
+    p.fd = bpf_program__fd(wanted);
     return p;
-  }
-
-  // The program for a lookup, update or delete: prog_multi when the
-  // verifier accepts it (then each of its kinds' own programs would load),
-  // else the kind's own program, whose refusal is the op's answer.
-  // `ctx->op` is set for prog_multi.
-  const LoadedProgram& LoadLookupUpdateDelete(ProgKind kind, ProgContext* ctx) {
-    const LoadedProgram& multi = Load(ProgKind::kLookupUpdateDelete);
-    if (multi.err) return Load(kind);
-    ctx->op = kind == ProgKind::kUpdate   ? kMultiUpdate
-              : kind == ProgKind::kDelete ? kMultiDelete
-                                          : kMultiLookup;
-    return multi;
   }
 
   // The harness CPU rule, the load, then one BPF_PROG_TEST_RUN on `cpu`.
@@ -904,14 +876,11 @@ class KernelMap : public core::MapInstance {
   // possible-but-offline CPU (checked on a 4-possible/2-online guest).
   int Run(ProgKind kind, uint32_t cpu, ProgContext* ctx) {
     if (cpu >= env_.Online()) return EINVAL;
-    const LoadedProgram& p = kind == ProgKind::kLookupPercpu
-                                 ? Load(kind)
-                                 : LoadLookupUpdateDelete(kind, ctx);
+    const LoadedProgram& p = Load(kind);
     if (p.err) return p.err;
     return RunLoaded(p, cpu, ctx);
   }
   int RunLoaded(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
-    if (p.face == ProgFace::kOnCpu) return RunOnCpu(p, cpu, ctx);
     CpuPin pin(cpu);
     // The CPU is online (checked by the caller): not being allowed to run
     // on it (a cpuset, a seccomp policy) is the harness's problem.
@@ -921,42 +890,10 @@ class KernelMap : public core::MapInstance {
     }
     union bpf_attr attr;
     std::memset(&attr, 0, sizeof attr);
-    attr.test.prog_fd = p.fd.get();
+    attr.test.prog_fd = p.fd;
     attr.test.ctx_in = Ptr(ctx);
     attr.test.ctx_size_in = sizeof *ctx;
     return BpfErr(BPF_PROG_TEST_RUN, &attr);
-  }
-  // The kernel runs it on `cpu`; its report is read back from `res` into
-  // `ctx`, as a SYSCALL program would have written it.
-  int RunOnCpu(const LoadedProgram& p, uint32_t cpu, ProgContext* ctx) {
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    attr.test.prog_fd = p.fd.get();
-    attr.test.ctx_in = Ptr(ctx);
-    attr.test.ctx_size_in = sizeof *ctx;
-    attr.test.flags = BPF_F_TEST_RUN_ON_CPU;
-    attr.test.cpu = cpu;
-    if (int err = BpfErr(BPF_PROG_TEST_RUN, &attr)) return err;
-    if (attr.test.retval != kReported) {
-      HarnessFail(std::string("a program run on CPU ") + std::to_string(cpu) +
-                  " did not report (returned " +
-                  std::to_string(attr.test.retval) + ")");
-    }
-    ProgReport report;
-    uint32_t zero = 0;
-    std::memset(&attr, 0, sizeof attr);
-    attr.map_fd = h_->res->get();
-    attr.key = Ptr(&zero);
-    attr.value = Ptr(&report);
-    if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) {
-      HarnessFail("reading a program's report: " +
-                  CallFailed("BPF_MAP_LOOKUP_ELEM", err));
-    }
-    ctx->ret = report.ret;
-    ctx->null = report.null;
-    ctx->addr = report.addr;
-    ctx->old = report.old;
-    return 0;
   }
 
   // Reads the `out` scratch map: the value the program copied.
@@ -990,7 +927,7 @@ class KernelMap : public core::MapInstance {
   Result Do(const core::ProgLookup& op) {
     ProgContext ctx;
     ctx.key = op.key;
-    if (int err = Run(ProgKind::kLookup, op.cpu, &ctx)) return Result::Errno(err);
+    if (int err = Run(kLookupProg, op.cpu, &ctx)) return Result::Errno(err);
     return LookupResult(ctx);
   }
 
@@ -998,7 +935,7 @@ class KernelMap : public core::MapInstance {
     ProgContext ctx;
     ctx.key = op.key;
     ctx.target_cpu = op.target_cpu;
-    if (int err = Run(ProgKind::kLookupPercpu, op.cpu, &ctx)) {
+    if (int err = Run(kLookupPercpuProg, op.cpu, &ctx)) {
       return Result::Errno(err);
     }
     return LookupResult(ctx);
@@ -1006,8 +943,7 @@ class KernelMap : public core::MapInstance {
 
   Result Do(const core::ProgUpdate& op) {
     if (op.cpu >= env_.Online()) return Result::Errno(EINVAL);
-    ProgContext ctx;
-    const LoadedProgram& p = LoadLookupUpdateDelete(ProgKind::kUpdate, &ctx);
+    const LoadedProgram& p = Load(kUpdateProg);
     if (p.err) return Result::Errno(p.err);
     Bytes value = core::FitBuffer(op.value, spec().value_size);
     uint32_t zero = 0;
@@ -1020,6 +956,7 @@ class KernelMap : public core::MapInstance {
       HarnessFail("writing a program's input: " +
                   CallFailed("BPF_MAP_UPDATE_ELEM", err));
     }
+    ProgContext ctx;
     ctx.key = op.key;
     ctx.flags = op.flags;
     if (int err = RunLoaded(p, op.cpu, &ctx)) return Result::Errno(err);
@@ -1029,7 +966,7 @@ class KernelMap : public core::MapInstance {
   Result Do(const core::ProgDelete& op) {
     ProgContext ctx;
     ctx.key = op.key;
-    if (int err = Run(ProgKind::kDelete, op.cpu, &ctx)) return Result::Errno(err);
+    if (int err = Run(kDeleteProg, op.cpu, &ctx)) return Result::Errno(err);
     return Result::Errno(static_cast<int>(-ctx.ret));
   }
 
@@ -1043,7 +980,7 @@ class KernelMap : public core::MapInstance {
         static_cast<uint64_t>(op.offset) + 8 > spec().value_size) {
       return Result::Errno(EACCES);
     }
-    const LoadedProgram& p = Load(ProgKind::kAtomicAdd, op.offset);
+    const LoadedProgram& p = Load(kAtomicAddProg, op.offset);
     if (p.err) return Result::Errno(p.err);
     ProgContext ctx;
     ctx.key = op.key;
@@ -1100,46 +1037,6 @@ std::unique_ptr<KernelMap> ProbeMap(MapType type,
                                      core::HostEnvironment());
 }
 
-// Loads the kOnCpu delete program against a one-entry ARRAY and runs it on
-// CPU 0 (online: Probe requires the online CPUs to be 0..N-1); 0 when it
-// reported the array delete's EINVAL, else the errno that stopped it.
-int ProbeOnCpu() {
-  MapSpec spec;
-  spec.max_entries = 1;
-  int target = CreateMap(spec, KernelBackend::MapName());
-  if (target < 0) return -target;
-  Fd target_fd(target);
-  spec.value_size = sizeof(ProgReport);
-  int res = CreateMap(spec, KernelBackend::MapName());
-  if (res < 0) return -res;
-  Fd res_fd(res);
-  ProgMaps maps;
-  maps.target = target;
-  maps.res = res;
-  int prog = LoadProgram(ProgKind::kDelete, ProgFace::kOnCpu, maps, 8, 0,
-                         KernelBackend::MapName());
-  if (prog < 0) return -prog;
-  Fd prog_fd(prog);
-  ProgContext ctx;
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.test.prog_fd = prog;
-  attr.test.ctx_in = Ptr(&ctx);
-  attr.test.ctx_size_in = sizeof ctx;
-  attr.test.flags = BPF_F_TEST_RUN_ON_CPU;
-  attr.test.cpu = 0;
-  if (int err = BpfErr(BPF_PROG_TEST_RUN, &attr)) return err;
-  if (attr.test.retval != kReported) return EPROTO;
-  ProgReport report;
-  uint32_t zero = 0;
-  std::memset(&attr, 0, sizeof attr);
-  attr.map_fd = res;
-  attr.key = Ptr(&zero);
-  attr.value = Ptr(&report);
-  if (int err = BpfErr(BPF_MAP_LOOKUP_ELEM, &attr)) return err;
-  return report.ret == -EINVAL ? 0 : EPROTO;
-}
-
 // Loads the embedded delete program against a one-entry ARRAY and runs it
 // (it must answer the array delete's -EINVAL), then loads the
 // bpf_map_lookup_percpu_elem program against a PERCPU_ARRAY. A load's
@@ -1167,7 +1064,6 @@ void ProbePrograms(ProbeFacts* f) {
   }
   raw = percpu->Raw(core::ProgLookupPercpu{});
   f->lookup_percpu_load_err = raw ? raw->err : EPROTO;
-  f->on_cpu_err = ProbeOnCpu();
 }
 
 // Before 5.11 a map's memory is charged to RLIMIT_MEMLOCK (bpf_map_charge_init
@@ -1536,10 +1432,7 @@ std::string KernelBackend::MapName() {
 }
 
 const ProbeFacts& KernelBackend::Facts() const {
-  std::call_once(facts_once_, [this] {
-    facts_ = GatherProbeFacts();
-    pool_->SetOnCpu(facts_.on_cpu_err == 0);
-  });
+  std::call_once(facts_once_, [this] { facts_ = GatherProbeFacts(); });
   return facts_;
 }
 
@@ -1568,7 +1461,6 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
       HarnessFail("not creating the map: the kernel backend " + why);
     }
   }
-  Facts();  // which program face to use (ProbeFacts::on_cpu_err)
   if (auto h = pool_->Take(spec)) {
     if (ResetAndVerify(*h, env_)) {
       pool_->Count([](KernelStats& s) { ++s.maps_reused; });
@@ -1588,33 +1480,31 @@ core::CreateResult KernelBackend::Create(const MapSpec& spec) {
   auto h = std::make_unique<KernelMapHandle>();
   h->spec = spec;
   h->fd = Fd(fd);
-  // A read-write fd by id where the creation fd's mode is not read-write.
-  if (spec.map_flags & (core::kBpfFRdonly | core::kBpfFWronly)) {
-    struct bpf_map_info info;
-    std::memset(&info, 0, sizeof info);
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    attr.info.bpf_fd = fd;
-    attr.info.info_len = sizeof info;
-    attr.info.info = Ptr(&info);
-    // The map exists; failing to get a read-back fd for it is the harness's
-    // failure (CAP_SYS_ADMIN missing, descriptors exhausted), never the
-    // creation's answer.
-    if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
-      HarnessFail(CallFailed("BPF_OBJ_GET_INFO_BY_FD", err));
-    }
-    std::memset(&attr, 0, sizeof attr);
-    attr.map_id = info.id;
-    attr.open_flags = 0;
-    long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
-    if (rw < 0) HarnessFail(CallFailed("BPF_MAP_GET_FD_BY_ID", errno));
-    h->rw_fd = Fd(static_cast<int>(rw));
+  // A read-write fd by id, whatever the creation fd's mode.
+  struct bpf_map_info info;
+  std::memset(&info, 0, sizeof info);
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.info.bpf_fd = fd;
+  attr.info.info_len = sizeof info;
+  attr.info.info = Ptr(&info);
+  // The map exists; failing to get a read-back fd for it is the harness's
+  // failure (CAP_SYS_ADMIN missing, descriptors exhausted), never the
+  // creation's answer.
+  if (int err = BpfErr(BPF_OBJ_GET_INFO_BY_FD, &attr)) {
+    HarnessFail(CallFailed("BPF_OBJ_GET_INFO_BY_FD", err));
   }
+  std::memset(&attr, 0, sizeof attr);
+  attr.map_id = info.id;
+  attr.open_flags = 0;
+  long rw = Bpf(BPF_MAP_GET_FD_BY_ID, &attr);
+  if (rw < 0) HarnessFail(CallFailed("BPF_MAP_GET_FD_BY_ID", errno));
+  h->rw_fd = Fd(static_cast<int>(rw));
   // A spec with a lock must give a map with the lock: one created without
   // its BTF (as libbpf's retry would) answers BPF_F_LOCK with EINVAL, and
   // every later difference would be blamed on the semantics.
   if (spec.spin_lock_offset) {
-    std::string missing = SpinLockMissing(h->rw(), spec);
+    std::string missing = SpinLockMissing(h->rw_fd.get(), spec);
     if (!missing.empty()) {
       pool_->Count([](KernelStats& s) { ++s.lock_checks_failed; });
       HarnessFail("the map made for a spec with a bpf_spin_lock at offset " +

@@ -4,20 +4,12 @@
 //     reach the kernel untouched; libbpf 1.1.2 lacks BPF_F_CPU and some
 //     wrappers check arguments themselves),
 //   - mmap ops through the raw mmap syscall on the map fd and real munmap,
-//   - program ops through small programs (those of progs/array_ops.bpf.c,
-//     assembled in process by programs.cc) loaded with a raw BPF_PROG_LOAD
-//     against the map and run with BPF_PROG_TEST_RUN on the op's CPU: as
-//     RAW_TRACEPOINT programs the kernel runs there itself
-//     (BPF_F_TEST_RUN_ON_CPU, no migration of the caller) where the probe
-//     found that working and the verifier takes them, else as SYSCALL
-//     programs with the caller pinned to the CPU (maps with a bpf_spin_lock,
-//     which tracing programs may not use, and any other refusal: the
-//     SYSCALL program's answer is the op's).
+//   - program ops through small SEC("syscall") programs (progs/array_ops.bpf.c,
+//     compiled at build time and embedded), loaded with libbpf against the
+//     map and run with BPF_PROG_TEST_RUN on the op's CPU.
 //
-// Programs are loaded per map (lazily: one program serving lookup, update
-// and delete, each kind's own program where the verifier refuses that one,
-// prog_lookup_percpu alone, prog_atomic_add one per offset, which is a
-// load-time constant as in a real program): the
+// Programs are loaded per map (lazily, one per op kind; prog_atomic_add one
+// per offset, which is a load-time constant as in a real program): the
 // verifier must see the real map's value_size and flags, and a refusal at
 // load time (EACCES under BPF_F_RDONLY_PROG, EINVAL for
 // bpf_map_lookup_percpu_elem on ARRAY) is the op's result. A load stands for
@@ -31,14 +23,9 @@
 // A map and its programs are cached per MapSpec and reused by later
 // sequences after a verified reset (zeros written by batch update and the
 // mapping, then the whole state read back); a frozen map, or one whose reset
-// does not verify, is destroyed instead. Reuse takes a map of the identical
-// spec only (type, sizes, flags, numa node, lock offset and so BTF), one
-// this process created afresh and answered "created" for; a refused
-// creation is never cached, so it is asked of the kernel every time. What
-// reuse saves is the program loads: a verified reset costs about as much as
-// creating the map afresh (bench/kernel_ops_bench BM_CreateReuse). The
-// scratch maps of programs outlive their map for the next map of the same
-// value_size.
+// does not verify, is destroyed instead. What reuse saves is mostly the
+// program loads (about a millisecond each): a verified reset costs about as
+// much as creating the map afresh (bench/kernel_ops_bench BM_CreateReuse).
 //
 // A spec with a spin lock is created with BTF describing its value (a
 // bpf_spin_lock at spin_lock_offset, char arrays around it), loaded with a
@@ -78,13 +65,6 @@ struct ProbeFacts {
   // errno of loading prog_lookup_percpu (bpf_map_lookup_percpu_elem, Linux
   // 5.19) against a PERCPU_ARRAY; probed only when the other program loads.
   int lookup_percpu_load_err = 0;
-  // Once the SYSCALL programs run: the errno of loading and running a
-  // BPF_PROG_TYPE_RAW_TRACEPOINT delete program with BPF_F_TEST_RUN_ON_CPU
-  // on CPU 0 (EPROTO when it ran but did not report the array delete's
-  // -EINVAL; 0: worked). 0 lets program ops run on their CPU without
-  // migrating the caller (programs.h, ProgFace::kOnCpu); otherwise they run
-  // as before, pinned. Never a reason for unavailability.
-  int on_cpu_err = -1;
   // The first other command the backend needs that failed on a fresh map of
   // each type (get-info, get-fd-by-id, batch update and lookup, mmap), with
   // the capability it needs ("BPF_MAP_GET_FD_BY_ID gave EPERM (... needs
@@ -223,11 +203,8 @@ struct ProgContext {
   uint64_t null = 0;
   uint64_t addr = 0;
   uint64_t old = 0;
-  // Which kind prog_multi runs (programs.h: kMultiLookup, ...); the
-  // single-kind programs ignore it.
-  uint64_t op = 0;
 };
-static_assert(sizeof(ProgContext) == 80, "struct ctx is ten u64");
+static_assert(sizeof(ProgContext) == 72, "struct ctx is nine u64");
 
 // nullopt unless `map` came from a KernelBackend and `op` is a program op.
 // The program takes a ProgContext.

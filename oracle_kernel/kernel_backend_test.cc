@@ -17,8 +17,6 @@
 #include "core/differential.h"
 #include "core/harness_error.h"
 #include "core/ops_text.h"
-#include "gen/chooser.h"
-#include "gen/generator.h"
 #include "oracle_kernel/record.h"
 #include "oracle_kernel/require_kernel_test_util.h"
 
@@ -38,9 +36,8 @@ int OpenFds() {
   return n - 1;  // the DIR's own fd
 }
 
-// Ids of live kernel maps named KernelBackend::MapName() (every map the
-// backend creates, scratch maps included) or "<MapName()>.rodata" (the
-// name libbpf would give an internal map of our programs).
+// Ids of live kernel maps named KernelBackend::MapName() or
+// "<MapName()>.rodata" (libbpf's internal map of our programs).
 std::vector<uint32_t> OurMaps() {
   std::vector<uint32_t> ids;
   std::string name = KernelBackend::MapName();
@@ -70,50 +67,17 @@ std::vector<uint32_t> OurMaps() {
   return ids;
 }
 
-// Ids of live programs named KernelBackend::MapName() (every program the
-// backend loads).
-std::vector<uint32_t> OurPrograms() {
-  std::vector<uint32_t> ids;
-  std::string name = KernelBackend::MapName();
-  uint32_t id = 0;
-  for (;;) {
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    attr.start_id = id;
-    if (syscall(__NR_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof attr) != 0) break;
-    id = attr.next_id;
-    std::memset(&attr, 0, sizeof attr);
-    attr.prog_id = id;
-    long fd = syscall(__NR_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof attr);
-    if (fd < 0) continue;
-    struct bpf_prog_info info;
-    std::memset(&info, 0, sizeof info);
-    std::memset(&attr, 0, sizeof attr);
-    attr.info.bpf_fd = static_cast<uint32_t>(fd);
-    attr.info.info_len = sizeof info;
-    attr.info.info = reinterpret_cast<uintptr_t>(&info);
-    if (syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof attr) == 0 &&
-        std::string(info.name) == name) {
-      ids.push_back(id);
-    }
-    close(static_cast<int>(fd));
-  }
-  return ids;
-}
-
 // Maps freed by closing their last fd leave the id space at once, but maps
-// held by a program go after an RCU grace period (and programs after
-// theirs): wait for that, boundedly.
-std::vector<uint32_t> AfterRcu(std::vector<uint32_t> (*ours)()) {
+// held by a program go after an RCU grace period: wait for that, boundedly.
+std::vector<uint32_t> OurMapsAfterRcu() {
   std::vector<uint32_t> ids;
   for (int i = 0; i < 200; ++i) {
-    ids = ours();
+    ids = OurMaps();
     if (ids.empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return ids;
 }
-std::vector<uint32_t> OurMapsAfterRcu() { return AfterRcu(OurMaps); }
 
 core::Sequence Parse(const std::string& text) {
   auto parsed = core::ParseOps(text, "test");
@@ -388,8 +352,7 @@ TEST(KernelBackendTest, ManySequencesKeepTheFdCountAndLeaveNoMaps) {
       ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
       if (i % 100 == 99) {
         EXPECT_GT(OpenFds(), fds_before);  // the cache holds maps
-        EXPECT_GT(OurMaps().size(), 4u);   // maps and scratch maps
-        EXPECT_FALSE(OurPrograms().empty());
+        EXPECT_GT(OurMaps().size(), 4u);   // maps, scratch maps, .rodata
         kernel.DropCache();
         EXPECT_EQ(OpenFds(), fds_before) << "after " << i + 1 << " sequences";
       }
@@ -398,132 +361,6 @@ TEST(KernelBackendTest, ManySequencesKeepTheFdCountAndLeaveNoMaps) {
   }
   EXPECT_EQ(OpenFds(), fds_before);
   EXPECT_EQ(OurMapsAfterRcu(), std::vector<uint32_t>{});
-  EXPECT_EQ(AfterRcu(OurPrograms), std::vector<uint32_t>{});
-}
-
-// The campaign's own mix (random specs, every op kind, refused creations,
-// frozen maps, harness-CPU refusals): nothing the run opened or created
-// outlives the backend.
-TEST(KernelBackendTest, GeneratedSequencesLeaveNoFdsMapsOrPrograms) {
-  int fds_before = OpenFds();
-  uint64_t loaded = 0;
-  {
-    KernelBackend kernel;
-    REQUIRE_KERNEL(kernel);
-    auto model = backends::AllBackends()[0].make(std::nullopt);
-    gen::GenOptions options;
-    options.env = kernel.Env();
-    for (uint64_t i = 0; i < 300; ++i) {
-      gen::RandomChooser chooser(1000 + i);
-      core::Sequence seq = gen::GenerateSequence(chooser, options);
-      core::RunOutcome out =
-          core::RunDifferential(seq, ModelAndKernel(model.get(), &kernel));
-      ASSERT_FALSE(out.harness_error) << *out.harness_error;
-      ASSERT_TRUE(out.ok()) << out.divergence->Report(seq);
-    }
-    loaded = kernel.Stats().programs_loaded;
-  }
-  EXPECT_GT(loaded, 10u);  // program ops ran
-  EXPECT_EQ(OpenFds(), fds_before);
-  EXPECT_EQ(OurMapsAfterRcu(), std::vector<uint32_t>{});
-  EXPECT_EQ(AfterRcu(OurPrograms), std::vector<uint32_t>{});
-}
-
-TEST(KernelBackendTest, ReusedPercpuMapIsZeroInEveryCpuSlot) {
-  KernelBackend kernel;
-  REQUIRE_KERNEL(kernel);
-  MapSpec spec{MapType::kPercpuArray, 4, 12, 2, 0, 0, std::nullopt};
-  const uint32_t cpus = kernel.Env().possible_cpus;
-  {
-    auto created = kernel.Create(spec);
-    ASSERT_EQ(created.err, 0);
-    // Every byte of every CPU's slot of key 1 set (16 bytes a slot: the
-    // padding after the 12-byte value too), and a program's write on CPU 0.
-    std::vector<uint8_t> all(16 * cpus, 0xab);
-    ASSERT_EQ(created.map->Execute(core::Update{1, all, 0}).err, 0);
-    ASSERT_EQ(created.map->Execute(core::ProgUpdate{0, 0, {7}, 0}).err, 0);
-  }
-  auto again = kernel.Create(spec);
-  ASSERT_EQ(again.err, 0);
-  ASSERT_EQ(kernel.Stats().maps_reused, 1u);
-  EXPECT_EQ(again.map->ReadState().values,
-            std::vector<uint8_t>(2 * 16 * cpus, 0));
-}
-
-TEST(KernelBackendTest, PoolReusesOnlyAMapOfTheIdenticalSpec) {
-  KernelBackend kernel;
-  REQUIRE_KERNEL(kernel);
-  MapSpec spec{MapType::kArray, 4, 8, 2, 0, 0, std::nullopt};
-  kernel.Create(spec);  // created, then idle in the pool
-  MapSpec numa = spec;
-  numa.map_flags = core::kBpfFNumaNode;
-  numa.numa_node = 0;
-  MapSpec rdonly_prog = spec;
-  rdonly_prog.map_flags = core::kBpfFRdonlyProg;
-  MapSpec locked = spec;
-  locked.spin_lock_offset = 0;
-  MapSpec wider = spec;
-  wider.value_size = 16;
-  for (const MapSpec& other : {numa, rdonly_prog, locked, wider}) {
-    auto created = kernel.Create(other);
-    ASSERT_EQ(created.err, 0);
-    EXPECT_EQ(kernel.Stats().maps_reused, 0u);
-  }
-  EXPECT_EQ(kernel.Stats().maps_created, 5u);
-}
-
-TEST(KernelBackendTest, ReusedLockMapStillHasItsLockAndZeros) {
-  KernelBackend kernel;
-  REQUIRE_KERNEL(kernel);
-  MapSpec spec{MapType::kArray, 4, 8, 2, 0, 0, 0};
-  {
-    auto created = kernel.Create(spec);
-    ASSERT_EQ(created.err, 0);
-    ASSERT_EQ(created.map
-                  ->Execute(core::Update{1, {1, 2, 3, 4, 5, 6, 7, 8},
-                                         core::kBpfFLock})
-                  .err,
-              0);
-  }
-  auto again = kernel.Create(spec);
-  ASSERT_EQ(again.err, 0);
-  ASSERT_EQ(kernel.Stats().maps_reused, 1u);
-  core::Result r = again.map->Execute(core::Lookup{1, core::kBpfFLock});
-  ASSERT_EQ(r.err, 0);  // a map without its lock answers EINVAL
-  EXPECT_EQ(r.value, std::vector<uint8_t>(8, 0));
-}
-
-// Lookup, update and delete share one program; a map whose verifier view
-// refuses one of them falls back to each kind's own program, whose answer
-// is the op's.
-TEST(KernelBackendTest, OneProgramServesLookupUpdateAndDelete) {
-  KernelBackend kernel;
-  REQUIRE_KERNEL(kernel);
-  auto created =
-      kernel.Create(MapSpec{MapType::kArray, 4, 8, 2, 0, 0, std::nullopt});
-  ASSERT_EQ(created.err, 0);
-  auto& m = *created.map;
-  ASSERT_EQ(m.Execute(core::ProgUpdate{0, 1, {5, 6}, 0}).err, 0);
-  core::Result r = m.Execute(core::ProgLookup{1, 1});
-  ASSERT_EQ(r.err, 0);
-  EXPECT_EQ(r.value, (std::vector<uint8_t>{5, 6, 0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(m.Execute(core::ProgDelete{0, 1}).err, EINVAL);
-  EXPECT_TRUE(m.Execute(core::ProgLookup{0, 2}).null);
-  EXPECT_EQ(kernel.Stats().programs_loaded, 1u);
-
-  auto ro = kernel.Create(
-      MapSpec{MapType::kArray, 4, 8, 2, core::kBpfFRdonlyProg, 0,
-              std::nullopt});
-  ASSERT_EQ(ro.err, 0);
-  ASSERT_EQ(ro.map->Execute(core::Update{1, {9}, 0}).err, 0);
-  r = ro.map->Execute(core::ProgLookup{0, 1});
-  ASSERT_EQ(r.err, 0);
-  EXPECT_EQ(r.value, (std::vector<uint8_t>{9, 0, 0, 0, 0, 0, 0, 0}));
-  EXPECT_NE(ro.map->Execute(core::ProgUpdate{0, 1, {1}, 0}).err, 0);
-  // prog_multi refused, then prog_lookup and prog_update on their own; each
-  // refused program on its CPU is loaded again as a SYSCALL program.
-  const bool on_cpu = kernel.Facts().on_cpu_err == 0;
-  EXPECT_EQ(kernel.Stats().programs_loaded, on_cpu ? 6u : 4u);
 }
 
 TEST(RecordTest, RecordingCarriesTheKernelsResultsEnvAndRelease) {

@@ -1,12 +1,7 @@
 // oracle_kernel/progs/array_ops.bpf.c: the BPF programs behind the kernel
-// backend's program-side ops, in C: the readable source of what each does.
-// The backend does not build this file: oracle_kernel/programs.cc writes
-// the same programs as instructions and loads them with a raw
-// BPF_PROG_LOAD (no ELF, BTF or .rodata map per load), with prog_multi
-// (lookup, update and delete dispatched on ctx->op) besides these. Each
-// SEC("syscall") program (a BPF_PROG_TYPE_SYSCALL program, run with
-// BPF_PROG_TEST_RUN) calls one map helper on `target` and reports through
-// its context.
+// backend's program-side ops. Each SEC("syscall") program (a
+// BPF_PROG_TYPE_SYSCALL program, run with BPF_PROG_TEST_RUN) calls one map
+// helper on `target` and reports through its context.
 //
 // The maps are placeholders: the backend replaces each with a real map fd
 // (bpf_map__reuse_fd) before loading, so the verifier checks every access
@@ -43,7 +38,6 @@ struct ctx {
   __u64 null;  // 1 when the lookup returned NULL
   __u64 addr;  // the element pointer, for the alignment check
   __u64 old;   // atomic add: the value before
-  __u64 op;    // prog_multi (programs.cc only): which kind to run
 };
 
 static __always_inline void copy_out(struct ctx *c, void *p) {
